@@ -1,0 +1,84 @@
+"""Compute device selection and seeding.
+
+Every compute function in ``lab`` takes ``device=`` explicitly and returns CPU
+results for plotting. This module decides which device a choice means.
+
+``cuda_hint`` answers "could CUDA be available?" *without importing torch*, so the
+home page can render its sidebar in a few milliseconds; ``resolve_device``
+imports torch and gives the authoritative answer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+DEVICE_CHOICES: tuple[DeviceChoice, ...] = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The device a choice resolved to, and why."""
+
+    choice: str  # what the user asked for: auto / cpu / cuda
+    device: str  # what is used: "cpu" or "cuda" (or "cuda:0")
+    name: str  # human-readable, e.g. "CPU (2 threads)" or "NVIDIA H100"
+    note: str  # why this device (shown when the choice could not be honoured)
+
+
+def cuda_hint() -> tuple[bool, str]:
+    """Cheap guess whether CUDA can work here, without importing torch.
+
+    Returns ``(maybe_available, reason)``. When torch is already imported its own
+    answer is used. Otherwise a missing NVIDIA driver means "no" for sure.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch.cuda.is_available():
+            return True, f"{torch.cuda.device_count()} CUDA device(s) found"
+        return False, "PyTorch reports no usable CUDA device on this machine"
+    if Path("/proc/driver/nvidia/version").exists() or os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return True, "an NVIDIA driver is present"
+    return False, "no NVIDIA GPU driver was found on this machine, so computation runs on the CPU"
+
+
+def resolve_device(choice: str = "auto") -> DeviceInfo:
+    """Turn a user's choice (auto / cpu / cuda) into a usable device.
+
+    Asking for CUDA where it is unavailable falls back to the CPU with a note,
+    never an error: a hosted demo has no GPU and must keep working.
+    """
+    import torch
+
+    choice = choice if choice in DEVICE_CHOICES else "auto"
+    cpu = DeviceInfo(choice, "cpu", f"CPU ({torch.get_num_threads()} threads)", "")
+    if choice == "cpu":
+        return cpu
+    if torch.cuda.is_available():
+        return DeviceInfo(choice, "cuda", torch.cuda.get_device_name(0), "")
+    if choice == "cuda":
+        note = "CUDA was requested but PyTorch sees no GPU here; using the CPU instead."
+        return DeviceInfo(choice, "cpu", cpu.name, note)
+    return cpu
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and every GPU) for reproducible runs."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def generator(seed: int, device: str = "cpu"):
+    """A private ``torch.Generator`` so a lab's randomness does not depend on call order."""
+    import torch
+
+    return torch.Generator(device=device).manual_seed(seed)

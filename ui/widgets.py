@@ -1,0 +1,202 @@
+"""Implementation of the shared page helpers (see ``ui/__init__.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from lab import images, params
+from lab.device import DeviceInfo, resolve_device
+
+DEVICE_KEY = "global.device"
+SEED_KEY = "global.seed"
+
+
+# --- globals set in the sidebar by app.py ----------------------------------------
+
+
+def current_seed() -> int:
+    """The global random seed chosen in the sidebar."""
+    return int(st.session_state.get(SEED_KEY, 0))
+
+
+def current_device() -> DeviceInfo:
+    """The device the sidebar choice resolves to (imports torch)."""
+    return resolve_device(st.session_state.get(DEVICE_KEY, "auto"))
+
+
+def page_header(title: str, intro: str = "") -> DeviceInfo:
+    """Title, a one-paragraph intro and the device in use; returns that device."""
+    info = current_device()
+    st.title(title)
+    st.caption(f"Computing on **{info.name}** · seed {current_seed()} — change both in the sidebar.")
+    if info.note:
+        st.warning(info.note, icon=":material/memory:")
+    if intro:
+        st.markdown(intro)
+    return info
+
+
+# --- widgets from specs, with URL state -------------------------------------------
+
+
+def _log_options(p: params.Param) -> list[float]:
+    """A 1–2–5 ladder from ``p.lo`` to ``p.hi`` for a log-scale slider."""
+    lo, hi = float(p.lo or 1e-4), float(p.hi or 10.0)
+    ladder = []
+    for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        for mantissa in (1, 2, 5):
+            value = float(f"{mantissa}e{exp}")
+            if lo * (1 - 1e-9) <= value <= hi * (1 + 1e-9):
+                ladder.append(value)
+    return ladder
+
+
+def _snap(value: float, options: Sequence[float]) -> float:
+    return min(options, key=lambda o: abs(math.log(o) - math.log(max(value, 1e-300))))
+
+
+def _widget(p: params.Param, key: str, container: Any) -> Any:
+    """Create the widget for one spec. Its value lives in ``st.session_state[key]``."""
+    common = {"key": key, "help": p.help or None}
+    if p.kind == "bool":
+        return container.toggle(p.label, **common)
+    if p.kind == "choice":
+        return container.selectbox(p.label, p.options, format_func=p.format_option, **common)
+    if p.kind == "multi":
+        return container.multiselect(p.label, p.options, format_func=p.format_option, **common)
+    if p.kind == "text":
+        return container.text_input(p.label, **common)
+    if p.kind == "log":
+        options = _log_options(p)
+        st.session_state[key] = _snap(float(st.session_state[key]), options)
+        return container.select_slider(p.label, options=options, format_func=lambda v: f"{v:g}", **common)
+    if p.kind == "int":
+        return container.slider(p.label, int(p.lo), int(p.hi), step=int(p.step or 1), **common)
+    return container.slider(p.label, float(p.lo), float(p.hi), step=float(p.step) if p.step else None, **common)
+
+
+def controls(specs: Iterable[params.Param], page: str, container: Any = None) -> dict[str, Any]:
+    """Build one widget per spec and return ``{name: value}``.
+
+    On a page's first run in a session the values come from the URL query (a
+    shared link), falling back to defaults; a warning lists what the link got
+    wrong. Values survive navigating away and back (Streamlit forgets the state
+    of widgets that were not drawn, so we keep a copy).
+    """
+    specs = list(specs)
+    container = container if container is not None else st
+    loaded_key = f"_url_loaded.{page}"
+    if not st.session_state.get(loaded_key):
+        values, problems = params.from_query(specs, st.query_params.to_dict())
+        for p in specs:
+            st.session_state[f"{page}.{p.name}"] = values[p.name]
+        st.session_state[loaded_key] = True
+        if problems:
+            st.warning("Some settings in the link were not valid:\n\n- " + "\n- ".join(problems))
+    values = {}
+    for p in specs:
+        key = f"{page}.{p.name}"
+        if key not in st.session_state:  # the widget was dropped while another page was shown
+            st.session_state[key] = st.session_state.get(f"_keep.{key}", p.default)
+        values[p.name] = _widget(p, key, container)
+        st.session_state[f"_keep.{key}"] = values[p.name]
+    return values
+
+
+def sync_url(specs: Iterable[params.Param], values: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:
+    """Write the non-default settings (and the seed) into the URL so the link reproduces the page."""
+    query = params.to_query(specs, values)
+    if current_seed() != 0:
+        query["seed"] = str(current_seed())
+    query.update(extra or {})
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+# --- images ------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _decode(digest: str, _data: bytes, name: str, min_side: int, max_side: int) -> images.LoadedImage:
+    # The leading underscore keeps ``_data`` out of the cache key: ``digest`` stands for it.
+    return images.load_image(_data, name, min_side=min_side, max_side=max_side)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _sample(name: str, min_side: int, max_side: int) -> images.LoadedImage:
+    return images.load_sample(name, min_side=min_side, max_side=max_side)
+
+
+def image_input(
+    key: str,
+    *,
+    min_side: int = 16,
+    max_side: int = images.WORKING_SIDE,
+    container: Any = None,
+    default_sample: str = "cat",
+) -> images.LoadedImage:
+    """A sample-photo picker plus an uploader; returns the image to work on.
+
+    An upload that cannot be used shows a clear message and the page keeps the
+    last good image (or the chosen sample): nothing the student had is lost.
+    """
+    container = container if container is not None else st
+    samples = images.sample_images()
+    names = list(samples)
+    choice = container.selectbox(
+        "Sample photo", names, index=names.index(default_sample), key=f"{key}.sample",
+        format_func=lambda n: f"{n} — {samples[n].caption}",
+    )  # fmt: skip
+    upload = container.file_uploader(
+        "…or upload your own photo", type=images.UPLOAD_TYPES, key=f"{key}.upload",
+        help=f"PNG, JPEG, GIF, BMP, TIFF or WebP. Large photos are downscaled to {max_side} px a side.",
+    )  # fmt: skip
+    good_key = f"_last_good.{key}"
+    if upload is not None:
+        data = upload.getvalue()
+        try:
+            loaded = _decode(hashlib.sha256(data).hexdigest(), data, upload.name, min_side, max_side)
+        except images.ImageInputError as err:
+            fallback = st.session_state.get(good_key) or _sample(choice, min_side, max_side)
+            container.error(f"{err}\n\nStill showing **{fallback.name}**.", icon=":material/broken_image:")
+            return fallback
+        for note in loaded.notes:
+            container.info(note, icon=":material/info:")
+    else:
+        loaded = _sample(choice, min_side, max_side)
+    st.session_state[good_key] = loaded
+    return loaded
+
+
+# --- code and progress -----------------------------------------------------------------
+
+
+def show_code(source: str, *, filename: str = "dl101_snippet.py", label: str = "Show me the code") -> None:
+    """An expander with a runnable plain-PyTorch snippet and a download button."""
+    with st.expander(label, icon=":material/code:"):
+        st.caption("Plain PyTorch that reproduces what is on screen — paste it into a notebook or run it as a script.")
+        st.code(source, language="python")
+        st.download_button("Download .py", source, file_name=filename, mime="text/x-python", key=f"dl.{filename}")
+
+
+def progress_reporter(text: str = "Training") -> Callable[[Any], None]:
+    """An ``on_progress`` callback for ``lab.training.run_steps`` that drives a progress bar.
+
+    Every call touches Streamlit, so a click elsewhere on the page interrupts
+    the run between steps (Streamlit stops the script at its next ``st`` call).
+    """
+    bar = st.progress(0.0, text=f"{text}…")
+
+    def on_progress(progress: Any) -> None:
+        loss = progress.metrics.get("loss", float("nan"))
+        bar.progress(
+            min(1.0, progress.fraction),
+            text=f"{text}: step {progress.step:,}/{progress.num_steps:,} · loss {loss:.4g} · {progress.elapsed:.1f} s",
+        )
+
+    return on_progress
