@@ -148,8 +148,13 @@ def image_grid(
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, -(-n // cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles) if titles else None,
-                        horizontal_spacing=0.02, vertical_spacing=0.08)  # fmt: skip
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=list(titles) if titles else None,
+        horizontal_spacing=0.02,
+        vertical_spacing=0.08,
+    )
     for i, img in enumerate(images):
         arr = np.asarray(img)
         if arr.ndim == 2:
@@ -185,7 +190,7 @@ def line_chart(
                 mode="lines",
                 line={"dash": "dash" if name in dashed else "solid", "color": CLASS_COLORS[i % len(CLASS_COLORS)]},
                 hovertemplate=f"{name}: %{{y:.4g}}<extra></extra>",
-            )  # fmt: skip
+            )
         )
     fig.update_layout(hovermode="x unified", showlegend=True)
     if log_y:
@@ -246,7 +251,7 @@ def decision_map(
             opacity=0.75,
             colorbar={"title": {"text": colorbar_title}},
             hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(y=1) %{z:.3f}<extra></extra>",
-        )  # fmt: skip
+        )
     )
     if np.nanmin(prob) < 0.5 < np.nanmax(prob):
         fig.add_trace(
@@ -260,7 +265,7 @@ def decision_map(
                 name="boundary p = 0.5",
                 hoverinfo="skip",
                 showlegend=True,
-            )  # fmt: skip
+            )
         )
     for X, y, label, hollow in ((X_train, y_train, "train", False), (X_test, y_test, "test", True)):
         if X is None or len(X) == 0:
@@ -280,7 +285,7 @@ def decision_map(
                         "line": {"color": color if hollow else "white", "width": 1.5},
                     },
                     hovertemplate=f"{label}, class {int(cls)}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
-                )  # fmt: skip
+                )
             )
     fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
     fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x")

@@ -170,8 +170,16 @@ def _check_header(name: str, fmt: str, width: int, height: int, max_pixels: int)
 
 def _note_misnamed(name: str, fmt: str, notes: list[str]) -> None:
     ext = Path(name).suffix.lower().lstrip(".")
-    expected = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "bmp": "BMP",
-                "tif": "TIFF", "tiff": "TIFF", "webp": "WEBP"}.get(ext)  # fmt: skip
+    expected = {
+        "jpg": "JPEG",
+        "jpeg": "JPEG",
+        "png": "PNG",
+        "gif": "GIF",
+        "bmp": "BMP",
+        "tif": "TIFF",
+        "tiff": "TIFF",
+        "webp": "WEBP",
+    }.get(ext)
     if expected and expected != fmt:
         notes.append(f"The file is named .{ext} but is really a {fmt}; it was read as {fmt}.")
 

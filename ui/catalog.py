@@ -39,7 +39,7 @@ LABS: tuple[LabPage, ...] = (
         "logistic-regression",
         "P(y|x) = σ(w·x + b), the cross-entropy loss and θ ← θ − α∂L/∂θ, one step at a time. "
         "Watch a straight boundary fail on curved data — and hand-made features fix it.",
-    ),  # fmt: skip
+    ),
     LabPage(
         2,
         "MLP on nonlinear data",
@@ -48,7 +48,7 @@ LABS: tuple[LabPage, ...] = (
         "mlp",
         "Hidden layers learn the features for you. Two linear layers collapse into one; "
         "zero init keeps every hidden unit identical; ReLU, tanh, σ and softplus bend the boundary.",
-    ),  # fmt: skip
+    ),
     LabPage(
         3,
         "Convolution & pooling",
@@ -58,7 +58,7 @@ LABS: tuple[LabPage, ...] = (
         "The same 3×3 weights slide over every patch of your photo: edges, blur, stride, padding, "
         "max vs mean pooling, and a calculator for shapes, receptive fields and cost.",
         takes_image=True,
-    ),  # fmt: skip
+    ),
     LabPage(
         4,
         "Dropout & batch norm",
@@ -67,7 +67,7 @@ LABS: tuple[LabPage, ...] = (
         "regularization",
         "Hardcore overfitting on a few hundred digits, then L1/L2, dropout and batch norm trained "
         "side by side — with the moving averages and vanishing gradients made visible.",
-    ),  # fmt: skip
+    ),
     LabPage(
         5,
         "Data augmentation",
@@ -77,7 +77,7 @@ LABS: tuple[LabPage, ...] = (
         "One image becomes many: rotate, crop, flip, jitter, add noise. A rotated cat is still a cat — "
         "and augmentation regularises training. Sound too.",
         takes_image=True,
-    ),  # fmt: skip
+    ),
     LabPage(
         6,
         "GoogLeNet inception explorer",
@@ -87,7 +87,7 @@ LABS: tuple[LabPage, ...] = (
         "Inside a real deep network: the inception block's four branches, why 1×1 reductions make it "
         "affordable, and the feature maps GoogLeNet computes on your photo.",
         takes_image=True,
-    ),  # fmt: skip
+    ),
 )
 
 PAGES: tuple[LabPage, ...] = (HOME, *LABS)

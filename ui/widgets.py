@@ -149,13 +149,18 @@ def image_input(
     samples = images.sample_images()
     names = list(samples)
     choice = container.selectbox(
-        "Sample photo", names, index=names.index(default_sample), key=f"{key}.sample",
+        "Sample photo",
+        names,
+        index=names.index(default_sample),
+        key=f"{key}.sample",
         format_func=lambda n: f"{n} — {samples[n].caption}",
-    )  # fmt: skip
+    )
     upload = container.file_uploader(
-        "…or upload your own photo", type=images.UPLOAD_TYPES, key=f"{key}.upload",
+        "…or upload your own photo",
+        type=images.UPLOAD_TYPES,
+        key=f"{key}.upload",
         help=f"PNG, JPEG, GIF, BMP, TIFF or WebP. Large photos are downscaled to {max_side} px a side.",
-    )  # fmt: skip
+    )
     good_key = f"_last_good.{key}"
     if upload is not None:
         data = upload.getvalue()
