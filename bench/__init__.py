@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.run [name ...]`` prints JSON (see bench/run.py)."""

@@ -1,0 +1,38 @@
+"""Every page renders through the real navigation with no exception (AppTest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_page
+from ui.catalog import LABS, PAGES
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.url_path)
+def test_page_renders_without_exception(page):
+    at = run_page(page.script)
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [t.value for t in at.title]
+    assert any(page.title in t for t in titles) or page.number == 0, titles
+    # The sidebar globals are on every page.
+    labels = [s.label for s in at.sidebar.selectbox]
+    assert "Compute device" in labels
+
+
+def test_home_lists_every_lab_with_a_link():
+    at = run_page("app_pages/home.py")
+    text = " ".join(m.value for m in at.markdown) + " ".join(s.value for s in at.subheader)
+    for lab_page in LABS:
+        assert lab_page.title in text
+        assert lab_page.thumbnail.exists(), lab_page.thumbnail
+
+
+def test_seed_from_the_link_reaches_the_sidebar():
+    at = run_page("app_pages/home.py", query={"seed": "42"})
+    assert at.sidebar.number_input(key="global.seed").value == 42
+
+
+def test_bad_seed_in_the_link_falls_back_to_zero():
+    at = run_page("app_pages/home.py", query={"seed": "banana"})
+    assert not at.exception
+    assert at.sidebar.number_input(key="global.seed").value == 0
