@@ -187,12 +187,13 @@ def parse_csv(
             f"“{name}” has {len(header)} column(s); it needs three: two numeric features and a 0/1 label "
             "(for example x1,x2,label)."
         )
-    if len(lines) - 1 > max_rows:
-        raise DataInputError(f"“{name}” has {len(lines) - 1:,} rows; the limit is {max_rows:,}. Please sample it down.")
-    if len(lines) < 3:
-        raise DataInputError(f"“{name}” has no data rows (or only one). It needs at least two points.")
     names = [h.strip().lower() for h in header]
     has_header = not all(_is_number(h) for h in header)
+    n_rows = len(lines) - has_header
+    if n_rows > max_rows:
+        raise DataInputError(f"“{name}” has {n_rows:,} rows; the limit is {max_rows:,}. Please sample it down.")
+    if n_rows < 2:
+        raise DataInputError(f"“{name}” has {n_rows} data row(s); it needs at least two points.")
     label_col = next((names.index(n) for n in _LABEL_NAMES if has_header and n in names), len(header) - 1)
     feature_cols = [i for i in range(len(header)) if i != label_col][:2]
     rows = list(csv.reader(lines[1:] if has_header else lines))

@@ -42,7 +42,7 @@ MAX_BYTES = 50 * 1024 * 1024
 #: Default working size: the longer side after downscaling.
 WORKING_SIDE = 1024
 #: Refuse panoramas more elongated than this (they cannot be shown or processed sensibly).
-MAX_ASPECT = 40
+MAX_ASPECT = 100
 
 
 class ImageInputError(ValueError):
@@ -196,7 +196,9 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
     mode = img.mode
     if mode == "RGB":
         return img
-    if mode == "P":
+    if mode == "P" and "transparency" not in img.info:
+        return img.convert("RGB")
+    if mode in ("P", "PA"):
         img = img.convert("RGBA")
         mode = "RGBA"
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

@@ -1,0 +1,177 @@
+"""Browser end-to-end support: a real ``streamlit run app.py`` driven by headless Chromium.
+
+Use from a test module with ``from tests.browser import *  # noqa: F403`` (fixtures
+``streamlit_server``, ``browser``, ``page``) and the helpers below.
+
+- Chromium is Debian's ``/usr/bin/chromium`` (Playwright cannot download its own
+  browser here). When it or Playwright is missing the tests *skip* with the reason;
+  CI installs both, so there they run.
+- ``streamlit_server`` starts one fresh server per test session on a free port,
+  waits for ``/_stcore/health`` and stops it at the end. ``fresh_server()`` starts
+  a private one (deep-link tests need a server that has never served a page).
+- Screenshots are kept in ``tests/artifacts/`` (ignored by git) as test artifacts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("DL101_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FINISHED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
+
+__all__ = [
+    "ARTIFACTS",
+    "assert_no_exception",
+    "browser",
+    "fresh_server",
+    "open_page",
+    "page",
+    "screenshot",
+    "streamlit_server",
+    "upload",
+    "wait_for_script",
+]
+
+
+def _skip_reason() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def fresh_server(*, app: str = "app.py", timeout: float = 90.0) -> Iterator[str]:
+    """Start ``streamlit run <app>`` on a free port; yield its base URL; stop it afterwards."""
+    port = _free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 — closed below
+    cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy within {timeout} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server() -> Iterator[str]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with fresh_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    p = context.new_page()
+    p.set_default_timeout(90_000)
+    yield p
+    context.close()
+
+
+def wait_for_script(page, timeout: float = 120_000) -> None:
+    """Wait until the app's script run has finished (and has started at least once)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_timeout(300)  # let a rerun triggered by the last action begin
+    page.wait_for_selector(FINISHED, timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def open_page(page, base_url: str, url_path: str = "", timeout: float = 120_000) -> None:
+    """Open ``base_url/url_path`` and wait until its script run has finished."""
+    page.goto(f"{base_url}/{url_path}", wait_until="domcontentloaded")
+    wait_for_script(page, timeout)
+
+
+def assert_no_exception(page) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    if exceptions.count():
+        raise AssertionError("exception on page: " + exceptions.first.inner_text()[:2000])
+    body = page.inner_text("body")
+    assert "Page not found" not in body, "Streamlit showed 'Page not found'"
+    assert "Traceback (most recent call last)" not in body
+
+
+def upload(page, path: Path | str, index: int = 0) -> None:
+    """Put a file into the page's ``index``-th file uploader and wait for the rerun."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(index).set_input_files(str(path))
+    page.wait_for_timeout(500)
+    wait_for_script(page)
+
+
+def screenshot(page, name: str) -> Path:
+    """Full-page screenshot into tests/artifacts/<name>.png (kept as a test artifact)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,55 @@
+"""lab.device: device resolution falls back cleanly; seeding is reproducible."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lab.device import cuda_hint, generator, resolve_device, seed_everything
+
+
+def test_cpu_is_always_available():
+    info = resolve_device("cpu")
+    assert info.device == "cpu" and "CPU" in info.name and info.note == ""
+
+
+def test_auto_and_cuda_agree_with_torch():
+    if torch.cuda.is_available():
+        assert resolve_device("auto").device == "cuda"
+        assert resolve_device("cuda").device == "cuda"
+    else:
+        assert resolve_device("auto").device == "cpu"
+        info = resolve_device("cuda")
+        assert info.device == "cpu" and "CUDA was requested" in info.note
+    assert resolve_device("nonsense").choice == "auto"
+
+
+def test_hint_uses_torch_once_imported():
+    available, reason = cuda_hint()
+    assert available == torch.cuda.is_available() and reason
+
+
+def test_seed_everything_reproduces_torch_and_numpy():
+    import numpy as np
+
+    seed_everything(11)
+    a = (torch.rand(3), np.random.rand(3))
+    seed_everything(11)
+    b = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(a[0], b[0]) and (a[1] == b[1]).all()
+    assert torch.equal(torch.rand(4, generator=generator(5)), torch.rand(4, generator=generator(5)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_generator_on_gpu():
+    g = generator(1, "cuda")
+    assert torch.rand(2, generator=g, device="cuda").device.type == "cuda"
+
+
+def test_lab_package_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, lab, lab.device, lab.params, lab.images, ui.catalog; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # the home page path imports no torch

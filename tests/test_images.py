@@ -1,0 +1,143 @@
+"""lab.images: every case of the foundation issue's bad-input list, plus the samples."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lab import images
+from lab.images import ImageInputError, load_image
+from tests.bad_images import REFUSED, huge_png, make_files
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return make_files(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("empty.png", "empty"),
+        ("text_renamed.png", "not an image"),
+        ("truncated.jpg", "damaged or cut short"),
+        ("huge_20000x20000.png", "too large"),
+        ("tiny_1x1.png", "at least 16×16"),
+    ],
+)
+def test_bad_files_raise_a_clear_error(files, case, words):
+    with pytest.raises(ImageInputError) as err:
+        load_image(files[case].read_bytes(), case)
+    message = str(err.value)
+    assert words in message
+    assert case in message  # says which file
+    assert "Traceback" not in message and "PIL" not in message
+
+
+@pytest.mark.parametrize("case", ["cmyk.jpg", "gray16.png", "rgba.png", "animated.gif", "exif_rotated.jpg",
+                                  "panorama_8000x100.png", "png_named.jpg"])  # fmt: skip
+def test_odd_files_load_as_sane_rgb(files, case):
+    loaded = load_image(files[case].read_bytes(), case)
+    assert loaded.image.mode == "RGB"
+    arr = loaded.to_array()
+    assert arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3
+    assert min(loaded.size) >= 16 and max(loaded.size) <= 1600
+    assert loaded.notes, "every conversion is explained to the student"
+
+
+def test_every_listed_case_is_covered(files):
+    assert set(files) >= REFUSED
+    assert len(files) == 12
+
+
+def test_exif_orientation_6_is_rotated_upright(files):
+    loaded = load_image(files["exif_rotated.jpg"].read_bytes(), "exif.jpg")
+    assert loaded.size == (32, 64)  # stored 64×32 landscape → upright portrait
+    arr = loaded.to_array().astype(int)
+    assert arr[5, 16, 0] > 200 and arr[5, 16, 2] < 60  # red half on top
+    assert arr[58, 16, 2] > 200 and arr[58, 16, 0] < 60  # blue half below
+
+
+def test_cmyk_colours_survive(files):
+    loaded = load_image(files["cmyk.jpg"].read_bytes(), "cmyk.jpg")
+    reference = np.asarray(Image.open(images.ASSETS / "cat.jpg").convert("RGB"), dtype=float)
+    assert np.abs(loaded.to_array().astype(float) - reference).mean() < 12
+
+
+def test_16_bit_keeps_its_brightness(files):
+    raw = np.asarray(Image.open(files["gray16.png"]), dtype=float)
+    loaded = load_image(files["gray16.png"].read_bytes(), "g16.png").to_array()[..., 0].astype(float)
+    np.testing.assert_allclose(loaded, raw / 65535 * 255, atol=1.0)
+
+
+def test_rgba_is_composited_over_white():
+    img = Image.new("RGBA", (20, 20), (0, 0, 0, 0))  # fully transparent black
+    img.paste((255, 0, 0, 255), (0, 0, 10, 20))  # opaque red left half
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    arr = load_image(out.getvalue(), "a.png").to_array()
+    assert tuple(arr[5, 2]) == (255, 0, 0)
+    assert tuple(arr[5, 15]) == (255, 255, 255)
+
+
+def test_animated_gif_uses_the_first_frame(files):
+    loaded = load_image(files["animated.gif"].read_bytes(), "anim.gif")
+    assert "3 frames" in " ".join(loaded.notes)
+    assert abs(int(loaded.to_array()[0, 0, 2]) - 200) <= 8  # first frame's blue
+
+
+def test_misnamed_png_is_read_by_content(files):
+    loaded = load_image(files["png_named.jpg"].read_bytes(), "png_named.jpg")
+    assert loaded.format == "PNG"
+    assert "really a PNG" in loaded.notes[0]
+
+
+def test_large_photo_is_downscaled_to_the_working_size():
+    big = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (10, 20, 30)).save(big, "JPEG")
+    loaded = load_image(big.getvalue(), "big.jpg", max_side=800)
+    assert loaded.size == (800, 600)
+    assert loaded.original_size == (4000, 3000)
+    assert "800×600" in loaded.notes[-1]
+
+
+def test_panorama_keeps_a_usable_short_side(files):
+    loaded = load_image(files["panorama_8000x100.png"].read_bytes(), "pano.png", min_side=32, max_side=1024)
+    assert loaded.size[1] == 32
+
+
+def test_min_side_is_stated():
+    small = io.BytesIO()
+    Image.new("RGB", (40, 40)).save(small, "PNG")
+    with pytest.raises(ImageInputError, match="at least 64×64"):
+        load_image(small.getvalue(), "s.png", min_side=64)
+
+
+def test_pixel_limit_is_checked_before_decoding():
+    # 10000×10000 = 100 MP is below Pillow's own bomb error but above our limit.
+    with pytest.raises(ImageInputError, match="megapixels"):
+        load_image(huge_png(10_000, 10_000), "big.png")
+
+
+def test_decompression_bomb_warning_is_an_error_not_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any leaked warning would fail the test
+        with pytest.raises(ImageInputError):
+            load_image(huge_png(12_000, 12_000), "bomb.png", max_pixels=10**9)
+
+
+def test_samples_all_load_and_are_real_photos():
+    samples = images.sample_images()
+    assert len(samples) >= 5
+    for name in samples:
+        loaded = images.load_sample(name)
+        assert loaded.image.mode == "RGB"
+        assert min(loaded.size) >= 250
+        assert loaded.to_array().std() > 20  # a photo, not a flat placeholder
+    readme = (images.ASSETS / "README.md").read_text()
+    for sample in samples.values():
+        assert sample.path.name in readme
