@@ -1,0 +1,74 @@
+"""End-to-end: the real server in headless Chromium (skips only when Chromium/Playwright are absent).
+
+- every page opens by its own URL as the *first* request to a freshly started server
+  (the ``pages/`` deep-link trap of DESIGN §5) and shows its title, no exception;
+- every page that takes a photo accepts a real upload;
+- every file of the bad-input list uploaded in the browser gives a message on the page,
+  never a traceback, and the app keeps working afterwards.
+
+Screenshots land in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.bad_images import REFUSED, make_files
+from tests.browser import *  # noqa: F403
+from tests.browser import assert_no_exception, fresh_server, open_page, screenshot, upload, wait_for_script
+from ui.catalog import LABS, PAGES, ROOT
+
+pytestmark = pytest.mark.browser
+IMAGE_PAGES = [p for p in LABS if p.takes_image]
+
+
+@pytest.mark.parametrize("lab_page", PAGES, ids=lambda p: p.url_path)
+def test_deep_link_is_the_first_request_to_a_fresh_server(browser, lab_page):
+    path = "" if lab_page.number == 0 else lab_page.url_path
+    with fresh_server() as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            open_page(page, url, path)
+            assert_no_exception(page)
+            heading = "DL101 Visual Lab" if lab_page.number == 0 else lab_page.title
+            assert page.locator("h1", has_text=heading).count() >= 1, page.inner_text("body")[:500]
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Home" in nav and "Labs" in nav, nav  # the app's navigation, not Streamlit's v1 pages list
+            assert "Computing on" in page.inner_text("body") or lab_page.number == 0  # the device is shown
+            screenshot(page, f"page-{lab_page.url_path}")
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("lab_page", IMAGE_PAGES, ids=lambda p: p.url_path)
+def test_upload_a_photo(streamlit_server, page, lab_page):
+    open_page(page, streamlit_server, lab_page.url_path)
+    upload(page, ROOT / "assets" / "astronaut.jpg")
+    assert_no_exception(page)
+    assert page.locator('[data-testid="stFileUploaderFile"]', has_text="astronaut.jpg").count() == 1
+    assert page.locator('[data-testid="stImage"], [data-testid="stPlotlyChart"]').count() >= 1
+    screenshot(page, f"upload-{lab_page.url_path}")
+
+
+def test_bad_uploads_give_messages_and_the_app_keeps_working(streamlit_server, page, tmp_path):
+    files = make_files(tmp_path)
+    lab_page = IMAGE_PAGES[0]
+    open_page(page, streamlit_server, lab_page.url_path)
+    for name, path in files.items():
+        upload(page, path)
+        assert_no_exception(page)
+        errors = page.locator('[data-testid="stAlertContentError"]')
+        if name in REFUSED:
+            assert errors.count() >= 1, f"{name}: no error message shown"
+            assert re.search(r"empty|not an image|damaged|too large|at least", errors.first.inner_text()), name
+            assert "Still showing" in errors.first.inner_text()
+        else:
+            assert errors.count() == 0, f"{name}: {errors.first.inner_text()}"
+        screenshot(page, f"bad-upload-{name.replace('.', '_')}")
+    # Remove the last upload: the page is back on the sample photo and still works.
+    page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click()
+    wait_for_script(page)
+    assert_no_exception(page)
