@@ -1,0 +1,82 @@
+"""Server benchmarks: cold start of the home page, and resident memory after every page.
+
+- ``cold_start``: from launching ``streamlit run`` to the home page rendered in
+  headless Chromium, for our app and for a one-line Streamlit app, alternating,
+  median of ``REPEATS``. Target: ratio ≤ 1.5 (the home page imports no torch).
+- ``memory``: a fresh server, every page opened once in the browser; then the
+  server's resident memory (RSS, process and children). Target: < 1 GB.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, fresh_server, open_page
+from ui.catalog import PAGES
+
+REPEATS = 3
+
+
+def _time_to_first_render(browser, app: str, heading: str) -> float:
+    t0 = time.perf_counter()
+    with fresh_server(app=app) as url:
+        page = browser.new_page()
+        open_page(page, url)
+        page.get_by_text(heading).first.wait_for()
+        elapsed = time.perf_counter() - t0
+        page.close()
+    return elapsed
+
+
+def _server_rss_mb(url: str) -> float:
+    port = int(url.rsplit(":", 1)[1])
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "streamlit" in " ".join(cmd) and str(port) in cmd:
+            procs = [proc, *proc.children(recursive=True)]
+            return sum(p.memory_info().rss for p in procs) / 2**20
+    raise RuntimeError("server process not found")
+
+
+def run() -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        one_line = Path(tmp) / "one_line.py"
+        one_line.write_text('import streamlit as st\nst.write("hello, baseline")\n')
+        ours, baseline = [], []
+        for _ in range(REPEATS):
+            baseline.append(_time_to_first_render(browser, str(one_line), "hello, baseline"))
+            ours.append(_time_to_first_render(browser, "app.py", "DL101 Visual Lab"))
+
+        with fresh_server() as url:
+            page = browser.new_page()
+            per_page = {}
+            for lab_page in PAGES:
+                open_page(page, url, "" if lab_page.number == 0 else lab_page.url_path)
+                per_page[lab_page.url_path] = round(_server_rss_mb(url), 1)
+            page.close()
+            rss = _server_rss_mb(url)
+        browser.close()
+
+    ours_s, base_s = statistics.median(ours), statistics.median(baseline)
+    return {
+        "cold_start": {
+            "home_page_s": round(ours_s, 3),
+            "one_line_app_s": round(base_s, 3),
+            "ratio": round(ours_s / base_s, 3),
+            "target_ratio": 1.5,
+            "samples_s": {"ours": [round(x, 3) for x in ours], "one_line": [round(x, 3) for x in baseline]},
+        },
+        "memory": {
+            "rss_after_every_page_mb": round(rss, 1),
+            "rss_after_each_page_mb": per_page,
+            "target_mb": 1024,
+        },
+    }
