@@ -135,7 +135,9 @@ st.session_state["_logistic.T"] = T
 c_prev, c_next, c_end, c_slider = st.columns([1, 1, 1, 9], vertical_alignment="bottom")
 c_prev.button("◀ step", on_click=_move, args=(-1,), width="stretch", help="One update back")
 c_next.button("step ▶", on_click=_move, args=(1,), width="stretch", help="One update forward")
-c_end.button("⏭ end", on_click=_move, args=(None,), width="stretch", help="Jump to the last step")
+c_end.button(
+    "end", icon=":material/last_page:", on_click=_move, args=(None,), width="stretch", help="Jump to the last step"
+)
 if T > 0:
     step = c_slider.slider("Step (state after this many updates)", 0, T, key=STEP_KEY)
 else:
@@ -171,13 +173,12 @@ with right:
     paths = {name: r.w[:, :2] for name, r in others.items()} if others else {config.optimizer: run.w[:, :2]}
     if others:  # the main run first: its arrow and its b
         paths = {config.optimizer: paths.pop(config.optimizer), **paths}
-    window = logistic.landscape_window(list(paths.values()))
-    land = logistic.loss_landscape(
+    land = logistic.landscape_around(
         data.X_train,
         data.y_train,
         w_now,
         b_now,
-        window,
+        list(paths.values()),
         feature_names=feature_names,
         weight_decay=config.weight_decay,
         resolution=100,
@@ -231,6 +232,10 @@ with right:
             },
             hide_index=True,
             width="stretch",
+            column_config={
+                c: st.column_config.NumberColumn(format="%.4g")
+                for c in ("θ now", "gradient ∂L/∂θ", "update Δθ", "θ next")
+            },
         )
         rule = {
             "gd": r"\theta_{t+1} = \theta_t - \alpha\, g_t",
@@ -256,38 +261,40 @@ check = logistic.check_gradient_on(data, feature_names, w_now, b_now, config.wei
 n_train = len(data.X_train)
 l2 = r" + \frac{\lambda}{2}\lVert w \rVert^2" if config.weight_decay else ""
 l2_grad = r" + \lambda w" if config.weight_decay else ""
-math_l, math_r = st.columns(2)
-with math_l:
-    st.markdown("**Model**")
-    st.latex(logistic.latex_model(w_now, b_now, feature_names))
-    st.markdown(f"**Loss** (mean over the N = {n_train} training points{', plus L2' if l2 else ''})")
-    st.latex(
-        r"L = -\frac{1}{N}\sum_{i=1}^{N} \Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]"
-        + l2
-        + rf" = {logistic.latex_number(check.loss, 4)}"
-    )
-with math_r:
-    st.markdown("**Gradient, by hand**")
-    st.latex(
-        r"\frac{\partial L}{\partial w} = \frac{1}{N}\sum_i (p_i - y_i)\,x_i"
-        + l2_grad
-        + " = "
-        + logistic.latex_vector(check.manual_w)
-        + r",\quad \frac{\partial L}{\partial b} = \frac{1}{N}\sum_i (p_i - y_i) = "
-        + logistic.latex_number(check.manual_b)
-    )
-    st.markdown("**Checked against autograd** (`loss.backward()` on `F.binary_cross_entropy_with_logits`)")
-    st.dataframe(
-        {
-            "parameter": names,
-            "by hand": [*check.manual_w, check.manual_b],
-            "autograd": [*check.autograd_w, check.autograd_b],
-        },
-        hide_index=True,
-        width="stretch",
-    )
-    verdict = "agree" if check.max_abs_diff < 1e-6 else "DISAGREE"
-    st.caption(f"Largest difference: {check.max_abs_diff:.1e} — the two {verdict} (float64, all training points).")
+st.markdown("**Model** — the probability of class 1 is a squashed weighted sum of the inputs")
+st.latex(logistic.latex_model(w_now, b_now, feature_names))
+st.markdown(f"**Loss** — mean cross-entropy over the N = {n_train} training points{' plus the L2 term' if l2 else ''}")
+st.latex(
+    r"L = -\frac{1}{N}\sum_{i=1}^{N} \Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]"
+    + l2
+    + rf" = {logistic.latex_number(check.loss, 4)}"
+)
+st.markdown("**Gradient, by hand** — p − y times the input, averaged (all training points, this step's weights)")
+grad_l, grad_r = st.columns([3, 2])
+grad_l.latex(
+    r"\frac{\partial L}{\partial w} = \frac{1}{N}\sum_i (p_i - y_i)\,x_i"
+    + l2_grad
+    + " = "
+    + logistic.latex_vector(check.manual_w)
+)
+grad_r.latex(
+    r"\frac{\partial L}{\partial b} = \frac{1}{N}\sum_i (p_i - y_i) = " + logistic.latex_number(check.manual_b)
+)
+st.markdown("**Checked against autograd** (`loss.backward()` through `F.binary_cross_entropy_with_logits`)")
+st.dataframe(
+    {
+        "parameter": names,
+        "by hand": [*check.manual_w, check.manual_b],
+        "autograd": [*check.autograd_w, check.autograd_b],
+        "difference": [*(check.manual_w - check.autograd_w), check.manual_b - check.autograd_b],
+    },
+    hide_index=True,
+    width="stretch",
+    column_config={name: st.column_config.NumberColumn(format="%.6g") for name in ("by hand", "autograd")}
+    | {"difference": st.column_config.NumberColumn(format="%.1e")},
+)
+verdict = "agree" if check.max_abs_diff < 1e-6 else "DISAGREE"
+st.caption(f"Largest difference: {check.max_abs_diff:.1e} — the two {verdict} (float64, all training points).")
 if config.weight_decay:
     st.caption(
         f"scikit-learn's `LogisticRegression(C=…)` minimises C·Σ logloss + ½‖w‖²; the same minimum as ours needs "

@@ -535,6 +535,41 @@ def landscape_window(paths: Sequence[np.ndarray], margin: float = 0.3, min_half:
     )
 
 
+def landscape_around(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    b: float,
+    paths: Sequence[np.ndarray],
+    *,
+    feature_names: Sequence[str] = (),
+    weight_decay: float = 0.0,
+    resolution: int = 100,
+    device: str = "cpu",
+    max_grow: int = 3,
+) -> Landscape:
+    """:func:`loss_landscape` over a window around ``paths`` (each (T, 2)), grown until the slice's
+    minimum is inside it (searched on a coarse 24² grid, at most ``max_grow`` times — on separable
+    data the minimum is at infinity)."""
+    window = list(landscape_window(paths))
+    kwargs = {"feature_names": feature_names, "weight_decay": weight_decay, "device": device}
+    for _ in range(max_grow):
+        coarse = loss_landscape(X, y, w, b, tuple(window), resolution=24, **kwargs)
+        i, j = np.unravel_index(int(np.nanargmin(coarse.loss)), coarse.loss.shape)
+        span1, span2 = window[1] - window[0], window[3] - window[2]
+        grown = False
+        if j == 0 or j == 23:
+            window[0 if j == 0 else 1] += -span1 if j == 0 else span1
+            grown = True
+        if i == 0 or i == 23:
+            window[2 if i == 0 else 3] += -span2 if i == 0 else span2
+            grown = True
+        if not grown:
+            break
+    return loss_landscape(X, y, w, b, tuple(window), resolution=resolution, **kwargs)
+
+
+OPTIMIZER_SHORT = {"gd": "GD", "sgd": "SGD", "momentum": "momentum", "adam": "Adam"}
 PATH_COLORS = {"gd": "#ffffff", "sgd": "#ff7f0e", "momentum": "#2ca02c", "adam": "#d62728"}
 
 
@@ -577,7 +612,7 @@ def landscape_figure(
             y=[m2],
             mode="markers",
             marker={"symbol": "x", "size": 11, "color": "#00e5ff", "line": {"width": 1}},
-            name="lowest point of this slice",
+            name="slice minimum",
             hovertemplate="slice minimum<br>w₁ %{x:.2f}, w₂ %{y:.2f}<extra></extra>",
         )
     )
@@ -592,7 +627,7 @@ def landscape_figure(
                 mode="lines+markers" if s <= 60 else "lines",
                 line={"color": color, "width": 2},
                 marker={"size": 4, "color": color},
-                name=OPTIMIZER_LABELS.get(name, name),
+                name=OPTIMIZER_SHORT.get(name, name),
                 hovertemplate=f"{OPTIMIZER_LABELS.get(name, name)}<br>w₁ %{{x:.3f}}, w₂ %{{y:.3f}}<extra></extra>",
             )
         )
@@ -639,10 +674,10 @@ def landscape_figure(
     fig.update_xaxes(range=[float(land.w1s[0]), float(land.w1s[-1])])
     fig.update_yaxes(range=[float(land.w2s[0]), float(land.w2s[-1])])
     fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
+        title={"text": title, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
         font=figures.FONT,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0.0},
+        margin={"l": 60, "r": 20, "t": 90, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         height=height,
         xaxis_title="w₁ (weight of x₁)",
         yaxis_title="w₂ (weight of x₂)",
@@ -657,7 +692,7 @@ def curves_figure(
     series = {}
     dashed = []
     for name, run in runs.items():
-        label = OPTIMIZER_LABELS.get(name, name) if len(runs) > 1 else ""
+        label = OPTIMIZER_SHORT.get(name, name) if len(runs) > 1 else ""
         steps = np.arange(run.num_steps + 1)
         train_name = f"{label} train".strip()
         test_name = f"{label} test".strip()
@@ -666,7 +701,10 @@ def curves_figure(
         dashed.append(test_name)
     y_title = "binary cross-entropy" if metric == "loss" else "accuracy"
     fig = figures.line_chart(series, title or y_title, y_title=y_title, log_y=log_y, dashed=dashed, height=320)
-    if len(runs) > 1:  # colour by optimiser: train and test of one run share a colour
+    if len(runs) > 1:  # colour by optimiser: train and test of one run share a colour; legend below
+        fig.update_layout(
+            height=400, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0}
+        )
         for i, trace in enumerate(fig.data):
             name = list(runs)[i // 2]
             trace.line.color = PATH_COLORS.get(name) if name != "gd" else "#1f77b4"
