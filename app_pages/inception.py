@@ -1,10 +1,507 @@
-"""Placeholder until this lab is built: it renders cleanly and says what is coming."""
+"""Lab 6: the GoogLeNet inception explorer — a real deep network on your own photo."""
+
+from __future__ import annotations
+
+import hashlib
 
 import streamlit as st
 
-from ui.catalog import LABS
+import ui
+from lab import featurevis as FV
+from lab import gradcam as G
+from lab import inception as I
+from lab import inception_image as II
+from lab import weights as W
+from lab.figures import colorize, heatmap, line_chart
+from lab.params import Param
 
-lab_page = next(p for p in LABS if p.script.endswith("inception.py"))
-st.title(f"{lab_page.number}. {lab_page.title}")
-st.info("This lab is being built. Here is what it will teach:", icon=":material/construction:")
-st.markdown(lab_page.teaches)
+PAGE = "inception"
+LAYER_LABELS = {name: name.removeprefix("inception") for name in I.FEATURE_LAYERS}
+BRANCH_OPTIONS = ("all", *I.BRANCHES)
+BRANCH_NAMES = {"all": "all four (concatenated)", **{b: f"{b}: {I.BRANCH_LABELS[b]}" for b in I.BRANCHES}}
+IMAGE_SPECS = (
+    Param("layer", "Layer", "inception4c", kind="choice", options=I.FEATURE_LAYERS, labels=LAYER_LABELS),
+    Param(
+        "branch",
+        "Branch",
+        "all",
+        kind="choice",
+        options=BRANCH_OPTIONS,
+        labels=BRANCH_NAMES,
+        help="Blocks only: one branch's output, or the whole concatenated output.",
+    ),
+    Param(
+        "stage",
+        "Activation",
+        "post",
+        kind="choice",
+        options=("post", "pre"),
+        labels={"post": "after ReLU", "pre": "before ReLU (BN output)"},
+    ),
+)
+CAM_SPECS = (
+    Param(
+        "cam_layer",
+        "Grad-CAM target layer",
+        G.DEFAULT_LAYER,
+        kind="choice",
+        options=I.FEATURE_LAYERS,
+        labels=LAYER_LABELS,
+        help="inception5b is the usual choice: the last spatial layer, 7×7 at 224².",
+    ),
+    Param("ko_block", "Knock-out block", "inception4c", kind="choice", options=I.BLOCKS, labels=LAYER_LABELS),
+    Param("ko_branch", "Knock-out branch", "branch2", kind="choice", options=I.BRANCHES, labels=BRANCH_NAMES),
+)
+FV_SPECS = (
+    Param("fv_layer", "Layer to excite", "inception4c", kind="choice", options=I.FEATURE_LAYERS, labels=LAYER_LABELS),
+    *FV.SPECS,
+)
+ALL_SPECS = (*I.SPECS, *IMAGE_SPECS, *CAM_SPECS, *FV_SPECS)
+
+
+# --- cached resources (shared by all sessions: read-only models, never hooked or trained) --------------
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building GoogLeNet…")
+def _model(key: str, device: str, kind: str, path: str, seed: int, _data: bytes | None = None):
+    """``key`` names the weights (path+mtime, upload digest, or untrained-seed); the rest says how to get them."""
+    if kind == "untrained":
+        return I.build_googlenet(seed=seed, device=device), W.untrained_info(seed)
+    if kind == "upload":
+        state, info = W.load_state_dict_bytes(_data or b"", path)
+    else:
+        state, info = W.load_state_dict_file(path, kind)
+    return W.model_from_state_dict(state, device), info
+
+
+@st.cache_data(show_spinner=False)
+def _categories() -> list[str]:
+    return W.categories()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _preprocess(digest: str, _image) -> II.Preprocessed:
+    return II.preprocess(_image)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _inspect(digest: str, weights_key: str, device: str, layer: str, branch: str, stage: str, _model, _X):
+    return II.inspect(_model, _X, _categories(), layer=layer, branch=branch, stage=stage, device=device)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cam(digest: str, weights_key: str, device: str, layer: str, class_index: int, _model, _X):
+    return G.grad_cam(_model, _X, layer=layer, class_index=class_index, device=device)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _knock(digest: str, weights_key: str, device: str, block: str, branch: str, _model, _X):
+    return II.knock_out(_model, _X, _categories(), block, branch, device=device)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _knock_all(digest: str, weights_key: str, device: str, _model, _X):
+    return II.knock_out_all(_model, _X, device=device)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _table(size: int) -> I.ArchTable:
+    return I.layer_table(size)
+
+
+def _get_model(device: str, seed: int):
+    """Pick the weights: upload › local file ($DL101_GOOGLENET_WEIGHTS, hub cache) › untrained."""
+    with st.expander("Weights: ImageNet or untrained?", icon=":material/download:"):
+        st.markdown(
+            f"Looked for `${W.ENV_VAR}` and torchvision's file in the hub cache (`{W.hub_cache_path()}`). "
+            "Nothing is downloaded unless you press the button. Files are opened with "
+            "`torch.load(weights_only=True)` and checked key by key against the architecture."
+        )
+        upload = st.file_uploader("Upload a GoogLeNet state_dict (.pth)", type=["pth", "pt"], key=f"{PAGE}.weights")
+        if st.button("Download ImageNet weights (≈50 MB) from download.pytorch.org", key=f"{PAGE}.download"):
+            try:
+                with st.spinner("Downloading…"):
+                    W.download_weights()
+                st.success("Downloaded into the hub cache.")
+            except W.WeightsError as err:
+                st.error(str(err))
+    if upload is not None:
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        try:
+            return _model(f"upload-{digest}", device, "upload", upload.name, seed, _data=data)
+        except W.WeightsError as err:
+            st.error(f"{err}\n\nUsing the other weights instead.", icon=":material/gpp_bad:")
+    found = W.find_weights()
+    if found is not None:
+        path, kind = found
+        try:
+            mtime = path.stat().st_mtime_ns if path.exists() else 0
+            return _model(f"{kind}-{path}-{mtime}", device, kind, str(path), seed)
+        except W.WeightsError as err:
+            st.error(f"{err}\n\nFalling back to the untrained network.", icon=":material/gpp_bad:")
+    return _model(f"untrained-{seed}", device, "untrained", "", seed)
+
+
+# --- page ---------------------------------------------------------------------------------------------------
+
+info = ui.page_header(
+    "6. GoogLeNet inception explorer",
+    "GoogLeNet (Szegedy et al., 2014) stacks nine **inception blocks**: four branches side by side — 1×1, "
+    '1×1→3×3, 1×1→"5×5", 3×3 max-pool→1×1 — concatenated along channels. The 1×1 convolutions shrink the '
+    "channels before the expensive convolutions; that is what makes a 22-layer network affordable.",
+)
+device, seed = info.device, ui.current_seed()
+model, winfo = _get_model(device, seed)
+if not winfo.pretrained:
+    st.warning(
+        "**Untrained network — no ImageNet weights found.** What changes: **predictions are meaningless** "
+        "(≈ 0.1 % for every class); the **architecture, shape and cost views are still exact**; **feature maps "
+        "come from random filters**, not learned ones. Open *Weights* above to download, upload or point "
+        f"`${W.ENV_VAR}` at torchvision's `{W.WEIGHTS_FILE}`.",
+        icon=":material/warning:",
+    )
+else:
+    st.success(f"Weights: **{winfo.label}**. " + " ".join(winfo.notes), icon=":material/verified:")
+
+tab_img, tab_block, tab_arch, tab_paper, tab_cam, tab_fv = st.tabs(
+    [
+        "On your image",
+        "Inside a block",
+        "Architecture",
+        "Paper vs torchvision",
+        "Grad-CAM & knock-out",
+        "Feature visualisation",
+    ]
+)
+
+# --- on your image ---------------------------------------------------------------------------------------------
+with tab_img:
+    left, right = st.columns([1, 2])
+    with left:
+        loaded = ui.image_input(PAGE, min_side=32)
+        image_values = ui.controls(IMAGE_SPECS, page=PAGE)
+    img_digest = hashlib.sha256(loaded.image.tobytes() + repr(loaded.image.size).encode()).hexdigest()[:16]
+    pre = _preprocess(img_digest, loaded.image)
+    layer = image_values["layer"]
+    branch = image_values["branch"] if layer in I.BLOCKS else "all"
+    if layer not in I.BLOCKS and image_values["branch"] != "all":
+        left.caption(f"{layer} is a plain convolution: no branches, showing its whole output.")
+    insp = _inspect(img_digest, winfo.key, device, layer, branch, image_values["stage"], model, pre.X)
+    with right:
+        st.subheader("Preprocessing")
+        c1, c2, c3 = st.columns(3)
+        c1.image(loaded.image, caption=f"your photo {loaded.size[0]}×{loaded.size[1]}", width="stretch")
+        c2.image(
+            pre.resized,
+            caption=f"resize shorter side → {II.RESIZE}: {pre.resized.shape[1]}×{pre.resized.shape[0]}",
+            width="stretch",
+        )
+        c3.image(pre.crop, caption=f"centre crop {II.CROP}×{II.CROP} — what the network sees", width="stretch")
+        st.caption(
+            "Then pixels/255 → [0, 1], normalise per channel with ImageNet mean (0.485, 0.456, 0.406) and std "
+            "(0.229, 0.224, 0.225); inside the model `transform_input=True` turns that back into (pixel − 0.5)/0.5, "
+            "the range Google's original weights expect. Value ranges: "
+            + "; ".join(f"{k}: {lo:.2f}…{hi:.2f}" for k, (lo, hi) in pre.stats.items())
+        )
+        st.subheader("Top-5 predictions")
+        st.dataframe(
+            [{"class": p.name, "probability": p.prob, "ImageNet index": p.index} for p in insp.top],
+            column_config={
+                "probability": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0)
+            },
+            hide_index=True,
+        )
+    sel = layer if branch == "all" else f"{layer}.{branch}"
+    h, w = insp.maps.shape[1:]
+    st.subheader(f"Strongest channels of {sel} ({'after' if insp.stage == 'post' else 'before'} ReLU, {h}×{w})")
+    st.caption(
+        "Ranked by energy (mean of a²). Each map is scaled on its own. Channel numbers are within the selection "
+        "and, in brackets, in the block's concatenated output. One cell sees "
+        f"{insp.field.size}×{insp.field.size} input pixels; neighbouring cells are {insp.field.jump} px apart."
+    )
+    tiles = colorize(insp.maps)
+    st.image(
+        tiles, caption=[f"ch {c} [{g}]" for c, g in zip(insp.channels, insp.concat_channels, strict=True)], width=110
+    )
+    o1, o2 = st.columns(2)
+    with o1:
+        pick = st.selectbox(
+            "Map to overlay",
+            range(len(insp.channels)),
+            key=f"{PAGE}.pick",
+            format_func=lambda i: f"channel {insp.channels[i]} [{insp.concat_channels[i]}]",
+        )
+        alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.55, key=f"{PAGE}.alpha")
+        st.image(
+            II.overlay(pre.crop, insp.maps[pick], alpha=alpha),
+            caption=f"channel {insp.channels[pick]} over the 224×224 crop",
+            width="stretch",
+        )
+    with o2:
+        row_key, col_key = f"{PAGE}.cell_row", f"{PAGE}.cell_col"
+        for key, n in ((row_key, h), (col_key, w)):
+            if key not in st.session_state or st.session_state[key] >= n:
+                st.session_state[key] = n // 2
+
+        def _on_click() -> None:
+            points = st.session_state[f"{PAGE}.map_click"].selection.get("points", [])
+            if points:
+                st.session_state[col_key] = round(points[0]["x"])
+                st.session_state[row_key] = round(points[0]["y"])
+
+        fig = heatmap(
+            insp.maps[pick],
+            f"channel {insp.channels[pick]} — click a cell",
+            x_title="column",
+            y_title="row",
+            colorbar_title="activation",
+            height=330,
+        )
+        import plotly.graph_objects as go
+
+        fig.add_trace(
+            go.Scatter(
+                x=[j for _ in range(h) for j in range(w)],
+                y=[i for i in range(h) for _ in range(w)],
+                mode="markers",
+                marker={"size": 14, "opacity": 0.01},
+                showlegend=False,
+                hovertemplate="row %{y}, col %{x}<extra></extra>",
+            )
+        )
+        st.plotly_chart(fig, key=f"{PAGE}.map_click", on_select=_on_click, selection_mode="points")
+        r1, r2 = st.columns(2)
+        i = r1.slider("cell row", 0, h - 1, key=row_key) if h > 1 else 0
+        j = r2.slider("cell column", 0, w - 1, key=col_key) if w > 1 else 0
+        st.image(
+            II.draw_field(pre.crop, insp.field, i, j),
+            caption=f"receptive field of cell ({i}, {j}): {insp.field.size}×{insp.field.size} px, clipped to the crop",
+            width="stretch",
+        )
+    st.plotly_chart(I.energy_chart(insp.energy, insp.widths), key=f"{PAGE}.energy")
+    st.caption(
+        "Bars: each branch's share of Σa² over its output (after ReLU). Black ticks: where the bar would end if "
+        "energy were proportional to the number of channels."
+    )
+
+# --- inside a block -------------------------------------------------------------------------------------------
+with tab_block:
+    arch_values = ui.controls(I.SPECS[1:], page=f"{PAGE}.block")
+    size = int(st.session_state.get(f"{PAGE}.arch.input_size", 224))
+    size = size if size >= I.MIN_SIZE else 224
+    anat = I.block_anatomy(arch_values["block"], size)
+    st.plotly_chart(I.block_figure(anat), key=f"{PAGE}.blockfig")
+    st.dataframe(
+        [
+            {
+                "branch": b.name,
+                "what": b.label,
+                "layers": b.layers,
+                "channels": b.channels,
+                "output channels": f"{b.channel_range[0]}…{b.channel_range[1] - 1}",
+                "params": b.params,
+                "MACs": b.macs,
+            }
+            for b in anat.branches
+        ]
+        + [
+            {
+                "branch": "block",
+                "what": "concat",
+                "layers": "",
+                "channels": anat.out_channels,
+                "output channels": f"0…{anat.out_channels - 1}",
+                "params": anat.params,
+                "MACs": anat.macs,
+            }
+        ],
+        hide_index=True,
+    )
+    m1, m2, m3 = st.columns(3)
+    m1.metric("params (this block)", f"{anat.params:,}")
+    m2.metric(
+        "naive block params", f"{anat.naive.params:,}", f"×{anat.naive.params / anat.params:.1f}", delta_color="inverse"
+    )
+    m3.metric(
+        "naive block MACs",
+        I.format_count(anat.naive.macs),
+        f"×{anat.naive.macs / anat.macs:.1f}",
+        delta_color="inverse",
+    )
+    st.markdown(
+        f"**The 1×1 reductions are the paper's key idea.** A *naive* block with the same widths — a 1×1, a 3×3 and "
+        f"a 5×5 convolution straight on all {anat.in_channels} input channels, plus an unprojected max-pool — needs "
+        f"{anat.naive.params:,} parameters and {I.format_count(anat.naive.macs)} multiply-adds, "
+        f"{anat.naive.macs / anat.macs:.1f}× this block's, and its output would grow to "
+        f"{anat.naive.out_channels} channels (the pool passes all {anat.in_channels} through), making the next "
+        "block dearer still."
+    )
+
+# --- architecture ---------------------------------------------------------------------------------------------
+with tab_arch:
+    arch_size = ui.controls(I.SPECS[:1], page=f"{PAGE}.arch")["input_size"]
+    table = _table(arch_size)
+    if not table.ok:
+        st.error(f"**{arch_size}×{arch_size} is too small.** {table.problem}", icon=":material/block:")
+    a1, a2, a3 = st.columns(3)
+    a1.metric("parameters (without aux heads)", f"{table.total_params:,}")
+    a2.metric(f"multiply-adds at {arch_size}²", f"{table.total_macs / 1e9:.3f} G")
+    a3.metric("layers with weights (conv + fc, deepest path)", "22")
+    st.dataframe(I.table_records(table), hide_index=True, height=560)
+    st.caption(
+        "MACs count convolutions and the final linear layer (BN, ReLU and pooling are cheap element-wise work), as "
+        "torchvision's `_ops` and `torch.utils.flop_counter` (FLOPs = 2 × MACs) do. Receptive field: the input square "
+        "one output cell can see; for a block the widest branch decides. Aux classifiers (AUX) run only in training."
+    )
+    if table.rows:
+        st.plotly_chart(I.cost_chart(table), key=f"{PAGE}.cost")
+
+# --- paper vs torchvision -------------------------------------------------------------------------------------
+with tab_paper:
+    rows = I.paper_vs_torchvision()
+    st.dataframe(
+        [
+            {
+                "block": r.block.removeprefix("inception"),
+                "paper (1×1, 3×3r, 3×3, 5×5r, 5×5, pool)": str(r.config),
+                "torchvision widths": str(r.torchvision_config),
+                "out": r.out_channels,
+                "paper params (computed)": r.paper_params,
+                "paper params (printed)": f"{r.printed_params_k:g}K",
+                "torchvision params": r.tv_params,
+                "Δ params": r.param_diff,
+                "paper MACs (computed)": r.paper_macs,
+                "paper ops (printed)": f"{r.printed_ops_m:g}M",
+                "torchvision MACs": r.tv_macs,
+                "Δ MACs": r.macs_diff,
+            }
+            for r in rows
+        ],
+        hide_index=True,
+    )
+    st.caption(
+        "Computed = conv weights from Table 1's widths with a real 5×5 kernel (K = 1024 in the paper). torchvision's "
+        "widths are identical; its counts differ because branch3 uses 3×3 and every conv has BN (+2 per channel, "
+        "no bias). A few printed numbers in Table 1 do not follow from its own widths (e.g. 4c, 5a)."
+    )
+    st.subheader("Every deviation, flagged")
+    for d in I.DEVIATIONS:
+        st.markdown(
+            f"- :red-badge[{d.what}] **paper:** {d.paper} · **torchvision:** {d.torchvision} — {d.consequence}"
+            + (f" ({d.reference})" if d.reference else "")
+        )
+
+# --- Grad-CAM & knock-out -------------------------------------------------------------------------------------
+with tab_cam:
+    cam_values = ui.controls(CAM_SPECS, page=f"{PAGE}.cam")
+    target = st.selectbox(
+        "Class to explain",
+        range(len(insp.top)),
+        key=f"{PAGE}.cam_class",
+        format_func=lambda k: f"{insp.top[k].name} ({insp.top[k].prob:.1%})",
+    )
+    cam = _cam(img_digest, winfo.key, device, cam_values["cam_layer"], insp.top[target].index, model, pre.X)
+    g1, g2 = st.columns(2)
+    g1.image(
+        II.overlay(pre.crop, cam.cam, alpha=0.5),
+        width="stretch",
+        caption=f"Grad-CAM at {cam.layer} for “{insp.top[target].name}” ({cam.class_prob:.1%})",
+    )
+    g2.plotly_chart(
+        heatmap(
+            cam.coarse,
+            f"CAM at {cam.layer} ({cam.coarse.shape[0]}×{cam.coarse.shape[1]})",
+            x_title="column",
+            y_title="row",
+            colorbar_title="ReLU(Σ αₖ Aₖ)",
+            height=330,
+        ),
+        key=f"{PAGE}.camfig",
+    )
+    st.caption(f"αₖ = mean gradient of the class logit over channel k's map; took {cam.seconds * 1000:.0f} ms.")
+    st.subheader("Branch knock-out")
+    ko = _knock(img_digest, winfo.key, device, cam_values["ko_block"], cam_values["ko_branch"], model, pre.X)
+    k1, k2 = st.columns(2)
+    k1.markdown("**before**")
+    k1.dataframe([{"class": p.name, "probability": f"{p.prob:.2%}"} for p in ko.before], hide_index=True)
+    k2.markdown(f"**{ko.block}.{ko.branch} zeroed**")
+    k2.dataframe([{"class": p.name, "probability": f"{p.prob:.2%}"} for p in ko.after], hide_index=True)
+    st.caption(
+        f"The original top class goes from {ko.top1_prob_before:.2%} to {ko.top1_prob_after:.2%}; "
+        f"KL(before‖after) = {ko.kl:.3f} nats. The branch is zeroed inside the forward pass; the model is unchanged."
+    )
+    if st.button("Rank all 36 branches (36 forward passes)", key=f"{PAGE}.ko_all"):
+        st.session_state[f"{PAGE}.ko_all_key"] = (img_digest, winfo.key, device)
+    if st.session_state.get(f"{PAGE}.ko_all_key") == (img_digest, winfo.key, device):
+        grid = _knock_all(img_digest, winfo.key, device, model, pre.X)
+        import numpy as np
+
+        z = np.stack([grid[b] for b in I.BLOCKS])
+        st.plotly_chart(
+            heatmap(
+                z,
+                f"P({insp.top[0].name}) with one branch zeroed (was {insp.top[0].prob:.2%})",
+                x_title='branch (1: 1×1, 2: 3×3, 3: "5×5", 4: pool)',
+                y_title="block",
+                colorbar_title="P",
+                hover=np.array(
+                    [[f"{b} {br}: {v:.2%}" for br, v in zip(I.BRANCHES, grid[b], strict=True)] for b in I.BLOCKS]
+                ),
+                height=420,
+            ),
+            key=f"{PAGE}.koall",
+        )
+
+# --- feature visualisation --------------------------------------------------------------------------------------
+with tab_fv:
+    fv_values = ui.controls(FV_SPECS, page=f"{PAGE}.fv")
+    n_channels = next(r.shape[0] for r in _table(224).rows if r.name == fv_values["fv_layer"])
+    channel = st.number_input(f"Channel (0…{n_channels - 1})", 0, n_channels - 1, 0, key=f"{PAGE}.fv_channel")
+    cfg = FV.FeatureVisConfig(
+        layer=fv_values["fv_layer"],
+        channel=int(channel),
+        seed=seed,
+        **{k: v for k, v in fv_values.items() if k.startswith("fv_") and k != "fv_layer"},
+    )
+    st.caption(
+        "Gradient ascent on the pixels to maximise the channel's mean pre-ReLU activation, with random jitter. "
+        "Click any button (e.g. *Stop*) to cancel; the last preview stays."
+    )
+    b1, b2 = st.columns(2)
+    run = b1.button("Visualise this channel", key=f"{PAGE}.fv_run", type="primary")
+    b2.button("Stop", key=f"{PAGE}.fv_stop")
+    fv_key = f"{PAGE}.fv_result"
+    if run:
+        bar = st.progress(0.0, text="Optimising…")
+        preview = st.empty()
+
+        def _progress(p) -> None:
+            bar.progress(
+                min(1.0, p.fraction),
+                text=f"step {p.step}/{p.num_steps} · activation "
+                f"{p.metrics.get('activation', 0):.3f} · {p.elapsed:.1f} s",
+            )
+
+        result = FV.visualise_channel(model, cfg, device=device, on_progress=_progress)
+        st.session_state[fv_key] = result
+    result = st.session_state.get(fv_key)
+    if result is not None:
+        f1, f2 = st.columns(2)
+        f1.image(
+            result.image,
+            caption=f"{result.config.layer} channel {result.config.channel} "
+            f"({result.history.status}, {result.history.completed_steps} steps)",
+            width=300,
+        )
+        h_ = result.history
+        f2.plotly_chart(
+            line_chart(
+                {"activation": (h_.steps, h_.metrics.get("activation", []))},
+                "Mean pre-ReLU activation of the channel",
+                y_title="activation",
+            ),
+            key=f"{PAGE}.fvcurve",
+        )
+
+ui.sync_url(ALL_SPECS, {**image_values, **arch_values, "input_size": arch_size, **cam_values, **fv_values})
