@@ -181,6 +181,7 @@ with right:
         list(paths.values()),
         feature_names=feature_names,
         weight_decay=config.weight_decay,
+        reduction=config.reduction,
         resolution=100,
         device=info.device,
     )
@@ -257,28 +258,34 @@ with right:
 
 # --- the maths, with the current numbers; the gradient by hand vs autograd ----------------------------
 st.subheader("The maths, with the numbers at this step")
-check = logistic.check_gradient_on(data, feature_names, w_now, b_now, config.weight_decay)
+check = logistic.check_gradient_on(data, feature_names, w_now, b_now, config.weight_decay, config.reduction)
 n_train = len(data.X_train)
 l2 = r" + \frac{\lambda}{2}\lVert w \rVert^2" if config.weight_decay else ""
 l2_grad = r" + \lambda w" if config.weight_decay else ""
+avg = r"\frac{1}{N}" if config.reduction == "mean" else ""
+how = "averaged" if config.reduction == "mean" else "summed"
 st.markdown("**Model** — the probability of class 1 is a squashed weighted sum of the inputs")
 st.latex(logistic.latex_model(w_now, b_now, feature_names))
-st.markdown(f"**Loss** — mean cross-entropy over the N = {n_train} training points{' plus the L2 term' if l2 else ''}")
+st.markdown(f"**Loss** — cross-entropy {how} over the N = {n_train} training points{' plus the L2 term' if l2 else ''}")
 st.latex(
-    r"L = -\frac{1}{N}\sum_{i=1}^{N} \Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]"
+    r"L = -"
+    + avg
+    + r"\sum_{i=1}^{N} \Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]"
     + l2
     + rf" = {logistic.latex_number(check.loss, 4)}"
 )
-st.markdown("**Gradient, by hand** — p − y times the input, averaged (all training points, this step's weights)")
+st.markdown(f"**Gradient, by hand** — p − y times the input, {how} (all training points, this step's weights)")
 grad_l, grad_r = st.columns([3, 2])
 grad_l.latex(
-    r"\frac{\partial L}{\partial w} = \frac{1}{N}\sum_i (p_i - y_i)\,x_i"
+    r"\frac{\partial L}{\partial w} = "
+    + avg
+    + r"\sum_i (p_i - y_i)\,x_i"
     + l2_grad
     + " = "
     + logistic.latex_vector(check.manual_w)
 )
 grad_r.latex(
-    r"\frac{\partial L}{\partial b} = \frac{1}{N}\sum_i (p_i - y_i) = " + logistic.latex_number(check.manual_b)
+    r"\frac{\partial L}{\partial b} = " + avg + r"\sum_i (p_i - y_i) = " + logistic.latex_number(check.manual_b)
 )
 st.markdown("**Checked against autograd** (`loss.backward()` through `F.binary_cross_entropy_with_logits`)")
 st.dataframe(
@@ -298,7 +305,8 @@ st.caption(f"Largest difference: {check.max_abs_diff:.1e} — the two {verdict} 
 if config.weight_decay:
     st.caption(
         f"scikit-learn's `LogisticRegression(C=…)` minimises C·Σ logloss + ½‖w‖²; the same minimum as ours needs "
-        f"C = 1/(Nλ) = {logistic.sklearn_C(config.weight_decay, n_train):.4g}."
+        f"C = {'1/λ' if config.reduction == 'sum' else '1/(Nλ)'} = "
+        f"{logistic.sklearn_C(config.weight_decay, n_train, config.reduction):.4g}."
     )
 
 # --- show me the code, and the data -------------------------------------------------------------------

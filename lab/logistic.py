@@ -3,13 +3,14 @@
 The lecture's first slides, in code:
 
 - the model   P(y=1 | x) = σ(w·x + b)                          (:func:`predict_proba`)
-- the loss    L = −(1/N) Σ yᵢ log pᵢ + (1 − yᵢ) log(1 − pᵢ)  (+ λ/2 ‖w‖²)   (:func:`loss`)
-- its gradient ∂L/∂w = (1/N) Σ (pᵢ − yᵢ) xᵢ (+ λw),  ∂L/∂b = (1/N) Σ (pᵢ − yᵢ)  (:func:`manual_gradient`)
+- the loss    L = −Σ yᵢ log pᵢ + (1 − yᵢ) log(1 − pᵢ)  (+ λ/2 ‖w‖²)   (:func:`loss`)
+- its gradient ∂L/∂w = Σ (pᵢ − yᵢ) xᵢ (+ λw),  ∂L/∂b = Σ (pᵢ − yᵢ)  (:func:`manual_gradient`)
 - the update  θ ← θ − α ∂L/∂θ, and its cousins mini-batch SGD, momentum and Adam (:func:`train`).
 
-We use the *mean* over the N points (PyTorch's default ``reduction="mean"``)
-rather than the slide's sum, so a learning rate means the same thing for 50 or
-1,000 points. Everything is taught twice: the gradient by hand vs autograd
+The slide sums over the N points (``reduction="sum"``, the default here, and
+what scikit-learn does); PyTorch's losses default to the *mean*, which divides
+the gradient by N (or by the batch size) — the same α then takes N× smaller
+steps. Both are offered; every function takes ``reduction=``. Everything is taught twice: the gradient by hand vs autograd
 (:func:`check_gradient`), the optimisers by hand vs ``torch.optim`` (the "show
 me the code" snippet, which tests execute).
 
@@ -40,6 +41,7 @@ OPTIMIZER_LABELS = {
     "momentum": "SGD + momentum",
     "adam": "Adam",
 }
+REDUCTIONS = ("sum", "mean")
 #: L2 strengths offered by the page (0 = no penalty). λ·α > 2 makes gradient descent diverge.
 WEIGHT_DECAYS = (0.0, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
@@ -84,7 +86,16 @@ TRAIN_SPECS = (
         labels=OPTIMIZER_LABELS,
         help="Gradient descent uses every training point per step; the others use mini-batches.",
     ),
-    Param("lr", "Learning rate α", 0.5, kind="log", lo=1e-4, hi=10.0, help="The step size in θ ← θ − α ∂L/∂θ."),
+    Param(
+        "reduction",
+        "Loss over the points",
+        "sum",
+        kind="choice",
+        options=REDUCTIONS,
+        labels={"sum": "sum Σ (the slide)", "mean": "mean (PyTorch default)"},
+        help="The mean divides loss and gradient by the number of points in the batch: α takes N× smaller steps.",
+    ),
+    Param("lr", "Learning rate α", 0.01, kind="log", lo=1e-4, hi=10.0, help="The step size in θ ← θ − α ∂L/∂θ."),
     Param("num_steps", "Steps", 200, kind="int", lo=1, hi=2000, step=1, help="Number of parameter updates."),
     Param(
         "batch_size",
@@ -127,7 +138,8 @@ class TrainConfig:
     """How to train one logistic regression."""
 
     optimizer: str = "gd"  # one of OPTIMIZERS
-    lr: float = 0.5  # α, the learning rate
+    lr: float = 0.01  # α, the learning rate
+    reduction: str = "sum"  # "sum" over the batch (the slide) or "mean" (PyTorch's default)
     num_steps: int = 200  # parameter updates
     batch_size: int = 32  # points per update (sgd / momentum / adam); gd uses all
     momentum: float = 0.9  # β of SGD with momentum
@@ -139,6 +151,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}")
         if not (self.lr > 0 and self.num_steps >= 1 and self.batch_size >= 1):
             raise ValueError("lr must be > 0, num_steps and batch_size ≥ 1")
 
@@ -151,43 +165,61 @@ def predict_proba(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor | float) -> 
     return torch.sigmoid(X @ w + b)
 
 
-def bce_from_logits(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy −[y log σ(z) + (1 − y) log(1 − σ(z))], written stably.
+def bce_from_logits(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Binary cross-entropy (mean or sum over points) −[y log σ(z) + (1 − y) log(1 − σ(z))], written stably.
 
     Since log σ(z) = −softplus(−z) and log(1 − σ(z)) = −softplus(z), each term is
     softplus(z) − y·z: no log(0) when σ(z) rounds to 0 or 1. ``logits`` (N, …),
     ``y`` (N,) with 0/1 values; the mean runs over the first dimension.
     """
     y = y.reshape(y.shape + (1,) * (logits.ndim - 1)).to(logits.dtype)
-    return (F.softplus(logits) - y * logits).mean(0)
+    per_point = F.softplus(logits) - y * logits
+    return per_point.sum(0) if reduction == "sum" else per_point.mean(0)
 
 
 def loss(
-    X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor | float, weight_decay: float = 0.0
+    X: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | float,
+    weight_decay: float = 0.0,
+    reduction: str = "sum",
 ) -> torch.Tensor:
-    """The objective: mean BCE of σ(Xw + b) against ``y`` (N,) plus λ/2 ‖w‖² (a scalar tensor)."""
-    return bce_from_logits(X @ w + b, y) + 0.5 * weight_decay * (w * w).sum()
+    """The objective: BCE of σ(Xw + b) against ``y`` (N,), summed or averaged, plus λ/2 ‖w‖² (a scalar)."""
+    return bce_from_logits(X @ w + b, y, reduction) + 0.5 * weight_decay * (w * w).sum()
 
 
 def manual_gradient(
-    X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor | float, weight_decay: float = 0.0
+    X: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | float,
+    weight_decay: float = 0.0,
+    reduction: str = "sum",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The gradient by hand: ∂L/∂w = (1/N) Σ (pᵢ − yᵢ) xᵢ + λw (D,), ∂L/∂b = (1/N) Σ (pᵢ − yᵢ) (scalar).
+    """The gradient by hand: ∂L/∂w = Σ (pᵢ − yᵢ) xᵢ + λw (D,), ∂L/∂b = Σ (pᵢ − yᵢ) (scalar); "mean" divides Σ by N.
 
     The derivation in one line: ∂/∂z [softplus(z) − y z] = σ(z) − y = p − y, and
     z = w·x + b, so the chain rule multiplies by x for w and by 1 for b.
     """
     residual = predict_proba(X, w, b) - y.to(X.dtype)  # (N,) pᵢ − yᵢ
-    return X.T @ residual / len(y) + weight_decay * w, residual.mean()
+    scale = 1.0 / len(y) if reduction == "mean" else 1.0
+    return scale * (X.T @ residual) + weight_decay * w, scale * residual.sum()
 
 
 def autograd_gradient(
-    X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor | float, weight_decay: float = 0.0
+    X: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | float,
+    weight_decay: float = 0.0,
+    reduction: str = "sum",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The same gradient from PyTorch's autograd, through ``F.binary_cross_entropy_with_logits``."""
     w = w.detach().clone().requires_grad_(True)
     b = torch.as_tensor(b, dtype=X.dtype, device=X.device).detach().clone().requires_grad_(True)
-    objective = F.binary_cross_entropy_with_logits(X @ w + b, y.to(X.dtype)) + 0.5 * weight_decay * (w * w).sum()
+    bce = F.binary_cross_entropy_with_logits(X @ w + b, y.to(X.dtype), reduction=reduction)
+    objective = bce + 0.5 * weight_decay * (w * w).sum()
     grad_w, grad_b = torch.autograd.grad(objective, (w, b))
     return grad_w, grad_b
 
@@ -208,33 +240,44 @@ class GradientCheck:
 
 
 def check_gradient(
-    X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: float, weight_decay: float = 0.0
+    X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: float, weight_decay: float = 0.0, reduction: str = "sum"
 ) -> GradientCheck:
     """Both gradients over all of ``X`` (N, D) at ``w`` (D,), ``b``, in float64 (CPU results)."""
     X, y, w = X.double(), y.double(), torch.as_tensor(w).to(X.device).double()
     b_t = torch.tensor(float(b), dtype=torch.float64, device=X.device)
-    gw, gb = manual_gradient(X, y, w, b_t, weight_decay)
-    aw, ab = autograd_gradient(X, y, w, b_t, weight_decay)
+    gw, gb = manual_gradient(X, y, w, b_t, weight_decay, reduction)
+    aw, ab = autograd_gradient(X, y, w, b_t, weight_decay, reduction)
     return GradientCheck(
-        gw.cpu().numpy(), float(gb), aw.cpu().numpy(), float(ab), float(loss(X, y, w, b_t, weight_decay))
+        gw.cpu().numpy(), float(gb), aw.cpu().numpy(), float(ab), float(loss(X, y, w, b_t, weight_decay, reduction))
     )
 
 
 def check_gradient_on(
-    data: data2d.Dataset2D, feature_names: Sequence[str], w: np.ndarray, b: float, weight_decay: float = 0.0
+    data: data2d.Dataset2D,
+    feature_names: Sequence[str],
+    w: np.ndarray,
+    b: float,
+    weight_decay: float = 0.0,
+    reduction: str = "sum",
 ) -> GradientCheck:
     """:func:`check_gradient` over the training part of ``data`` with its hand-made features."""
     Phi = features.expand(torch.as_tensor(data.X_train), feature_names)  # (N, D)
-    return check_gradient(Phi, torch.as_tensor(data.y_train), torch.as_tensor(np.asarray(w)), b, weight_decay)
+    return check_gradient(
+        Phi, torch.as_tensor(data.y_train), torch.as_tensor(np.asarray(w)), b, weight_decay, reduction
+    )
 
 
-def sklearn_C(weight_decay: float, n_train: int) -> float:
-    """scikit-learn's ``C`` for our λ: its objective C·Σ logloss + ½‖w‖² is ours × 1/(Nλ), so C = 1/(Nλ).
+def sklearn_C(weight_decay: float, n_train: int, reduction: str = "sum") -> float:
+    """scikit-learn's ``C`` for our λ: its objective is C·Σ logloss + ½‖w‖² (bias not penalised).
 
-    Ours is (1/N) Σ logloss + λ/2 ‖w‖²; multiplying an objective by a positive
-    constant does not move its minimum. λ = 0 means C = ∞ (no penalty).
+    Ours with the sum, Σ logloss + λ/2 ‖w‖², is sklearn's × λ with C = 1/λ; with
+    the mean, (1/N) Σ logloss + λ/2 ‖w‖², it is sklearn's × λ with C = 1/(Nλ).
+    Multiplying an objective by a positive constant does not move its minimum.
+    λ = 0 means C = ∞ (no penalty).
     """
-    return math.inf if weight_decay == 0 else 1.0 / (n_train * weight_decay)
+    if weight_decay == 0:
+        return math.inf
+    return 1.0 / weight_decay if reduction == "sum" else 1.0 / (n_train * weight_decay)
 
 
 # --- training: the whole trajectory ---------------------------------------------------------
@@ -255,9 +298,9 @@ class Trajectory:
     grad_w: np.ndarray  # (T, D) gradient used by update t (of the mini-batch for SGD/momentum/Adam)
     grad_b: np.ndarray  # (T,)
     batch_loss: np.ndarray  # (T,) objective on the batch of update t
-    objective: np.ndarray  # (T+1,) training objective (BCE + λ/2‖w‖²) of every state, all train points
-    train_loss: np.ndarray  # (T+1,) BCE on the training set
-    test_loss: np.ndarray  # (T+1,) BCE on the test set
+    objective: np.ndarray  # (T+1,) the minimised objective (BCE sum/mean + λ/2‖w‖²), all train points
+    train_loss: np.ndarray  # (T+1,) mean BCE on the training set (mean so train and test compare)
+    test_loss: np.ndarray  # (T+1,) mean BCE on the test set
     train_acc: np.ndarray  # (T+1,) accuracy on the training set
     test_acc: np.ndarray  # (T+1,)
     status: str = "finished"  # "finished", "diverged" or "cancelled" (see lab.training.History)
@@ -278,7 +321,7 @@ class Trajectory:
     def loss_increases(self) -> int:
         """How many updates made the training objective go *up* (a sign that α is too large)."""
         obj = self.objective
-        return int((np.diff(obj) > 1e-7 * np.maximum(1.0, np.abs(obj[:-1]))).sum())
+        return int((np.diff(obj) > 1e-4 * np.maximum(1.0, np.abs(obj[:-1]))).sum())
 
     def update(self, t: int) -> np.ndarray:
         """What update t changed: (w, b) of state t+1 minus state t, shape (D+1,)."""
@@ -364,10 +407,11 @@ def train(
         idx = batch(t)
         Xb, yb = (Phi, y) if idx is None else (Phi[idx.to(device)], y[idx.to(device)])
         logits = Xb @ w + b  # (B,)
-        batch_objective = bce_from_logits(logits, yb) + 0.5 * wd * (w @ w)
+        batch_objective = bce_from_logits(logits, yb, cfg.reduction) + 0.5 * wd * (w @ w)
         residual = torch.sigmoid(logits) - yb  # (B,) pᵢ − yᵢ — the whole gradient in one vector
-        g_w = Xb.T @ residual / len(yb) + wd * w  # (D,)
-        g_b = residual.mean()
+        scale = 1.0 / len(yb) if cfg.reduction == "mean" else 1.0
+        g_w = scale * (Xb.T @ residual) + wd * w  # (D,)
+        g_b = scale * residual.sum()
         if cfg.optimizer in ("gd", "sgd"):
             w.sub_(lr * g_w)
             b.sub_(lr * g_b)
@@ -410,7 +454,8 @@ def train(
     W, B = W_hist[: done + 1], B_hist[: done + 1]
     train_loss, train_acc = evaluate(Phi, y, W, B)
     test_loss, test_acc = evaluate(Phi_test, y_test_t, W, B)
-    objective = train_loss + 0.5 * wd * (W * W).sum(1)
+    data_term = train_loss * n if cfg.reduction == "sum" else train_loss
+    objective = data_term + 0.5 * wd * (W * W).sum(1)
 
     def cpu(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().numpy()
@@ -488,6 +533,7 @@ def loss_landscape(
     *,
     feature_names: Sequence[str] = (),
     weight_decay: float = 0.0,
+    reduction: str = "sum",
     resolution: int = 100,
     device: str = "cpu",
 ) -> Landscape:
@@ -508,7 +554,9 @@ def loss_landscape(
     grid_w = torch.stack([g1.reshape(-1), g2.reshape(-1)])  # (2, R²)
     fixed = Phi[:, 2:] @ w_t[2:] + b  # (N,) what the other weights and the bias add
     logits = Phi[:, :2] @ grid_w + fixed[:, None]  # (N, R²) every point under every grid model
-    objective = bce_from_logits(logits, y_t) + 0.5 * weight_decay * ((grid_w**2).sum(0) + (w_t[2:] ** 2).sum())
+    objective = bce_from_logits(logits, y_t, reduction) + 0.5 * weight_decay * (
+        (grid_w**2).sum(0) + (w_t[2:] ** 2).sum()
+    )
     return Landscape(
         w1s.cpu().numpy(),
         w2s.cpu().numpy(),
@@ -544,6 +592,7 @@ def landscape_around(
     *,
     feature_names: Sequence[str] = (),
     weight_decay: float = 0.0,
+    reduction: str = "sum",
     resolution: int = 100,
     device: str = "cpu",
     max_grow: int = 3,
@@ -552,7 +601,7 @@ def landscape_around(
     minimum is inside it (searched on a coarse 24² grid, at most ``max_grow`` times — on separable
     data the minimum is at infinity)."""
     window = list(landscape_window(paths))
-    kwargs = {"feature_names": feature_names, "weight_decay": weight_decay, "device": device}
+    kwargs = {"feature_names": feature_names, "weight_decay": weight_decay, "reduction": reduction, "device": device}
     for _ in range(max_grow):
         coarse = loss_landscape(X, y, w, b, tuple(window), resolution=24, **kwargs)
         i, j = np.unravel_index(int(np.nanargmin(coarse.loss)), coarse.loss.shape)
@@ -741,7 +790,7 @@ weight_decay = {weight_decay}                            # λ in λ/2 ‖w‖² 
 for step in range({num_steps}):
 {batch_lines}    logits = Phi[idx] @ w + b if idx is not None else Phi @ w + b
     target = y[idx] if idx is not None else y
-    loss = F.binary_cross_entropy_with_logits(logits, target) + weight_decay / 2 * (w**2).sum()
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction={reduction}) + weight_decay / 2 * (w**2).sum()
     if not torch.isfinite(loss):
         print(f"diverged at step {{step}}: lower the learning rate")
         break
@@ -824,6 +873,7 @@ def snippet(
         batch_setup=codegen.code(batch_setup),
         batch_lines=codegen.code(batch_lines),
         num_steps=int(cfg.num_steps),
+        reduction=cfg.reduction,
     )
 
 
