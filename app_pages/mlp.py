@@ -22,6 +22,7 @@ PAGE = "mlp"
 TRAINER_KEY = "mlp.trainer"
 LIVE_SECONDS = 0.5  # redraw the output map at most this often while training
 CSV_MAX_CLASSES = 6
+INIT_NEEDS = {"sigma": "normal", "constant": "constant"}  # init setting → the scheme that uses it
 
 info = ui.page_header(
     "2. MLP on nonlinear data",
@@ -54,13 +55,16 @@ with st.expander("Settings — data, network, training", expanded=True, icon=":m
         train_values = ui.controls(mlp.TRAIN_SPECS, f"{PAGE}.train", container=c_train)
     with c_init:
         st.markdown("**Initialisation**")
-        init_values = ui.controls(INIT_SPECS, f"{PAGE}.init", container=c_init)
+        init_values = ui.controls(INIT_SPECS[:1], f"{PAGE}.init", container=c_init)
+        init_specs = [*INIT_SPECS[:1], *(p for p in INIT_SPECS[1:] if INIT_NEEDS[p.name] == init_values["init"])]
+        if len(init_specs) > 1:  # σ for the normal init, c for the constant init
+            init_values |= ui.controls(init_specs[1:], f"{PAGE}.init.{init_values['init']}", container=c_init)
         discretize = st.toggle(
             "Discretize output", key=f"{PAGE}.discretize", help="Hard class regions instead of probabilities."
         )
         show_test = st.toggle("Show test points", value=True, key=f"{PAGE}.show_test")
 
-all_specs = (*mlp.DATA_SPECS, *mlp.FEATURE_SPECS, *layer_specs, *mlp.TRAIN_SPECS, *INIT_SPECS)
+all_specs = (*mlp.DATA_SPECS, *mlp.FEATURE_SPECS, *layer_specs, *mlp.TRAIN_SPECS, *init_specs)
 ui.sync_url(all_specs, {**data_values, **net_values, **layer_values, **train_values, **init_values})
 
 # --- configs -------------------------------------------------------------------------------
@@ -90,8 +94,8 @@ net_cfg = mlp.NetConfig(
     hidden=tuple(int(layer_values[f"w{i}"]) for i in range(1, n_layers + 1)),
     activations=tuple(layer_values[f"a{i}"] for i in range(1, n_layers + 1)),
     init=init_values["init"],
-    sigma=float(init_values["sigma"]),
-    constant=float(init_values["constant"]),
+    sigma=float(init_values.get("sigma", INIT_SPECS[1].default)),
+    constant=float(init_values.get("constant", INIT_SPECS[2].default)),
 )
 train_cfg = make_config(mlp.TrainConfig, train_values)
 if dataset.task == "regression" and train_cfg.loss != "mse":
@@ -109,40 +113,52 @@ elif trainer.cfg != train_cfg:
     trainer.configure(train_cfg)  # keep the weights, like Playground; the optimiser state restarts
 
 # --- controls: reset / step / train / pause --------------------------------------------------
-b_reset, b_step, b_train, b_pause, m_epoch, m_train, m_test = st.columns([1, 1, 1.5, 1, 1, 1.2, 1.2])
-reset = b_reset.button("⟲ Reset", help="New random weights (same seed), epoch 0.", width="stretch")
-step = b_step.button("⏭ Step", help="Train one epoch.", width="stretch")
+b_reset, b_step, b_train, b_pause, m_epoch = st.columns([1, 1, 1.6, 1, 1.2], vertical_alignment="center")
+reset = b_reset.button("Reset", icon=":material/restart_alt:", help="New random weights (same seed), epoch 0.", width="stretch")
+step = b_step.button("Step", icon=":material/skip_next:", help="Train one epoch.", width="stretch")
 train = b_train.button(
-    f"▶ Train {train_cfg.num_epochs} epochs", type="primary", key=f"{PAGE}.train_button", width="stretch"
+    f"Train {train_cfg.num_epochs} epochs",
+    icon=":material/play_arrow:",
+    type="primary",
+    key=f"{PAGE}.train_button",
+    width="stretch",
 )
-b_pause.button("⏸ Pause", help="Stop training now; ▶ continues from here.", width="stretch")
-epoch_ph, train_ph, test_ph = m_epoch.empty(), m_train.empty(), m_test.empty()
+b_pause.button("Pause", icon=":material/pause:", help="Stop training now; Train continues from here.", width="stretch")
+epoch_ph = m_epoch.empty()
 progress_ph = st.empty()
 if reset:
     trainer = mlp.Trainer.create(dataset, net_cfg, train_cfg, seed=seed, device=info.device)
     st.session_state[TRAINER_KEY] = trainer
 
-metric_name = "accuracy" if dataset.task == "classification" else "loss"
-
 
 def show_numbers() -> None:
     h = trainer.history
     epoch_ph.metric("Epoch", f"{trainer.epoch:,}")
-    if dataset.task == "classification" and h.metrics.get("accuracy"):
-        train_ph.metric("Train loss · acc", f"{h.last('loss'):.3f} · {h.last('accuracy'):.0%}")
-        test_ph.metric("Test loss · acc", f"{h.last('test_loss'):.3f} · {h.last('test_accuracy'):.0%}")
-    else:
-        train_ph.metric("Train loss", f"{h.last('loss', trainer.initial.get('loss', float('nan'))):.4f}")
-        test_ph.metric("Test loss", f"{h.last('test_loss', trainer.initial.get('test_loss', float('nan'))):.4f}")
+    start = trainer.initial
+    cells = [
+        ("Train loss", h.last("loss", start.get("loss", float("nan"))), "{:.4f}"),
+        ("Test loss", h.last("test_loss", start.get("test_loss", float("nan"))), "{:.4f}"),
+    ]
+    if dataset.task == "classification":
+        cells += [
+            ("Train accuracy", h.last("accuracy", start.get("accuracy", float("nan"))), "{:.1%}"),
+            ("Test accuracy", h.last("test_accuracy", start.get("test_accuracy", float("nan"))), "{:.1%}"),
+        ]
+    numbers_ph.markdown(" · ".join(f"{name} **{fmt.format(value)}**" for name, value, fmt in cells))
 
 
 # --- pictures ----------------------------------------------------------------------------------
 col_net, col_out = st.columns([1.25, 1])
 net_ph = col_net.empty()
+numbers_ph = col_out.empty()
 out_ph = col_out.empty()
 
 
 def output_figure(grid: mlp.GridOutputs):
+    return mf.legend_below(_output_figure(grid))
+
+
+def _output_figure(grid: mlp.GridOutputs):
     d = dataset
     X_test, y_test = (d.X_test, d.y_test) if show_test else (None, None)
     title = f"Output after {trainer.epoch:,} epochs"
@@ -160,7 +176,8 @@ def output_figure(grid: mlp.GridOutputs):
 def draw_network(grid: mlp.GridOutputs):
     linears = mlp.linear_layers(trainer.model)
     thumbs = [mf.neuron_images(grid.inputs, size=40)] + [mf.neuron_images(h, size=40) for h in grid.hidden]
-    thumbs.append(mf.neuron_images(grid.output[-1:] if grid.output.shape[0] == 1 else grid.output, size=40))
+    out = grid.output - 0.5 if grid.output.shape[0] == 1 and dataset.task == "classification" else grid.output
+    thumbs.append(mf.neuron_images(out, size=40))
     return mf.network_figure(
         [layer.weight.detach().cpu().numpy() for layer in linears],
         [layer.bias.detach().cpu().numpy() for layer in linears],

@@ -35,6 +35,15 @@ def neuron_images(maps: np.ndarray, *, size: int = 72) -> list[np.ndarray]:
     return [np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.NEAREST)) for img in images]
 
 
+def legend_below(fig: go.Figure) -> go.Figure:
+    """Move a figure's legend under the plot (narrow columns: a top legend covers the title)."""
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0.0},
+        margin={"b": 110},
+    )
+    return fig
+
+
 def _hex_rgb(color: str) -> tuple[int, int, int]:
     color = color.lstrip("#")
     return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
