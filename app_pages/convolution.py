@@ -73,6 +73,7 @@ STEP_SPECS = (
     ),
     Param("ex_stride", "Stepper stride", 1, kind="int", lo=1, hi=3),
     Param("ex_padding", "Stepper padding (zeros)", 0, kind="int", lo=0, hi=2),
+    Param("ex_dilation", "Stepper dilation", 1, kind="int", lo=1, hi=3),
     Param("ex_top", "Crop position: top", 0.5, kind="float", lo=0.0, hi=1.0, step=0.01),
     Param("ex_left", "Crop position: left", 0.5, kind="float", lo=0.0, hi=1.0, step=0.01),
 )
@@ -206,7 +207,8 @@ with tab_photo:
             f"{len(result.names)} map(s) of {maps.shape[-2]}×{maps.shape[-1]} from a {H}×{W} input: "
             f"{maps.shape[-2] * maps.shape[-1]:,} output cells, each the sum of "
             f"{result.weight.shape[1] * k * k} products with the **same** {result.weight[0].numel()} weights. "
-            "Signed maps use blue (negative) – white (0) – red (positive), scaled per map."
+            "Signed maps use blue (negative) – white (0) – red (positive), scaled per map "
+            "(the brightest 0.5 % of cells are clipped for display)."
         )
         cols = st.columns([1, 2], gap="medium")
         with cols[0]:
@@ -219,7 +221,7 @@ with tab_photo:
                 key="conv.kernel_fig",
             )
         with cols[1]:
-            pictures = [_display(p) for p in colorize(maps.numpy())]
+            pictures = [_display(p) for p in colorize(conv.clip_for_display(maps))]
             st.image(
                 pictures,
                 caption=[_map_caption(n, m) for n, m in zip(result.names, maps, strict=True)],
@@ -255,17 +257,19 @@ with tab_photo:
 with tab_steps:
     sc = st.columns(3)
     step_values = ui.controls(STEP_SPECS[:1], f"{PAGE}.ex1", container=sc[0])
-    step_values |= ui.controls(STEP_SPECS[1:3], f"{PAGE}.ex2", container=sc[1])
+    step_values |= ui.controls(STEP_SPECS[1:4], f"{PAGE}.ex2", container=sc[1])
     if step_values["ex_source"] == "photo":
-        step_values |= ui.controls(STEP_SPECS[3:], f"{PAGE}.ex3", container=sc[2])
+        step_values |= ui.controls(STEP_SPECS[4:], f"{PAGE}.ex3", container=sc[2])
         X_small = conv.crop_gray(X, step_values["ex_top"], step_values["ex_left"], 7)
         K_small = conv.build_weight(dataclasses.replace(cfg, mode="gray"))[0][0, 0]
         sc[2].caption(f"Crop of the grayscale photo (values 0–1), kernel: {conv.KERNELS[cfg.kernel].label}.")
     else:
-        step_values |= {p.name: p.default for p in STEP_SPECS[3:]}
+        step_values |= {p.name: p.default for p in STEP_SPECS[4:]}
         X_small, K_small = conv.LECTURE_IMAGE, conv.LECTURE_KERNEL
         sc[2].caption("The lecture's binary image and its [[1,0,1],[0,1,0],[1,0,1]] kernel.")
-    step_geo = conv.Geometry(stride=step_values["ex_stride"], padding=step_values["ex_padding"])
+    step_geo = conv.Geometry(
+        stride=step_values["ex_stride"], padding=step_values["ex_padding"], dilation=step_values["ex_dilation"]
+    )
     try:
         steps = conv.conv_steps(X_small, K_small, step_geo)
     except conv.ConvGeometryError as err:
@@ -311,12 +315,12 @@ with tab_pool:
             )
             pcols = st.columns(2)
             pcols[0].image(
-                _display(colorize(features[0, 0].numpy())[0]),
+                _display(colorize(conv.clip_for_display(features[0, :1]))[0]),
                 caption=_map_caption(result.names[0] + (" after ReLU" if pool_values["relu"] else ""), features[0, 0]),
                 width="stretch",
             )
             pcols[1].image(
-                _display(np.kron(colorize(pooled[0].numpy())[0], np.ones((ps, ps, 1), dtype=np.uint8))),
+                _display(np.kron(colorize(conv.clip_for_display(pooled[:1]))[0], np.ones((ps, ps, 1), dtype=np.uint8))),
                 caption=_map_caption(f"{pool_values['pool']}-pooled (drawn at the same scale)", pooled[0]),
                 width="stretch",
             )

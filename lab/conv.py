@@ -541,6 +541,18 @@ def zoom_region(H_out: int, W_out: int, center_y: float, center_x: float, size: 
     return r0, r0 + h, c0, c0 + w
 
 
+def clip_for_display(maps: torch.Tensor, q: float = 0.995) -> np.ndarray:
+    """``maps (C, H, W)`` with each map's magnitudes clipped at its ``q`` quantile (display only).
+
+    A few extreme pixels would otherwise wash every other cell out to white/dark.
+    """
+    flat = maps.flatten(1).abs()
+    if flat.shape[1] > 1_000_000:  # the quantile of a subsample is plenty for a colour scale
+        flat = flat[:, :: flat.shape[1] // 1_000_000 + 1]
+    bound = torch.quantile(flat, q, dim=1).clamp(min=1e-12)[:, None, None]
+    return torch.maximum(torch.minimum(maps, bound), -bound).numpy()
+
+
 def receptive_span(k: int, dilation: int) -> int:
     """Pixels one output cell sees along an axis: d·(k − 1) + 1."""
     return dilation * (k - 1) + 1
@@ -557,12 +569,14 @@ SNIPPET = """
 import torch
 import torch.nn.functional as F
 
-# image: your photo as a (1, 3, H, W) float tensor in [0, 1], at the compute resolution
+# image: your photo as a (1, 3, H, W) float tensor in [0, 1], at the compute resolution, e.g.
+# from PIL import Image; import numpy as np
+# image = torch.from_numpy(np.asarray(Image.open("photo.jpg").convert("RGB"))).permute(2, 0, 1)[None].float() / 255
 x = {gray_line}
-weight = torch.tensor({weight})  # (C_out, C_in/groups, k, k) = {shape}
+weight = torch.tensor({weight}, dtype=torch.float32)  # (C_out, C_in/groups, k, k) = {shape}
 {pad_line}
 maps = F.conv2d(x, weight, stride={stride}, padding={conv_padding}, dilation={dilation}, groups={groups})
-features = maps.clamp(min=0) if {relu} else maps  # ReLU, as in a CNN
+features = {relu_line}
 pooled = F.{pool_fn}(features, kernel_size={pool_k}, stride={pool_s})
 print(maps.shape, pooled.shape)
 """
@@ -590,7 +604,7 @@ def snippet(cfg: ConvConfig, *, pool_kind: str = "max", pool_k: int = 2, pool_s:
         conv_padding=0 if pad else g.padding,
         dilation=g.dilation,
         groups=groups,
-        relu=relu,
+        relu_line=code("maps.clamp(min=0)  # ReLU, as in a CNN" if relu else "maps  # no ReLU"),
         pool_fn=code("max_pool2d" if pool_kind == "max" else "avg_pool2d"),
         pool_k=pool_k,
         pool_s=pool_s,

@@ -164,9 +164,9 @@ def size_reduction(H: int, W: int, kernel: int, stride: int) -> tuple[int, int, 
 def shift_table(result: ShiftResult) -> dict[str, np.ndarray]:
     """The shift test as columns for a table or chart."""
     return {
-        "shift (px)": np.array([r.shift for r in result.rows]),
-        "relative change before pooling": np.array([r.change_conv for r in result.rows]),
-        "relative change after pooling": np.array([r.change_pool for r in result.rows]),
-        "correlation before pooling": np.array([r.corr_conv for r in result.rows]),
-        "correlation after pooling": np.array([r.corr_pool for r in result.rows]),
+        "shift px": np.array([r.shift for r in result.rows]),
+        "change before": np.array([r.change_conv for r in result.rows]),
+        "change after": np.array([r.change_pool for r in result.rows]),
+        "corr. before": np.array([r.corr_conv for r in result.rows]),
+        "corr. after": np.array([r.corr_pool for r in result.rows]),
     }
