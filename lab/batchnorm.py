@@ -1,0 +1,178 @@
+"""Batch normalisation by hand, its running statistics, and why the bias before BN is redundant.
+
+In training mode BN normalises every unit of a hidden layer with the *batch's*
+mean and variance, then rescales with learnable γ, β::
+
+    ĥ = (h − mean_batch) / sqrt(var_batch + ε),   out = γ·ĥ + β
+
+It also tracks μ and σ² by an exponential moving average, used in eval mode.
+The lecture writes ``μ := α·mean_batch + (1 − α)·μ``. **PyTorch's convention**
+(``nn.BatchNorm1d(momentum=α)``, default 0.1) is the same formula with
+``momentum`` playing α::
+
+    running_mean = (1 − momentum)·running_mean + momentum·mean_batch
+    running_var  = (1 − momentum)·running_var  + momentum·var_batch_unbiased
+
+Two details people trip over: ``momentum`` is the weight of the *new* batch
+(the opposite of an optimiser's momentum / Keras' BN momentum = 1 − α), and the
+running variance uses the *unbiased* batch variance (divide by B − 1) while the
+normalisation itself uses the biased one (divide by B).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+MOMENTUM_CONVENTION = (
+    "PyTorch: running = (1 − momentum)·running + momentum·batch, with momentum = α (default 0.1); "
+    "running_var uses the unbiased batch variance (÷(B−1)), the normalisation the biased one (÷B)."
+)
+
+
+def batch_stats(h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-unit statistics of a batch ``h`` (B, C): ``(mean, var_biased, var_unbiased)``, each (C,)."""
+    mean = h.mean(dim=0)
+    var = h.var(dim=0, unbiased=False)
+    n = h.shape[0]
+    return mean, var, var * n / max(n - 1, 1)
+
+
+def update_running_stats(
+    running_mean: Tensor, running_var: Tensor, h: Tensor, momentum: float = 0.1
+) -> tuple[Tensor, Tensor]:
+    """One moving-average step of BN's running statistics, PyTorch's convention (see module doc).
+
+    ``running_mean``, ``running_var`` (C,), ``h`` (B, C) → new ``(running_mean, running_var)``.
+    """
+    mean, _, var_unbiased = batch_stats(h)
+    new_mean = (1.0 - momentum) * running_mean + momentum * mean
+    new_var = (1.0 - momentum) * running_var + momentum * var_unbiased
+    return new_mean, new_var
+
+
+def batch_norm(
+    h: Tensor,
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """BatchNorm1d by hand: ``h`` (B, C) → ``(out (B, C), running_mean, running_var)``.
+
+    Training mode normalises with the batch's biased variance and returns
+    updated running statistics; eval mode normalises with the running ones and
+    returns them unchanged.
+    """
+    if training:
+        mean, var, _ = batch_stats(h)
+        running_mean, running_var = update_running_stats(running_mean, running_var, h.detach(), momentum)
+    else:
+        mean, var = running_mean, running_var
+    h_hat = (h - mean) / torch.sqrt(var + eps)
+    return gamma * h_hat + beta, running_mean, running_var
+
+
+def running_average(batch_values: np.ndarray, momentum: float, initial: float | np.ndarray) -> np.ndarray:
+    """Replay the moving average over recorded batch statistics.
+
+    ``batch_values`` (T, K): one batch statistic per step and unit → running
+    values (T, K) *after* each step, starting from ``initial`` (0 for the mean,
+    1 for the variance in PyTorch).
+    """
+    batch_values = np.asarray(batch_values, dtype=np.float64)
+    out = np.empty_like(batch_values)
+    running = np.broadcast_to(np.asarray(initial, dtype=np.float64), batch_values.shape[1:]).copy()
+    for t, value in enumerate(batch_values):
+        running = (1.0 - momentum) * running + momentum * value
+        out[t] = running
+    return out
+
+
+# --- "the bias before BN no longer needs training" -------------------------------------------------
+
+
+@dataclass
+class BiasExperiment:
+    """Two copies of Linear → BN → activation → Linear, one with the first Linear's bias, one without."""
+
+    steps: list[int]  # optimisation step of each recorded value
+    loss_with_bias: list[float]  # training loss of the model whose first Linear has a bias
+    loss_without_bias: list[float]  # same weights, same batches, no bias
+    bias_grad_norm: list[float]  # ‖∂L/∂b‖ of that bias at each step (≈ 0: BN subtracts any constant)
+    weight_grad_norm: list[float]  # ‖∂L/∂W‖ of the same layer, for scale
+    max_logit_gap: float  # max |logits_with − logits_without| on the validation set after training (eval mode)
+
+
+def bias_before_bn(
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray,
+    *,
+    width: int = 64,
+    num_classes: int = 10,
+    num_steps: int = 150,
+    batch_size: int = 32,
+    lr: float = 0.1,
+    seed: int = 0,
+    device: str = "cpu",
+) -> BiasExperiment:
+    """Train the same network with and without the bias before BN (plain SGD, same batches).
+
+    ``X`` (N, D) float32, ``y`` (N,) int64, ``X_val`` (M, D). Because BN subtracts
+    the batch mean, adding a constant b to every sample cancels exactly: the
+    loss does not depend on b, its gradient is 0 up to rounding, and the two
+    models compute the same function (in eval mode too: the running mean
+    absorbs b, and b never moves).
+    """
+    torch.manual_seed(seed)
+    with_bias = nn.Sequential(
+        nn.Linear(X.shape[1], width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, num_classes)
+    ).to(device)
+    without = nn.Sequential(
+        nn.Linear(X.shape[1], width, bias=False), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, num_classes)
+    ).to(device)
+    with torch.no_grad():
+        without[0].weight.copy_(with_bias[0].weight)
+        without[3].load_state_dict(with_bias[3].state_dict())
+        with_bias[0].bias.uniform_(-1.0, 1.0)  # a clearly non-zero bias, to show it changes nothing
+    opts = [torch.optim.SGD(m.parameters(), lr=lr) for m in (with_bias, without)]
+    X_t = torch.as_tensor(X, device=device)
+    y_t = torch.as_tensor(y, device=device)
+    g = torch.Generator().manual_seed(seed + 1)
+    result = BiasExperiment([], [], [], [], [], 0.0)
+    n = len(X_t)
+    order = torch.randperm(n, generator=g)
+    pos = 0
+    for step in range(1, num_steps + 1):
+        if pos + batch_size > n:
+            order, pos = torch.randperm(n, generator=g), 0
+        idx = order[pos : pos + batch_size].to(device)
+        pos += batch_size
+        losses = []
+        for model, opt in zip((with_bias, without), opts, strict=True):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(X_t[idx]), y_t[idx])
+            loss.backward()
+            losses.append(loss.detach())
+        result.steps.append(step)
+        result.loss_with_bias.append(float(losses[0]))
+        result.loss_without_bias.append(float(losses[1]))
+        result.bias_grad_norm.append(float(with_bias[0].bias.grad.norm()))
+        result.weight_grad_norm.append(float(with_bias[0].weight.grad.norm()))
+        for opt in opts:
+            opt.step()
+    with_bias.eval()
+    without.eval()
+    with torch.no_grad():
+        X_v = torch.as_tensor(X_val, device=device)
+        result.max_logit_gap = float((with_bias(X_v) - without(X_v)).abs().max())
+    return result
