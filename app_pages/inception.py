@@ -156,8 +156,8 @@ model, winfo = _get_model(device, seed)
 if not winfo.pretrained:
     st.warning(
         "**Untrained network — no ImageNet weights found.** What changes: **predictions are meaningless** "
-        "(≈ 0.1 % for every class); the **architecture, shape and cost views are still exact**; **feature maps "
-        "come from random filters**, not learned ones. Open *Weights* above to download, upload or point "
+        "(random filters, near-uniform probabilities); the **architecture, shape and cost views are still exact**; **feature maps "
+        "come from random filters** (He-initialised), not learned ones. Open *Weights* above to download, upload or point "
         f"`${W.ENV_VAR}` at torchvision's `{W.WEIGHTS_FILE}`.",
         icon=":material/warning:",
     )
@@ -284,6 +284,7 @@ with tab_img:
         "Bars: each branch's share of Σa² over its output (after ReLU). Black ticks: where the bar would end if "
         "energy were proportional to the number of channels."
     )
+    ui.show_code(II.snippet(layer if layer in I.BLOCKS else "inception4c", seed), filename="googlenet_top5.py")
 
 # --- inside a block -------------------------------------------------------------------------------------------
 with tab_block:

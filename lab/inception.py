@@ -180,17 +180,26 @@ def paper_branch_channels(block: str) -> dict[str, int]:
 def build_googlenet(*, seed: int = 0, aux_logits: bool = False, device: str = "cpu") -> nn.Module:
     """torchvision's GoogLeNet with random ("untrained") weights, in eval mode.
 
-    ``weights=None`` needs ``init_weights`` spelled out (torchvision warns
-    otherwise) and ``transform_input=True`` so the input convention is the one
-    the ImageNet weights use: the model takes ImageNet-normalised pixels and
-    re-normalises them internally to the ``(x - 0.5) / 0.5`` range of the
-    original Google weights. The global RNG is left untouched (private fork).
+    ``transform_input=True`` keeps the input convention of the ImageNet weights:
+    the model takes ImageNet-normalised pixels and re-normalises them internally
+    to the ``(x - 0.5) / 0.5`` range of the original Google weights.
+
+    Convolutions get He (Kaiming-normal) initialisation. torchvision's own
+    ``init_weights=True`` (truncated normal, std 0.01) with eval-mode BatchNorm
+    (running mean 0, variance 1) shrinks the signal ~2× per layer, so by
+    inception4c every activation is ~1e-7 and every photo gets the same
+    prediction; He init keeps activations O(1) through all 22 layers, so the
+    random filters still respond differently to different photos. The global
+    RNG is left untouched (private fork).
     """
     from torchvision.models import googlenet
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = googlenet(weights=None, aux_logits=aux_logits, init_weights=True, transform_input=True)
+        model = googlenet(weights=None, aux_logits=aux_logits, init_weights=False, transform_input=True)
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
     return model.eval().to(device)
 
 

@@ -276,3 +276,47 @@ def cell_grid(image: np.ndarray, field_: Field, hw: tuple[int, int]) -> np.ndarr
             cy, cx = field_.start + i * field_.jump, field_.start + j * field_.jump
             draw.point((cx, cy), fill=(255, 255, 255))
     return np.asarray(pil)
+
+
+# --- show me the code -----------------------------------------------------------------------------------
+
+SNIPPET = """
+import torch
+from torchvision.models import GoogLeNet_Weights, googlenet
+from torchvision.models.feature_extraction import create_feature_extractor
+
+torch.manual_seed({seed})
+# weights=GoogLeNet_Weights.IMAGENET1K_V1 for the trained network (downloads ~50 MB once)
+model = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True).eval()
+for m in model.modules():  # untrained: He init keeps the signal alive through 22 layers
+    if isinstance(m, torch.nn.Conv2d):
+        torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+preprocess = GoogLeNet_Weights.IMAGENET1K_V1.transforms()  # resize 256, crop 224, normalise
+X = preprocess(image.convert("RGB")).unsqueeze(0)  # (1, 3, 224, 224); `image` is a PIL image
+
+# Each branch's output after its last ReLU, as named in torchvision's traced graph.
+nodes = {{
+    "branch1": "{layer}.branch1.relu",
+    "branch2": "{layer}.branch2.1.relu",
+    "branch3": "{layer}.branch3.1.relu",  # the paper's 5×5 branch: a 3×3 conv in torchvision
+    "branch4": "{layer}.branch4.1.relu",
+}}
+extractor = create_feature_extractor(model, return_nodes={{**{{v: k for k, v in nodes.items()}}, "fc": "logits"}})
+with torch.inference_mode():
+    out = extractor(X)
+probs = torch.softmax(out["logits"], dim=1)[0]
+top5 = probs.topk(5)
+names = GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"]
+for p, i in zip(top5.values, top5.indices):
+    print(f"{{names[i]:>25s}} {{p:.2%}}")
+for b in ("branch1", "branch2", "branch3", "branch4"):
+    energy = out[b].pow(2).sum()
+    print(b, tuple(out[b].shape), f"energy {{energy:.4g}}")
+"""
+
+
+def snippet(layer: str, seed: int) -> str:
+    """Plain torchvision code for the top-5 and the four branch outputs of ``layer`` (an inception block)."""
+    from lab.codegen import code, render_snippet
+
+    return render_snippet(SNIPPET, seed=seed, layer=code(layer))
