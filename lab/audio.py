@@ -1,0 +1,489 @@
+"""Sound augmentation: the same word with background noise, shifted, faster, louder.
+
+The lecture: *"Sound data: add background noise."* A waveform here is a 1-D
+float32 numpy array in [-1, 1] at :data:`SAMPLE_RATE` Hz (mono). This module
+makes short test signals (a tone, a chirp, a speech-like vowel sequence),
+reads uploaded WAV files safely, applies the classic audio augmentations and
+computes spectrograms for the page's figures.
+
+Each augmentation is written out by hand (it is a line or two of maths) and the
+tests check it against a measurement: the noise lands at the requested SNR, a
+speed change moves a tone's frequency by the factor, a pitch shift moves it by
+2^(semitones/12) while keeping the duration.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from lab.params import Param
+
+SAMPLE_RATE = 16_000  # Hz: enough for speech, light enough for the browser
+MAX_SECONDS = 10.0  # longer uploads are refused (the page must stay fast)
+MAX_BYTES = 20 * 1024 * 1024
+
+
+class AudioInputError(ValueError):
+    """An uploaded file cannot be used as sound; ``str(err)`` is for the student."""
+
+
+# --- signals ------------------------------------------------------------------------------------------
+
+
+def make_signal(kind: str = "speech", seconds: float = 2.0, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
+    """A generated test signal ``(sr * seconds,)`` float32, peak 0.8.
+
+    ``tone``: 440 Hz sine. ``chirp``: a sweep from 200 Hz to 4 kHz (its
+    spectrogram is a rising line — easy to see a pitch shift or speed change).
+    ``speech``: a speech-like signal — syllables of a glottal pulse train
+    (pitch ~120 Hz with intonation) through vowel formant resonances.
+    """
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    if kind == "tone":
+        x = np.sin(2 * np.pi * 440.0 * t)
+    elif kind == "chirp":
+        f0, f1 = 200.0, 4000.0
+        k = math.log(f1 / f0) / seconds  # exponential sweep: equal time per octave
+        x = np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k)
+    elif kind == "speech":
+        x = _speech_like(t, sr, np.random.default_rng(seed))
+    else:
+        raise ValueError(f"unknown signal kind {kind!r}; use tone, chirp or speech")
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.01)  # 10 ms fades: no clicks
+    x = x * fade
+    return (0.8 * x / max(np.abs(x).max(), 1e-9)).astype(np.float32)
+
+
+#: (F1, F2, F3) formant frequencies in Hz of a few vowels (Peterson & Barney, male voices).
+VOWELS = {
+    "a": (730, 1090, 2440),
+    "i": (270, 2290, 3010),
+    "u": (300, 870, 2240),
+    "e": (530, 1840, 2480),
+    "o": (570, 840, 2410),
+}
+
+
+def _speech_like(t: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    n = t.size
+    # Pitch: ~120 Hz with a falling intonation and a little wobble.
+    f0 = 120.0 * (1.15 - 0.3 * t / max(t[-1], 1e-9)) * (1 + 0.03 * np.sin(2 * np.pi * 3.0 * t))
+    phase = np.cumsum(f0) / sr
+    source = (np.diff(np.floor(phase), prepend=0.0) > 0).astype(np.float64)  # one pulse per period
+    source += 0.02 * rng.standard_normal(n)  # breath
+    syllable = 0.25  # seconds per syllable
+    names = list(VOWELS)
+    out = np.zeros(n)
+    for k, start in enumerate(np.arange(0.0, t[-1], syllable)):
+        sl = (t >= start) & (t < start + syllable)
+        seg = source[sl]
+        vowel = VOWELS[names[rng.integers(len(names))]]
+        y = np.zeros_like(seg)
+        for f, bw in zip(vowel, (80.0, 100.0, 140.0), strict=True):  # a two-pole resonator per formant
+            r = math.exp(-math.pi * bw / sr)
+            y += lfilter([1 - r], [1, -2 * r * math.cos(2 * math.pi * f / sr), r * r], seg)
+        env = np.sin(np.pi * np.linspace(0, 1, seg.size)) ** 0.7  # syllable envelope
+        out[sl] = y * env * (0.6 if k % 3 == 2 else 1.0)
+    return out
+
+
+# --- input ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedAudio:
+    """A validated mono waveform at :data:`SAMPLE_RATE`."""
+
+    x: np.ndarray  # (N,) float32 in [-1, 1]
+    sr: int  # always SAMPLE_RATE after loading
+    name: str
+    notes: list[str]  # what was changed on the way in
+
+    @property
+    def seconds(self) -> float:
+        return self.x.size / self.sr
+
+
+def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_SECONDS) -> LoadedAudio:
+    """Decode WAV bytes into mono float32 at :data:`SAMPLE_RATE`, or raise :class:`AudioInputError`.
+
+    Accepts 8/16/24/32-bit PCM and 32/64-bit float WAV, any channel count
+    (mixed down) and any sample rate (resampled). Refuses empty files, files
+    that are not WAV (the content decides, not the name), silent or zero-length
+    audio and audio longer than ``max_seconds``.
+    """
+    from scipy.io import wavfile
+
+    if not data:
+        raise AudioInputError(f"“{name}” is empty (0 bytes). Please choose a WAV file.")
+    if len(data) > MAX_BYTES:
+        raise AudioInputError(
+            f"“{name}” is {len(data) / 1e6:.0f} MB; please upload a WAV under {MAX_BYTES / 1e6:.0f} MB."
+        )
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX", b"RF64") or data[8:12] != b"WAVE":
+        kind = _sniff(data)
+        raise AudioInputError(
+            f"“{name}” is not a WAV file{f' (it looks like {kind})' if kind else ''}. "
+            "Please upload a .wav file (convert MP3/OGG/M4A first, e.g. with Audacity)."
+        )
+    try:
+        sr, raw = wavfile.read(io.BytesIO(data))
+    except (ValueError, EOFError, OSError, IndexError) as err:
+        raise AudioInputError(
+            f"“{name}” looks like a WAV but cannot be decoded ({err}). Try exporting it again."
+        ) from None
+    notes: list[str] = []
+    if raw.size == 0 or sr <= 0:
+        raise AudioInputError(f"“{name}” contains no audio samples.")
+    seconds = raw.shape[0] / sr
+    if seconds > max_seconds:
+        raise AudioInputError(
+            f"“{name}” is {seconds:.1f} s long; this lab takes at most {max_seconds:.0f} s. Please trim it."
+        )
+    x = _to_float(raw)
+    if x.ndim == 2:
+        notes.append(f"Mixed {x.shape[1]} channels down to mono.")
+        x = x.mean(axis=1)
+    if sr != SAMPLE_RATE:
+        x = resample(x, sr, SAMPLE_RATE)
+        notes.append(f"Resampled from {sr} Hz to {SAMPLE_RATE} Hz.")
+    if not np.isfinite(x).all():
+        raise AudioInputError(f"“{name}” contains invalid (NaN or infinite) samples.")
+    if np.abs(x).max() == 0:
+        raise AudioInputError(f"“{name}” is completely silent; there is nothing to augment.")
+    return LoadedAudio(np.clip(x, -1.0, 1.0).astype(np.float32), SAMPLE_RATE, name, notes)
+
+
+def _sniff(data: bytes) -> str:
+    for magic, kind in (
+        (b"ID3", "an MP3"),
+        (b"\xff\xfb", "an MP3"),
+        (b"OggS", "an Ogg/Opus file"),
+        (b"fLaC", "a FLAC file"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8", "a JPEG image"),
+        (b"%PDF", "a PDF"),
+    ):
+        if data.startswith(magic):
+            return kind
+    if data[4:8] == b"ftyp":
+        return "an MP4/M4A file"
+    return ""
+
+
+def _to_float(raw: np.ndarray) -> np.ndarray:
+    if raw.dtype == np.uint8:  # 8-bit WAV is unsigned
+        return (raw.astype(np.float64) - 128.0) / 128.0
+    if np.issubdtype(raw.dtype, np.integer):
+        return raw.astype(np.float64) / float(-np.iinfo(raw.dtype).min)
+    return raw.astype(np.float64)
+
+
+def to_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
+    """A waveform as 16-bit PCM WAV bytes (stdlib ``wave``)."""
+    import wave
+
+    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+# --- augmentations ------------------------------------------------------------------------------------
+
+
+def power(x: np.ndarray) -> float:
+    """Mean power ``mean(x²)``."""
+    return float(np.mean(np.asarray(x, np.float64) ** 2))
+
+
+def snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
+    """Measured SNR in dB: ``10 log10(P(clean) / P(noisy − clean))``."""
+    return 10.0 * math.log10(power(clean) / max(power(np.asarray(noisy, np.float64) - clean), 1e-30))
+
+
+NOISES = ("white", "pink", "brown", "hum", "babble")
+
+
+def make_noise(kind: str, n: int, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
+    """Background noise ``(n,)`` (unit power): white, pink (1/f), brown (1/f²), mains hum or babble."""
+    rng = np.random.default_rng(seed)
+    if kind in ("white", "pink", "brown"):
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        f = np.fft.rfftfreq(n, 1 / sr)
+        f[0] = f[1] if n > 1 else 1.0
+        spectrum *= {"white": 1.0, "pink": f**-0.5, "brown": f**-1.0}[kind]
+        noise = np.fft.irfft(spectrum, n)
+    elif kind == "hum":
+        t = np.arange(n) / sr
+        noise = sum(np.sin(2 * np.pi * 50.0 * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3, 5))
+        noise = noise + 0.05 * rng.standard_normal(n)
+    elif kind == "babble":  # several speech-like "voices" at once
+        seconds = n / sr
+        noise = sum(make_signal("speech", seconds, sr, seed=seed + 1 + k)[:n] for k in range(4))
+        noise = np.pad(noise, (0, n - noise.size))
+    else:
+        raise ValueError(f"unknown noise {kind!r}; use one of {NOISES}")
+    noise = noise - noise.mean()
+    return (noise / math.sqrt(max(power(noise), 1e-30))).astype(np.float64)
+
+
+def add_noise(x: np.ndarray, snr: float, kind: str = "white", seed: int = 0) -> np.ndarray:
+    """``x`` plus background noise scaled so that P(x) / P(noise) = 10^(snr/10).
+
+    The scale uses the noise actually drawn: ``noise · sqrt(P(x) / (10^(snr/10) · P(noise)))``.
+    Not clipped (clipping would change the SNR); :func:`augment` reports clipping.
+    """
+    noise = make_noise(kind, x.size, seed=seed)
+    scale = math.sqrt(power(x) / (10.0 ** (snr / 10.0) * power(noise)))
+    return (x.astype(np.float64) + scale * noise).astype(np.float32)
+
+
+def time_shift(x: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Shift later (positive) or earlier (negative) by ``seconds``, padding with silence; length kept."""
+    k = int(round(seconds * sr))
+    out = np.zeros_like(x)
+    if k >= 0:
+        out[k:] = x[: max(0, x.size - k)]
+    else:
+        out[: x.size + k] = x[-k:]
+    return out
+
+
+def resample(x: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:
+    """Band-limited resampling (polyphase, scipy) from ``sr_in`` to ``sr_out`` Hz."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(sr_out / sr_in).limit_denominator(1000)
+    return resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
+
+
+def change_speed(x: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``factor`` times faster: shorter by ``factor`` and every frequency × ``factor`` (a tape machine)."""
+    if factor == 1.0:
+        return x.copy()
+    return resample(x, factor, 1.0).astype(np.float32)
+
+
+def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """Phase-vocoder time stretch: ``rate`` > 1 is faster, the pitch stays.
+
+    STFT (torch), then frames are read at ``rate`` × the hop with their phase
+    advanced by the measured instantaneous frequency, then inverse STFT.
+    """
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    spec = torch.stft(torch.from_numpy(np.asarray(x, np.float64)), n_fft, hop, window=window, return_complex=True)
+    mag, phase = spec.abs(), spec.angle()  # (F, T)
+    steps = torch.arange(0, spec.shape[1] - 1, rate, dtype=torch.float64)
+    expected = torch.linspace(0, math.pi * hop, spec.shape[0], dtype=torch.float64)  # phase advance per hop per bin
+    i0 = steps.floor().long()
+    frac = (steps - i0).unsqueeze(0)
+    mags = (1 - frac) * mag[:, i0] + frac * mag[:, i0 + 1]
+    dphi = phase[:, i0 + 1] - phase[:, i0] - expected[:, None]
+    dphi = dphi - 2 * math.pi * torch.round(dphi / (2 * math.pi))  # wrap to [-π, π]
+    acc = torch.cumsum(expected[:, None] + dphi, dim=1) - (expected[:, None] + dphi[:, :1]) + phase[:, :1]
+    out = torch.istft(torch.polar(mags, acc), n_fft, hop, window=window, length=int(round(x.size / rate)))
+    return out.numpy().astype(np.float32)
+
+
+def pitch_shift(x: np.ndarray, semitones: float) -> np.ndarray:
+    """Raise the pitch by ``semitones`` (×2^(s/12)) keeping the duration: stretch, then resample."""
+    if semitones == 0:
+        return x.copy()
+    factor = 2.0 ** (semitones / 12.0)
+    stretched = time_stretch(x, 1.0 / factor)  # longer by `factor`, same pitch
+    y = resample(stretched, factor, 1.0)  # faster by `factor`: original length, pitch × factor
+    y = np.pad(y, (0, max(0, x.size - y.size)))[: x.size]
+    return y.astype(np.float32)
+
+
+def gain(x: np.ndarray, db: float) -> np.ndarray:
+    """Multiply by 10^(dB/20)."""
+    return (x * 10.0 ** (db / 20.0)).astype(np.float32)
+
+
+# --- one pipeline, as data ------------------------------------------------------------------------
+
+
+AUDIO_SPECS: tuple[Param, ...] = (
+    Param(
+        "snd_signal",
+        "signal",
+        "speech",
+        kind="choice",
+        options=("speech", "chirp", "tone"),
+        labels={"speech": "speech-like", "chirp": "chirp 200 Hz → 4 kHz", "tone": "tone 440 Hz"},
+    ),
+    Param("snd_noise", "background noise", "babble", kind="choice", options=("none", *NOISES)),
+    Param(
+        "snd_snr",
+        "SNR (dB)",
+        10.0,
+        lo=-10.0,
+        hi=40.0,
+        step=1.0,
+        help="Signal-to-noise ratio: 0 dB = as loud as the signal.",
+    ),
+    Param("snd_shift", "time shift (s)", 0.2, lo=-1.0, hi=1.0, step=0.05),
+    Param("snd_speed", "speed ×", 1.0, lo=0.5, hi=2.0, step=0.05, help="Tape-style: faster is also higher."),
+    Param("snd_pitch", "pitch shift (semitones)", 0.0, lo=-12.0, hi=12.0, step=1.0, help="Keeps the duration."),
+    Param("snd_gain", "gain (dB)", 0.0, lo=-20.0, hi=20.0, step=1.0),
+)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Audio augmentation settings, applied in this order: speed, pitch, shift, noise, gain."""
+
+    snd_noise: str = "babble"  # background noise kind, or "none"
+    snd_snr: float = 10.0  # dB
+    snd_shift: float = 0.2  # seconds, positive = later
+    snd_speed: float = 1.0  # playback speed factor
+    snd_pitch: float = 0.0  # semitones
+    snd_gain: float = 0.0  # dB
+
+
+@dataclass
+class AudioResult:
+    before: np.ndarray  # (N,) float32
+    after: np.ndarray  # (M,) float32 (M = N / speed)
+    sr: int
+    snr_measured: float | None  # dB, None without noise
+    clipped: float  # fraction of samples beyond ±1 (they are clipped for playback)
+    steps: list[str]  # what was done, in order
+
+
+def augment(x: np.ndarray, config: AudioConfig, *, sr: int = SAMPLE_RATE, seed: int = 0) -> AudioResult:
+    """Apply the audio augmentations of ``config`` to ``x`` (N,) and describe each step."""
+    y = np.asarray(x, np.float32)
+    steps = []
+    if config.snd_speed != 1.0:
+        y = change_speed(y, config.snd_speed)
+        steps.append(
+            f"speed ×{config.snd_speed:g}: {x.size / sr:.2f} s → {y.size / sr:.2f} s, every frequency ×{config.snd_speed:g}"
+        )
+    if config.snd_pitch != 0.0:
+        y = pitch_shift(y, config.snd_pitch)
+        steps.append(f"pitch {config.snd_pitch:+g} semitones (×{2 ** (config.snd_pitch / 12):.3f}), duration kept")
+    if config.snd_shift != 0.0:
+        y = time_shift(y, config.snd_shift, sr)
+        steps.append(f"shifted {'later' if config.snd_shift > 0 else 'earlier'} by {abs(config.snd_shift):g} s")
+    snr = None
+    if config.snd_noise != "none":
+        clean = y
+        y = add_noise(y, config.snd_snr, config.snd_noise, seed=seed)
+        snr = snr_db(clean, y)
+        steps.append(f"{config.snd_noise} noise at {config.snd_snr:g} dB SNR (measured {snr:.2f} dB)")
+    if config.snd_gain != 0.0:
+        y = gain(y, config.snd_gain)
+        steps.append(f"gain {config.snd_gain:+g} dB (×{10 ** (config.snd_gain / 20):.2f})")
+    clipped = float(np.mean(np.abs(y) > 1.0))
+    return AudioResult(np.asarray(x, np.float32), np.clip(y, -1, 1).astype(np.float32), sr, snr, clipped, steps)
+
+
+# --- figures -------------------------------------------------------------------------------------------
+
+
+def spectrogram(
+    x: np.ndarray, sr: int = SAMPLE_RATE, n_fft: int = 512, hop: int = 128
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Power spectrogram in dB: ``(times (T,), freqs (F,), S_db (F, T))`` via ``torch.stft``."""
+    window = torch.hann_window(n_fft)
+    xt = torch.from_numpy(np.asarray(x, np.float32))
+    if xt.numel() < n_fft:
+        xt = torch.nn.functional.pad(xt, (0, n_fft - xt.numel()))
+    spec = torch.stft(xt, n_fft, hop, window=window, return_complex=True).abs() ** 2
+    s_db = 10 * torch.log10(spec + 1e-10)
+    times = np.arange(spec.shape[1]) * hop / sr
+    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+    return times, freqs, s_db.numpy()
+
+
+def _envelope(x: np.ndarray, sr: int, points: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min/max per bucket so a 10 s waveform is a few KB of JSON and still shows every peak."""
+    n = x.size
+    buckets = max(1, min(points, n))
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    lo = np.minimum.reduceat(x, edges[:-1])
+    hi = np.maximum.reduceat(x, edges[:-1])
+    return edges[:-1] / sr, lo, hi
+
+
+def waveform_figure(before: np.ndarray, after: np.ndarray, sr: int = SAMPLE_RATE) -> go.Figure:
+    """Before and after waveforms on one time axis (min/max envelope)."""
+    fig = go.Figure()
+    for name, x, color in (("before", before, "#1f77b4"), ("after", after, "#d62728")):
+        t, lo, hi = _envelope(x, sr)
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([t, t[::-1]]),
+                y=np.concatenate([hi, lo[::-1]]),
+                fill="toself",
+                name=name,
+                line={"color": color, "width": 0.5},
+                opacity=0.55,
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        title={"text": "Waveform before and after", "x": 0.0},
+        height=300,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+    fig.update_xaxes(title_text="time (s)")
+    fig.update_yaxes(title_text="amplitude", range=[-1.05, 1.05])
+    return fig
+
+
+def spectrogram_figure(before: np.ndarray, after: np.ndarray, sr: int = SAMPLE_RATE) -> go.Figure:
+    """Two spectrograms side by side (dB, one shared colour scale)."""
+    specs = [spectrogram(before, sr), spectrogram(after, sr)]
+    top = max(float(s[2].max()) for s in specs)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("before", "after"), shared_yaxes=True, horizontal_spacing=0.04)
+    for col, (t, f, s) in enumerate(specs, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                x=t,
+                y=f,
+                z=s,
+                zmin=top - 80,
+                zmax=top,
+                colorscale="Viridis",
+                showscale=col == 2,
+                colorbar={"title": {"text": "power (dB)"}},
+                hovertemplate="t %{x:.2f} s<br>f %{y:.0f} Hz<br>%{z:.1f} dB<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="time (s)", row=1, col=col)
+    fig.update_yaxes(title_text="frequency (Hz)", row=1, col=1)
+    fig.update_layout(
+        title={"text": "Spectrogram before and after (STFT, 512-sample Hann window)", "x": 0.0},
+        height=340,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+    )
+    return fig
+
+
+def dominant_frequency(x: np.ndarray, sr: int = SAMPLE_RATE) -> float:
+    """The frequency (Hz) of the largest peak of the windowed spectrum."""
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    return float(np.fft.rfftfreq(x.size, 1 / sr)[int(np.argmax(spec))])

@@ -1,0 +1,770 @@
+"""Data augmentation: one image becomes many.
+
+The lecture: *"We can get N times more data by tweaking images. If you rotate a
+cat image by 15°, it's still a cat."* This module builds a torchvision
+``transforms.v2`` pipeline from a spec table, draws a grid of seeded samples
+and reports, for each sample, the parameters that were actually drawn.
+
+The spec table
+    :data:`TRANSFORMS` lists every transform the lab offers: its widgets
+    (:class:`lab.params.Param`: name, range, default), the ``v2`` class it
+    builds and how the widget values become that class's arguments. Pages
+    build their controls from it in a loop; tests run every entry on RGB,
+    grayscale and odd-sized images.
+
+Preview resolution first
+    Random geometry and colour ops cost time proportional to the pixel count,
+    and torchvision on a uint8 tensor is several times slower than OpenCV
+    (DESIGN §5). The preview is shown at ~256 px, so the photo is resized *once*
+    to the preview size before the random part; a random resized crop, when on,
+    is the first step and crops the full-resolution photo straight to the
+    preview size (sharper zooms, and cheaper: only the crop is resampled).
+
+Seeding and the drawn parameters (how the captions are made)
+    Sample ``i`` of a grid runs the pipeline under ``torch.manual_seed(first_seed
+    + i)`` with ``first_seed = seed * 100_000 + draw * 100`` (``draw`` counts
+    the "resample" clicks), inside ``torch.random.fork_rng()`` so the caller's
+    global RNG is untouched. Each sample is therefore reproducible on its own,
+    and the generated code (:func:`pipeline_code`) reproduces the page exactly.
+
+    To *show* what was drawn we do not re-implement any sampling: the pipeline
+    runs exactly as ``Compose`` runs it, but on each transform instance we wrap
+    the method torchvision itself calls with the random draws —
+    ``make_params`` for ordinary transforms (it returns e.g. ``{"angle": 7.3}``)
+    and ``_apply_image_or_video_transform`` for the automatic policies (it
+    receives the chosen op and magnitude). The wrappers only record; the random
+    stream and the images are identical to an unwrapped pipeline (tested).
+    A transform with a probability ``p`` that did not fire never reaches
+    ``make_params``; its caption says "no".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torchvision.transforms import v2
+
+from lab.codegen import code, render_snippet
+from lab.params import Param
+
+Stage = Literal["crop", "uint8", "float"]
+
+#: Longest side of the preview images (pixels), offered as a choice.
+PREVIEW_SIDES = (128, 192, 256, 320, 384)
+
+
+# --- the spec table ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """One transform the lab offers: its widgets and how they become a ``v2`` transform."""
+
+    key: str  # also the name of its on/off toggle in the URL
+    title: str  # what the page calls it
+    group: str  # "Geometry", "Colour and noise" or "Automatic policies"
+    v2_class: str  # the class in torchvision.transforms.v2 it builds
+    params: tuple[Param, ...]  # its widgets (without the on/off toggle)
+    kwargs: Callable[[Mapping[str, Any], tuple[int, int]], dict[str, Any]]  # (values, (H, W) out) → kwargs
+    describe: Callable[[Any], str]  # drawn parameters → a short caption
+    stage: Stage = "uint8"  # "crop" runs first on the full photo; "float" needs a float image
+    on: bool = False  # enabled by default
+    note: str = ""  # one sentence: what it does, and when the label may not survive
+
+    @property
+    def toggle(self) -> Param:
+        return Param(self.key, self.title, self.on, kind="bool", help=self.note)
+
+    @property
+    def specs(self) -> tuple[Param, ...]:
+        """The toggle plus the transform's own widgets."""
+        return (self.toggle, *self.params)
+
+    def build(self, values: Mapping[str, Any], size: tuple[int, int]) -> v2.Transform:
+        """The ``v2`` transform for these widget values; ``size`` is the (H, W) of the output image."""
+        return getattr(v2, self.v2_class)(**self.kwargs(values, size))
+
+    def source(self, values: Mapping[str, Any], size: tuple[int, int]) -> str:
+        """The same transform as Python source, e.g. ``v2.RandomRotation(degrees=(-15.0, 15.0))``."""
+        args = ", ".join(f"{k}={_py(v)}" for k, v in self.kwargs(values, size).items())
+        return f"v2.{self.v2_class}({args})"
+
+
+def _py(value: Any) -> str:
+    """A Python literal that round-trips exactly (floats via repr), enums as ``v2.Enum.NAME``."""
+    if isinstance(value, Enum):
+        return f"v2.{type(value).__name__}.{value.name}"
+    if isinstance(value, torch.dtype):
+        return str(value)
+    if isinstance(value, tuple | list):
+        inner = ", ".join(_py(v) for v in value)
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def _p(key: str) -> Param:
+    return Param(f"{key}_p", "probability p", 0.5, lo=0.0, hi=1.0, step=0.05, help="Chance that it is applied.")
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return f"{x:+.{digits}f}".replace("-", "−")
+
+
+def _blur_kernel(sigma_max: float, size: tuple[int, int]) -> int:
+    """An odd kernel covering ±3σ, capped so reflect-padding fits the image."""
+    k = 2 * math.ceil(3 * sigma_max) + 1
+    cap = 2 * min(size) - 1
+    return max(1, min(k, cap if cap % 2 else cap - 1))
+
+
+def _describe_crop(p: Mapping[str, Any]) -> str:
+    return f"crop {p['width']}×{p['height']} at ({p['left']},{p['top']})"
+
+
+def _describe_affine(p: Mapping[str, Any]) -> str:
+    tx, ty = p["translate"]
+    sx, sy = p["shear"]
+    return f"shift ({tx},{ty}) px · zoom ×{p['scale']:.2f} · shear {sx:+.0f}°,{sy:+.0f}°".replace("-", "−")
+
+
+def _describe_perspective(p: Mapping[str, Any]) -> str:
+    shift = np.abs(np.asarray(p["endpoints"], float) - np.asarray(p["startpoints"], float)).max()
+    return f"perspective, corners moved ≤{shift:.0f} px"
+
+
+def _describe_elastic(p: Mapping[str, Any]) -> str:
+    d = p["displacement"]  # (1, H, W, 2) in normalised [-1, 1] grid units
+    w = d.shape[2]
+    return f"elastic, max shift {float(d.abs().amax()) * w / 2:.1f} px"
+
+
+def _describe_jitter(p: Mapping[str, Any]) -> str:
+    parts = []
+    for name, short in (("brightness_factor", "b"), ("contrast_factor", "c"), ("saturation_factor", "s")):
+        if p.get(name) is not None:
+            parts.append(f"{short}×{p[name]:.2f}")
+    if p.get("hue_factor") is not None:
+        parts.append(f"hue {_fmt(p['hue_factor'], 3)}")
+    return " ".join(parts) or "jitter (no change)"
+
+
+def _describe_erasing(p: Mapping[str, Any]) -> str:
+    if p.get("v") is None:
+        return "erase: none"
+    return f"erased {p['w']}×{p['h']} at ({p['j']},{p['i']})"
+
+
+def _describe_ops(ops: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} {_fmt(m)}" if m else name for name, m in ops) or "identity"
+
+
+TRANSFORMS: tuple[TransformSpec, ...] = (
+    # --- geometry ---------------------------------------------------------------------
+    TransformSpec(
+        "crop",
+        "Random resized crop (zoom in)",
+        "Geometry",
+        "RandomResizedCrop",
+        (
+            Param("crop_scale", "smallest area kept", 0.5, lo=0.08, hi=1.0, step=0.01, help="Fraction of the photo."),
+            Param("crop_ratio", "aspect change up to ×", 1.33, lo=1.0, hi=2.0, step=0.01),
+        ),
+        lambda v, s: {
+            "size": s,
+            "scale": (float(v["crop_scale"]), 1.0),
+            # Aspect ratios around the photo's own, so "no change" is possible.
+            "ratio": (s[1] / s[0] / float(v["crop_ratio"]), s[1] / s[0] * float(v["crop_ratio"])),
+            "antialias": True,
+        },
+        _describe_crop,
+        stage="crop",
+        on=True,
+        note="Cuts a random window and resizes it to the output size: a zoom. Too small a window may lose the object.",
+    ),
+    TransformSpec(
+        "rotate",
+        "Rotation",
+        "Geometry",
+        "RandomRotation",
+        (Param("rotate_deg", "max angle ±°", 15, kind="int", lo=0, hi=180, step=1),),
+        lambda v, s: {"degrees": (-float(v["rotate_deg"]), float(v["rotate_deg"]))},
+        lambda p: f"rotate {_fmt(p['angle'], 1)}°",
+        on=True,
+        note="Rotates by a random angle; corners are filled with black. A cat at 15° is a cat; a 6 at 180° is a 9.",
+    ),
+    TransformSpec(
+        "hflip",
+        "Horizontal flip",
+        "Geometry",
+        "RandomHorizontalFlip",
+        (_p("hflip"),),
+        lambda v, s: {"p": float(v["hflip_p"])},
+        lambda p: "h-flip ↔",
+        on=True,
+        note="Mirror image left–right: safe for cats, wrong for text and digits.",
+    ),
+    TransformSpec(
+        "vflip",
+        "Vertical flip",
+        "Geometry",
+        "RandomVerticalFlip",
+        (_p("vflip"),),
+        lambda v, s: {"p": float(v["vflip_p"])},
+        lambda p: "v-flip ↕",
+        note="Upside down: fine for satellite images, odd for cats.",
+    ),
+    TransformSpec(
+        "affine",
+        "Affine (shift, zoom, shear)",
+        "Geometry",
+        "RandomAffine",
+        (
+            Param("affine_translate", "max shift (fraction of size)", 0.1, lo=0.0, hi=0.5, step=0.01),
+            Param("affine_zoom", "zoom ± (fraction)", 0.1, lo=0.0, hi=0.5, step=0.01),
+            Param("affine_shear", "max shear ±°", 10, kind="int", lo=0, hi=45, step=1),
+        ),
+        lambda v, s: {
+            "degrees": 0.0,
+            "translate": (float(v["affine_translate"]), float(v["affine_translate"])),
+            "scale": (1.0 - float(v["affine_zoom"]), 1.0 + float(v["affine_zoom"])),
+            "shear": (
+                -float(v["affine_shear"]),
+                float(v["affine_shear"]),
+                -float(v["affine_shear"]),
+                float(v["affine_shear"]),
+            ),
+        },
+        _describe_affine,
+        note="Shifts, scales and shears the image: the object moves, the label stays.",
+    ),
+    TransformSpec(
+        "perspective",
+        "Perspective",
+        "Geometry",
+        "RandomPerspective",
+        (
+            Param("perspective_distortion", "distortion", 0.3, lo=0.0, hi=1.0, step=0.05),
+            _p("perspective"),
+        ),
+        lambda v, s: {"distortion_scale": float(v["perspective_distortion"]), "p": float(v["perspective_p"])},
+        _describe_perspective,
+        note="As if the camera looked from another angle.",
+    ),
+    TransformSpec(
+        "elastic",
+        "Elastic",
+        "Geometry",
+        "ElasticTransform",
+        (
+            Param("elastic_alpha", "strength α (px)", 50.0, lo=0.0, hi=250.0, step=5.0),
+            Param("elastic_sigma", "smoothness σ (px)", 5.0, lo=1.0, hi=10.0, step=0.5),
+        ),
+        lambda v, s: {"alpha": float(v["elastic_alpha"]), "sigma": float(v["elastic_sigma"])},
+        _describe_elastic,
+        note="Bends the image like rubber (popular for handwriting).",
+    ),
+    # --- colour and noise -----------------------------------------------------------------
+    TransformSpec(
+        "jitter",
+        "Colour jitter",
+        "Colour and noise",
+        "ColorJitter",
+        (
+            Param("jitter_brightness", "brightness ±", 0.3, lo=0.0, hi=1.0, step=0.05),
+            Param("jitter_contrast", "contrast ±", 0.3, lo=0.0, hi=1.0, step=0.05),
+            Param("jitter_saturation", "saturation ±", 0.3, lo=0.0, hi=1.0, step=0.05),
+            Param("jitter_hue", "hue ±", 0.05, lo=0.0, hi=0.5, step=0.01),
+        ),
+        lambda v, s: {
+            "brightness": float(v["jitter_brightness"]),
+            "contrast": float(v["jitter_contrast"]),
+            "saturation": float(v["jitter_saturation"]),
+            "hue": float(v["jitter_hue"]),
+        },
+        _describe_jitter,
+        on=True,
+        note="Random brightness, contrast, saturation and hue: other light, other cameras.",
+    ),
+    TransformSpec(
+        "grayscale",
+        "Grayscale",
+        "Colour and noise",
+        "RandomGrayscale",
+        (_p("grayscale"),),
+        lambda v, s: {"p": float(v["grayscale_p"])},
+        lambda p: "grayscale",
+        note="Drops colour (keeps 3 channels), so the model cannot rely on colour alone.",
+    ),
+    TransformSpec(
+        "blur",
+        "Gaussian blur",
+        "Colour and noise",
+        "GaussianBlur",
+        (Param("blur_sigma", "max σ (px)", 2.0, lo=0.1, hi=10.0, step=0.1),),
+        lambda v, s: {
+            "kernel_size": _blur_kernel(float(v["blur_sigma"]), s),
+            "sigma": (0.1, float(v["blur_sigma"])),
+        },
+        lambda p: f"blur σ={p['sigma'][0]:.2f}",
+        note="Out-of-focus photos.",
+    ),
+    TransformSpec(
+        "posterize",
+        "Posterize",
+        "Colour and noise",
+        "RandomPosterize",
+        (Param("posterize_bits", "bits kept", 3, kind="int", lo=1, hi=8, step=1), _p("posterize")),
+        lambda v, s: {"bits": int(v["posterize_bits"]), "p": float(v["posterize_p"])},
+        lambda p: "posterize",
+        note="Keeps only a few bits per colour: banding.",
+    ),
+    TransformSpec(
+        "solarize",
+        "Solarize",
+        "Colour and noise",
+        "RandomSolarize",
+        (Param("solarize_threshold", "threshold (0–255)", 192, kind="int", lo=0, hi=255, step=1), _p("solarize")),
+        lambda v, s: {"threshold": float(v["solarize_threshold"]), "p": float(v["solarize_p"])},
+        lambda p: "solarize",
+        note="Inverts every pixel brighter than the threshold.",
+    ),
+    TransformSpec(
+        "equalize",
+        "Equalize",
+        "Colour and noise",
+        "RandomEqualize",
+        (_p("equalize"),),
+        lambda v, s: {"p": float(v["equalize_p"])},
+        lambda p: "equalize",
+        note="Spreads the histogram over all 256 levels.",
+    ),
+    # --- automatic policies (uint8 in, uint8 out) -------------------------------------------
+    TransformSpec(
+        "autoaugment",
+        "AutoAugment",
+        "Automatic policies",
+        "AutoAugment",
+        (
+            Param(
+                "autoaugment_policy",
+                "learned policy",
+                "imagenet",
+                kind="choice",
+                options=("imagenet", "cifar10", "svhn"),
+                labels={"imagenet": "ImageNet", "cifar10": "CIFAR-10", "svhn": "SVHN"},
+            ),
+        ),
+        lambda v, s: {"policy": v2.AutoAugmentPolicy(v["autoaugment_policy"])},
+        _describe_ops,
+        note="Cubuk et al. 2019: a policy found by search — one random sub-policy of two ops per image.",
+    ),
+    TransformSpec(
+        "randaugment",
+        "RandAugment",
+        "Automatic policies",
+        "RandAugment",
+        (
+            Param("randaugment_ops", "ops per image N", 2, kind="int", lo=1, hi=5, step=1),
+            Param("randaugment_magnitude", "magnitude M (0–30)", 9, kind="int", lo=0, hi=30, step=1),
+        ),
+        lambda v, s: {"num_ops": int(v["randaugment_ops"]), "magnitude": int(v["randaugment_magnitude"])},
+        _describe_ops,
+        note="Cubuk et al. 2020: N random ops at one shared magnitude M — two numbers instead of a search.",
+    ),
+    TransformSpec(
+        "trivialaugment",
+        "TrivialAugmentWide",
+        "Automatic policies",
+        "TrivialAugmentWide",
+        (Param("trivialaugment_bins", "magnitude bins", 31, kind="int", lo=2, hi=64, step=1),),
+        lambda v, s: {"num_magnitude_bins": int(v["trivialaugment_bins"])},
+        _describe_ops,
+        note="Müller & Hutter 2021: one random op at a random magnitude per image — no settings to tune.",
+    ),
+    TransformSpec(
+        "augmix",
+        "AugMix",
+        "Automatic policies",
+        "AugMix",
+        (
+            Param("augmix_severity", "severity", 3, kind="int", lo=1, hi=10, step=1),
+            Param("augmix_width", "chains mixed", 3, kind="int", lo=1, hi=5, step=1),
+        ),
+        lambda v, s: {"severity": int(v["augmix_severity"]), "mixture_width": int(v["augmix_width"])},
+        _describe_ops,
+        note="Hendrycks et al. 2020: several chains of ops, mixed with the original by random weights.",
+    ),
+    # --- on float images in [0, 1] ---------------------------------------------------------
+    TransformSpec(
+        "noise",
+        "Gaussian noise",
+        "Colour and noise",
+        "GaussianNoise",
+        (Param("noise_sigma", "σ (fraction of full scale)", 0.05, lo=0.0, hi=0.5, step=0.01),),
+        lambda v, s: {"sigma": float(v["noise_sigma"])},
+        lambda p: "noise",
+        stage="float",
+        note="Adds sensor noise, clipped to the valid range.",
+    ),
+    TransformSpec(
+        "erasing",
+        "Random erasing (cutout)",
+        "Colour and noise",
+        "RandomErasing",
+        (Param("erasing_scale", "max area erased", 0.2, lo=0.02, hi=0.5, step=0.01), _p("erasing")),
+        lambda v, s: {"p": float(v["erasing_p"]), "scale": (0.02, float(v["erasing_scale"])), "value": 0.0},
+        _describe_erasing,
+        stage="float",
+        note="Blacks out a random rectangle: the model must use more than one part of the object.",
+    ),
+)
+
+TRANSFORMS_BY_KEY: dict[str, TransformSpec] = {t.key: t for t in TRANSFORMS}
+GROUPS: tuple[str, ...] = ("Geometry", "Colour and noise", "Automatic policies")
+
+#: Preview settings (not part of the pipeline itself).
+PREVIEW_SPECS: tuple[Param, ...] = (
+    Param("num_samples", "samples", 12, kind="int", lo=1, hi=36, step=1, help="How many augmented copies to draw."),
+    Param(
+        "side",
+        "preview size (longest side, px)",
+        256,
+        kind="choice",
+        options=PREVIEW_SIDES,
+        help="The pipeline works at this resolution: smaller is faster.",
+    ),
+    Param("draw", "draw", 0, kind="int", lo=0, hi=999, help="Counts the resample clicks; part of every sample's seed."),
+)
+
+
+def all_specs() -> tuple[Param, ...]:
+    """Every widget of the pipeline builder (toggles and their settings), for URL round trips."""
+    return tuple(p for t in TRANSFORMS for p in t.specs)
+
+
+def default_values() -> dict[str, Any]:
+    return {p.name: p.default for p in all_specs()}
+
+
+# --- pipeline config, build and code -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Which transforms are on, with their widget values (hashable: usable as a cache key)."""
+
+    enabled: tuple[str, ...]  # transform keys, in table order
+    values: tuple[tuple[str, Any], ...]  # (param name, value) for the enabled transforms' widgets
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], enabled: Sequence[str] | None = None) -> PipelineConfig:
+        """From widget values ``{name: value}``; missing settings take their defaults.
+
+        ``enabled`` overrides the toggles (e.g. ``["rotate"]`` for one transform alone).
+        """
+        merged = {**default_values(), **values}
+        keys = [t.key for t in TRANSFORMS if (t.key in enabled if enabled is not None else bool(merged[t.key]))]
+        settings = tuple((p.name, p.validate(merged[p.name])) for k in keys for p in TRANSFORMS_BY_KEY[k].params)
+        return cls(tuple(keys), settings)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    @property
+    def specs(self) -> list[TransformSpec]:
+        return [TRANSFORMS_BY_KEY[k] for k in self.enabled]
+
+
+def preview_size(image_size: tuple[int, int], side: int) -> tuple[int, int]:
+    """(H, W) with the longest side ``side`` (never enlarging), aspect kept. ``image_size`` is (H, W)."""
+    h, w = image_size
+    scale = min(1.0, side / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _stages(config: PipelineConfig, size: tuple[int, int]) -> list[tuple[TransformSpec | None, Any]]:
+    """The pipeline as (spec or None for a dtype step, transform) in running order."""
+    settings = config.settings
+    specs = config.specs
+    steps: list[tuple[TransformSpec | None, Any]] = []
+    for stage in ("crop", "uint8"):
+        steps += [(t, t.build(settings, size)) for t in specs if t.stage == stage]
+    floats = [t for t in specs if t.stage == "float"]
+    if floats:
+        steps.append((None, v2.ToDtype(torch.float32, scale=True)))
+        steps += [(t, t.build(settings, size)) for t in floats]
+        steps.append((None, v2.ToDtype(torch.uint8, scale=True)))
+    return steps
+
+
+def build_pipeline(config: PipelineConfig, size: tuple[int, int]) -> v2.Compose:
+    """The random part of the pipeline: uint8 ``(C, H', W')`` in → uint8 ``(C, *size)`` out.
+
+    With a random resized crop the input is the full photo (the crop resizes to
+    ``size``); without it the input must already be at ``size`` (:func:`prepare`).
+    """
+    return v2.Compose([t for _, t in _stages(config, size)])
+
+
+def prepare(image: torch.Tensor, config: PipelineConfig, size: tuple[int, int]) -> torch.Tensor:
+    """Resize once to the preview ``size`` unless the pipeline starts with a crop that does it."""
+    if "crop" in config.enabled:
+        return image
+    return v2.functional.resize(image, list(size), antialias=True)
+
+
+CODE_TEMPLATE = """
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+
+image = v2.functional.pil_to_image(Image.open({path}).convert("RGB"))  # (3, H, W) uint8
+{prepare}
+pipeline = v2.Compose([
+{steps}
+])
+
+samples = []
+for i in range({num_samples}):
+    torch.manual_seed({first_seed} + i)  # one seed per sample: each is reproducible on its own
+    samples.append(pipeline(image))  # (3, {h}, {w}) uint8
+"""
+
+
+def pipeline_code(
+    config: PipelineConfig,
+    size: tuple[int, int],
+    *,
+    num_samples: int,
+    first_seed: int,
+    path: str = "photo.png",
+) -> str:
+    """Runnable ``transforms.v2.Compose([...])`` code that draws the same samples as :func:`preview`."""
+    settings = config.settings
+    lines = []
+    for spec, t in _stages(config, size):
+        src = spec.source(settings, size) if spec else f"v2.ToDtype({_py(t.dtype)}, scale=True)"
+        lines.append(f"    {src},")
+    if "crop" in config.enabled:
+        prep = "# the random resized crop below cuts the full-resolution photo straight to the preview size"
+    else:
+        prep = f"image = v2.functional.resize(image, {list(size)}, antialias=True)  # preview size, once"
+    if not lines:
+        lines = ["    v2.Identity(),  # no transform switched on"]
+    return render_snippet(
+        CODE_TEMPLATE,
+        path=path,
+        prepare=code(prep),
+        steps=code("\n".join(lines)),
+        num_samples=num_samples,
+        first_seed=first_seed,
+        h=size[0],
+        w=size[1],
+    )
+
+
+# --- drawing samples and recording what was drawn ---------------------------------------------
+
+
+def first_seed(seed: int, draw: int = 0) -> int:
+    """The seed of sample 0 of a grid; sample ``i`` uses ``first_seed + i`` (up to 100 samples per draw)."""
+    return int(seed) * 100_000 + (int(draw) % 1000) * 100
+
+
+def _policy_ops(t: Any, log: list[tuple[str, float]]) -> None:
+    orig = t._apply_image_or_video_transform
+
+    def recorded(image: Any, transform_id: str, magnitude: float, *args: Any, **kwargs: Any) -> Any:
+        log.append((transform_id, float(magnitude)))
+        return orig(image, transform_id, magnitude, *args, **kwargs)
+
+    t._apply_image_or_video_transform = recorded
+
+
+def _instrument(steps: list[tuple[TransformSpec | None, Any]]) -> Callable[[], list[str]]:
+    """Wrap each transform instance so that it records its drawn parameters; returns a reader.
+
+    Calling the reader returns one caption part per transform for the sample
+    just drawn, and resets the log for the next sample.
+    """
+    records: dict[int, Any] = {}
+
+    for index, (spec, t) in enumerate(steps):
+        if spec is None:
+            continue
+        if spec.group == "Automatic policies":
+            ops: list[tuple[str, float]] = []
+            records[index] = ops
+            _policy_ops(t, ops)
+            continue
+        orig = t.make_params
+
+        def make_params(flat_inputs: list[Any], _orig: Callable = orig, _i: int = index) -> dict[str, Any]:
+            params = _orig(flat_inputs)
+            records[_i] = params
+            return params
+
+        t.make_params = make_params
+
+    def read() -> list[str]:
+        parts = []
+        for index, (spec, _) in enumerate(steps):
+            if spec is None:
+                continue
+            drawn = records.get(index)
+            if spec.group == "Automatic policies":
+                parts.append(f"{spec.title}: {spec.describe(list(drawn))}")
+                drawn.clear()
+            elif drawn is None:
+                parts.append(f"no {spec.title.lower()}")  # its probability p did not fire
+            else:
+                parts.append(spec.describe(drawn))
+                records.pop(index)
+        return parts
+
+    return read
+
+
+@dataclass
+class Preview:
+    """A grid of augmented samples of one photo."""
+
+    original: np.ndarray  # (H, W, 3) or (H, W) uint8 at the preview size
+    samples: list[np.ndarray]  # each (H, W, 3) or (H, W) uint8
+    captions: list[list[str]]  # per sample: the parameters drawn by each enabled transform
+    seeds: list[int]  # the torch seed of each sample
+    size: tuple[int, int]  # (H, W) of every sample
+    seconds: float  # time to draw the samples (after the one-off resize)
+    tensors: list[torch.Tensor] = field(default_factory=list, repr=False)  # the samples as (C, H, W) uint8
+
+
+def to_numpy(image: torch.Tensor) -> np.ndarray:
+    """uint8 ``(C, H, W)`` tensor → ``(H, W, C)`` array, or ``(H, W)`` for one channel."""
+    arr = image.detach().cpu().permute(1, 2, 0).numpy()
+    return arr[..., 0] if arr.shape[2] == 1 else arr
+
+
+def to_tensor(image: np.ndarray | Any) -> torch.Tensor:
+    """A PIL image or ``(H, W[, C])`` uint8 array → uint8 ``(C, H, W)`` tensor."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    return torch.from_numpy(np.array(arr, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+
+
+def preview(
+    image: torch.Tensor,
+    config: PipelineConfig,
+    *,
+    num_samples: int = 12,
+    side: int = 256,
+    seed: int = 0,
+    draw: int = 0,
+    device: str = "cpu",
+) -> Preview:
+    """Draw ``num_samples`` augmented copies of ``image`` (uint8 ``(C, H, W)``, C = 1 or 3).
+
+    Sample ``i`` is drawn under ``torch.manual_seed(first_seed(seed, draw) + i)``
+    inside ``fork_rng`` (the global RNG is left as it was). On the CPU the
+    result equals :func:`pipeline_code` executed with the same arguments.
+    Returns CPU arrays.
+    """
+    if image.dtype != torch.uint8 or image.ndim != 3:
+        raise ValueError(f"expected a uint8 (C, H, W) image, got {tuple(image.shape)} {image.dtype}")
+    size = preview_size(tuple(image.shape[-2:]), side)
+    image = image.to(device)
+    steps = _stages(config, size)
+    read = _instrument(steps)
+    pipeline = v2.Compose([t for _, t in steps])
+    original = v2.functional.resize(image, list(size), antialias=True)
+    start = prepare(image, config, size) if "crop" in config.enabled else original
+    base = first_seed(seed, draw)
+    outputs, captions = [], []
+    t0 = time.perf_counter()
+    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        for i in range(num_samples):
+            torch.manual_seed(base + i)
+            outputs.append(pipeline(start).cpu())
+            captions.append(read())
+    seconds = time.perf_counter() - t0
+    return Preview(
+        original=to_numpy(original.cpu()),
+        samples=[to_numpy(x) for x in outputs],
+        captions=captions,
+        seeds=[base + i for i in range(num_samples)],
+        size=size,
+        seconds=seconds,
+        tensors=outputs,
+    )
+
+
+# --- does the label survive? (GoogLeNet, only when its weights are already on disk) ------------
+
+
+def googlenet_checkpoint() -> Path:
+    """Where torch hub keeps GoogLeNet's ImageNet weights (the file may not exist)."""
+    from torchvision.models import GoogLeNet_Weights
+
+    url = GoogLeNet_Weights.IMAGENET1K_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def googlenet_available() -> bool:
+    """True when the pretrained weights are already in the torch hub cache (we never download)."""
+    return googlenet_checkpoint().is_file()
+
+
+def load_googlenet(device: str = "cpu") -> torch.nn.Module | None:
+    """Pretrained GoogLeNet from the hub cache in eval mode, or ``None`` when the file is absent.
+
+    Loads with ``weights_only=True`` and never touches the network.
+    """
+    from torchvision.models import googlenet
+
+    path = googlenet_checkpoint()
+    if not path.is_file():
+        return None
+    # The ImageNet weights were trained with transform_input=True and include the aux heads.
+    model = googlenet(weights=None, aux_logits=True, transform_input=True, init_weights=False)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.aux_logits, model.aux1, model.aux2 = False, None, None
+    return model.eval().to(device)
+
+
+@dataclass(frozen=True)
+class Label:
+    """GoogLeNet's top-1 answer for one image."""
+
+    index: int  # ImageNet class index 0–999
+    name: str  # e.g. "tabby"
+    prob: float  # softmax probability of that class
+
+
+def top1(model: torch.nn.Module, images: Sequence[torch.Tensor], *, device: str = "cpu") -> list[Label]:
+    """Top-1 ImageNet class of each uint8 ``(C, H, W)`` image (C = 1 or 3).
+
+    Uses the weights' own preprocessing (resize 256, centre crop 224,
+    ImageNet normalisation), batched, under ``inference_mode``.
+    """
+    from torchvision.models import GoogLeNet_Weights
+
+    weights = GoogLeNet_Weights.IMAGENET1K_V1
+    categories = weights.meta["categories"]
+    preprocess = weights.transforms()
+    batch = torch.stack([preprocess(x.expand(3, -1, -1) if x.shape[0] == 1 else x) for x in images]).to(device)
+    with torch.inference_mode():
+        probs = torch.softmax(model(batch), dim=1).cpu()  # (N, 1000)
+    p, idx = probs.max(dim=1)
+    return [Label(int(i), categories[int(i)], float(q)) for i, q in zip(idx, p, strict=True)]
