@@ -102,12 +102,17 @@ def read_state_dict(data: bytes | Path | str, name: str = "weights") -> dict[str
         raise WeightsError(f"“{name}” is empty.")
     if len(data) > MAX_BYTES:
         raise WeightsError(f"“{name}” is larger than {MAX_BYTES // 2**20} MB; GoogLeNet's weights are ~50 MB.")
+    if not (data[:4] == b"PK\x03\x04" or data[:1] == b"\x80"):  # torch's zip format, or a raw/legacy pickle
+        raise WeightsError(
+            f"“{name}” is not a PyTorch weights file (it is neither a torch.save zip nor a pickle). "
+            "Save one with torch.save(model.state_dict(), path)."
+        )
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise WeightsError(
             f"“{name}” was refused: it contains Python objects other than tensors "
-            f"(only weights are accepted, and nothing in the file was run). Details: {_short(err)}"
+            f"(only weights are accepted, and nothing in the file was run). {_culprit(err)}"
         ) from None
     except Exception as err:  # zip errors, truncated files, not a torch file at all
         raise WeightsError(
@@ -229,6 +234,14 @@ def download_weights(on_progress: Callable[[float], None] | None = None) -> Path
             f"into {target.parent} or point ${ENV_VAR} at it, or upload it below."
         ) from None
     return target
+
+
+def _culprit(err: BaseException) -> str:
+    """The useful line of torch's long weights_only message (which global was refused)."""
+    for line in str(err).splitlines():
+        if "Unsupported" in line or "global" in line.lower():
+            return "Found: " + _short(RuntimeError(line.strip()))
+    return ""
 
 
 def _short(err: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -119,7 +120,7 @@ def test_branch_params_and_macs_sum_to_the_block(block):
     assert sum(b.macs for b in a.branches) == a.macs == I.layer_table(224).row(block).macs
     ranges = [b.channel_range for b in a.branches]
     assert ranges[0][0] == 0 and ranges[-1][1] == a.out_channels == BLOCK_SHAPES_224[block][0]
-    assert all(r0[1] == r1[0] for r0, r1 in zip(ranges, ranges[1:], strict=False))
+    assert all(r0[1] == r1[0] for r0, r1 in itertools.pairwise(ranges))
     assert [b.channels for b in a.branches] == list(I.paper_branch_channels(block).values())
     assert a.naive.macs > 2 * a.macs  # the 1×1 reductions save at least half
 
