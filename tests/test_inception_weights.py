@@ -75,7 +75,7 @@ def test_truncated_file_is_refused(good_state):
 def test_wrong_shapes_and_extra_keys_are_refused(good_state):
     bad = dict(good_state)
     bad["fc.weight"] = torch.zeros(10, 1024)
-    with pytest.raises(W.WeightsError, match="shape mismatch.*fc.weight"):
+    with pytest.raises(W.WeightsError, match=r"shape mismatch.*fc\.weight"):
         W.check_state_dict(bad)
     extra = {**good_state, "head.weight": torch.zeros(2)}
     with pytest.raises(W.WeightsError, match="unexpected key"):
@@ -126,7 +126,7 @@ def test_sources_env_var_then_hub_cache(tmp_path, monkeypatch, good_state):
     cached.parent.mkdir(parents=True)
     torch.save(good_state, cached)
     assert W.find_weights() == (cached, "hub-cache")
-    state, info = W.load_state_dict_file(cached, "hub-cache")
+    _state, info = W.load_state_dict_file(cached, "hub-cache")
     assert info.label == "ImageNet (torch hub cache)" and "aux" in " ".join(info.notes)
     local = tmp_path / "mine.pth"
     torch.save(good_state, local)
@@ -143,7 +143,7 @@ def test_download_failure_is_a_clear_message(tmp_path, monkeypatch):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    with pytest.raises(W.WeightsError, match="Could not download.*upload"):
+    with pytest.raises(W.WeightsError, match=r"Could not download.*upload"):
         W.download_weights()
     assert not W.hub_cache_path().exists()
 
