@@ -132,12 +132,10 @@ def _move(delta: int | None) -> None:
 
 
 st.session_state["_logistic.T"] = T
-c_prev, c_next, c_end, c_slider = st.columns([1, 1, 1, 9], vertical_alignment="bottom")
+c_prev, c_next, c_end, c_slider = st.columns([1, 1, 1.2, 8], vertical_alignment="bottom")
 c_prev.button("◀ step", on_click=_move, args=(-1,), width="stretch", help="One update back")
 c_next.button("step ▶", on_click=_move, args=(1,), width="stretch", help="One update forward")
-c_end.button(
-    "end", icon=":material/last_page:", on_click=_move, args=(None,), width="stretch", help="Jump to the last step"
-)
+c_end.button("end ▶▶", on_click=_move, args=(None,), width="stretch", help="Jump to the last step")
 if T > 0:
     step = c_slider.slider("Step (state after this many updates)", 0, T, key=STEP_KEY)
 else:
