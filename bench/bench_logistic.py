@@ -142,11 +142,16 @@ def bench_apptest() -> dict:
 
 def run() -> dict:
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    # Tiny tensors (1,000 × 2): intra-op threads only add synchronisation, and on a loaded 2-core
+    # machine two threads were measured 10-25x slower than one. Both sides run with one thread.
+    torch.set_num_threads(1)
     return {
         "train_landscape": bench_train_landscape(),
         "landscape": bench_landscape(),
         "apptest": bench_apptest(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": 1,
+        "torch_threads_default": threads,
     }
 
 

@@ -387,71 +387,65 @@ def train(
     n, d = Phi.shape
     T, lr, wd = cfg.num_steps, float(cfg.lr), float(cfg.weight_decay)
 
-    w = torch.zeros(d, dtype=dtype, device=device)
-    w[0], w[1] = cfg.w1_0, cfg.w2_0
-    b = torch.zeros((), dtype=dtype, device=device)
-    W_hist = torch.empty(T + 1, d, dtype=dtype, device=device)
-    B_hist = torch.empty(T + 1, dtype=dtype, device=device)
-    G_hist = torch.empty(T, d, dtype=dtype, device=device)
-    GB_hist = torch.empty(T, dtype=dtype, device=device)
-    L_hist = torch.empty(T, dtype=dtype, device=device)
-    W_hist[0], B_hist[0] = w, b
-    # Optimiser state: velocity (momentum) or first/second moments (Adam).
-    m_w, m_b = torch.zeros_like(w), torch.zeros_like(b)
-    s_w, s_b = torch.zeros_like(w), torch.zeros_like(b)
+    # θ = [w₁ … w_D, b] in one vector; w and b are views into it, so updating θ updates both.
+    theta = torch.zeros(d + 1, dtype=dtype, device=device)
+    theta[0], theta[1] = cfg.w1_0, cfg.w2_0
+    w, b = theta[:d], theta[d]
+    TH = torch.empty(T + 1, d + 1, dtype=dtype, device=device)  # every state θ_t
+    G = torch.empty(T, d + 1, dtype=dtype, device=device)  # every gradient g_t, written in place
+    TH[0] = theta
+    m, s = torch.zeros_like(theta), torch.zeros_like(theta)  # momentum velocity / Adam's moments
     batch_size = n if cfg.optimizer == "gd" else cfg.batch_size
     batch = _batches(n, batch_size, cfg.seed)
     beta1, beta2 = ADAM_BETAS
+    Phi_T = Phi.T.contiguous()  # (D, N) for the full-batch gradient
 
     def step(t: int) -> Mapping[str, torch.Tensor]:
         idx = batch(t)
-        Xb, yb = (Phi, y) if idx is None else (Phi[idx.to(device)], y[idx.to(device)])
+        if idx is None:
+            Xb, Xb_T, yb = Phi, Phi_T, y
+        else:
+            idx = idx.to(device)
+            Xb, yb = Phi[idx], y[idx]
+            Xb_T = Xb.T
         logits = Xb @ w + b  # (B,)
-        batch_objective = bce_from_logits(logits, yb, cfg.reduction) + 0.5 * wd * (w @ w)
         residual = torch.sigmoid(logits) - yb  # (B,) pᵢ − yᵢ — the whole gradient in one vector
-        scale = 1.0 / len(yb) if cfg.reduction == "mean" else 1.0
-        g_w = scale * (Xb.T @ residual) + wd * w  # (D,)
-        g_b = scale * residual.sum()
+        g = G[t]  # the gradient is written straight into the history
+        torch.matmul(Xb_T, residual, out=g[:d])  # Σ (pᵢ − yᵢ) xᵢ
+        torch.sum(residual, 0, out=g[d])  # Σ (pᵢ − yᵢ)
+        batch_loss = F.binary_cross_entropy_with_logits(logits, yb, reduction=cfg.reduction)  # NaN check
+        if cfg.reduction == "mean":
+            g.div_(len(yb))
+        if wd:
+            g[:d].add_(w, alpha=wd)  # + λw (the bias is not penalised)
+            batch_loss = batch_loss + 0.5 * wd * (w @ w)
         if cfg.optimizer in ("gd", "sgd"):
-            w.sub_(lr * g_w)
-            b.sub_(lr * g_b)
+            theta.sub_(g, alpha=lr)  # θ ← θ − α g
         elif cfg.optimizer == "momentum":
             if t == 0:
-                m_w.copy_(g_w)
-                m_b.copy_(g_b)
+                m.copy_(g)
             else:
-                m_w.mul_(cfg.momentum).add_(g_w)
-                m_b.mul_(cfg.momentum).add_(g_b)
-            w.sub_(lr * m_w)
-            b.sub_(lr * m_b)
+                m.mul_(cfg.momentum).add_(g)  # v ← β v + g
+            theta.sub_(m, alpha=lr)  # θ ← θ − α v
         else:  # adam
-            m_w.mul_(beta1).add_((1 - beta1) * g_w)
-            m_b.mul_(beta1).add_((1 - beta1) * g_b)
-            s_w.mul_(beta2).add_((1 - beta2) * g_w * g_w)
-            s_b.mul_(beta2).add_((1 - beta2) * g_b * g_b)
+            m.mul_(beta1).add_(g, alpha=1 - beta1)
+            s.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             c1, c2 = 1 - beta1 ** (t + 1), 1 - beta2 ** (t + 1)  # bias corrections
-            w.sub_(lr / c1 * m_w / (s_w.sqrt() / math.sqrt(c2) + ADAM_EPS))
-            b.sub_(lr / c1 * m_b / (s_b.sqrt() / math.sqrt(c2) + ADAM_EPS))
-        W_hist[t + 1], B_hist[t + 1] = w, b
-        G_hist[t], GB_hist[t], L_hist[t] = g_w, g_b, batch_objective
-        return {"loss": batch_objective}
+            theta.addcdiv_(m, s.sqrt().div_(math.sqrt(c2)).add_(ADAM_EPS), value=-lr / c1)
+        TH[t + 1] = theta
+        return {"loss": batch_loss}
 
-    history = run_steps(
-        step,
-        T,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        record_every=max(1, T),
-        progress_every=max(1, T // 50),
-    )
+    history = run_steps(step, T, on_progress=on_progress, should_stop=should_stop, progress_every=max(1, T // 50))
     done = history.completed_steps
+    batch_losses = np.asarray(history.metrics.get("loss", []), dtype=np.float64)
     if history.status == "diverged":
         # The loss at state done−1 was not finite: keep the finite states before it.
         done = max(0, done - 2)
-        finite = torch.isfinite(W_hist[: done + 1]).all(1) & torch.isfinite(B_hist[: done + 1])
-        done = int(finite.long().cumprod(0).sum()) - 1 if not finite.all() else done
+        finite = torch.isfinite(TH[: done + 1]).all(1)
+        if not finite.all():
+            done = int(finite.long().cumprod(0).sum()) - 1
         done = max(done, 0)
-    W, B = W_hist[: done + 1], B_hist[: done + 1]
+    W, B = TH[: done + 1, :d], TH[: done + 1, d]
     train_loss, train_acc = evaluate(Phi, y, W, B)
     test_loss, test_acc = evaluate(Phi_test, y_test_t, W, B)
     data_term = train_loss * n if cfg.reduction == "sum" else train_loss
@@ -465,9 +459,9 @@ def train(
         feature_names=names,
         w=cpu(W),
         b=cpu(B),
-        grad_w=cpu(G_hist[:done]),
-        grad_b=cpu(GB_hist[:done]),
-        batch_loss=cpu(L_hist[:done]),
+        grad_w=cpu(G[:done, :d]),
+        grad_b=cpu(G[:done, d]),
+        batch_loss=batch_losses[:done],
         objective=cpu(objective),
         train_loss=cpu(train_loss),
         test_loss=cpu(test_loss),
