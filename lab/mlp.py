@@ -589,17 +589,21 @@ class Trainer:
     def diagnosis(self) -> str:
         """A sentence for the student when training went wrong ("" when it looks fine).
 
-        NaN/inf (from the training loop) is divergence; a finite loss that ends
-        well above where it started means the steps overshoot.
+        NaN/inf (from the training loop) is divergence; so is a finite loss that
+        ends well above where it started or spiked to over 3× its start: the
+        steps overshoot.
         """
         if self.history.status == "diverged":
             return self.history.reason
         start, now = self.initial.get("loss", math.nan), self.history.last("loss")
-        if self.epoch and math.isfinite(start) and now > 1.5 * start + 1e-3:
+        peak = max(self.history.metrics.get("loss", [math.nan]))
+        if not (self.epoch and math.isfinite(start)):
+            return ""
+        if now > 1.5 * start + 1e-3 or peak > 3 * start:
             return (
-                f"Training is diverging: the training loss went *up* from {start:.3g} to {now:.3g}. "
-                f"The learning rate α = {self.cfg.lr:g} is too high — each step overshoots the minimum. "
-                "Lower it (try 10× smaller) and reset."
+                f"Training is diverging: the training loss jumped *up* to {peak:.3g} (it started at {start:.3g}"
+                f" and is {now:.3g} now). The learning rate α = {self.cfg.lr:g} is too high — each step overshoots "
+                "the minimum. Lower it (try 10× smaller) and reset."
             )
         return ""
 
@@ -629,7 +633,7 @@ class Trainer:
             ys=ys,
             inputs=inputs.T.reshape(-1, R, R).numpy(),
             hidden=maps[:-1],
-            output=output_map(logits, self.task).reshape(-1, R, R).cpu().numpy(),
+            output=output_map(logits, self.task).T.reshape(-1, R, R).cpu().numpy(),
         )
 
     @torch.no_grad()
