@@ -241,7 +241,8 @@ with tabs[6]:
         "Linear(bias=True) → BN → ReLU → Linear vs the same network without the first bias (same weights, same "
         "batches, SGD). BN subtracts the batch mean, so a constant bias cancels: the loss curves overlap, "
         f"‖∂L/∂b‖ stays ≈ 0 (largest {max(exp.bias_grad_norm):.1e} vs ‖∂L/∂W‖ ≈ {exp.weight_grad_norm[0]:.2g}), "
-        f"and after training the two models' validation logits differ by at most {exp.max_logit_gap:.1e}. "
+        f"and after training the two models' validation logits differ by at most {exp.max_logit_gap:.1e} "
+        f"({exp.eval_logit_gap:.1e} in eval mode, where the running mean has absorbed b). "
         "That is why conv/linear layers followed by BN are built with `bias=False`; BN's β does the job."
     )
 
