@@ -216,7 +216,7 @@ with tab_photo:
             shown_k = result.weight[0, 0].numpy() if cfg.mode != "bank" else result.weight[0].sum(0).numpy()
             st.plotly_chart(
                 conv_figures.kernel_figure(
-                    shown_k, "Kernel weights" + (" (first filter, summed over R,G,B)" if cfg.mode == "bank" else "")
+                    shown_k, "Kernel weights" + (" (filter 1, R+G+B)" if cfg.mode == "bank" else "")
                 ),
                 key="conv.kernel_fig",
             )

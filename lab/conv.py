@@ -381,18 +381,17 @@ def build_weight(cfg: ConvConfig) -> tuple[torch.Tensor, int, list[str]]:
     if cfg.mode == "rgb":
         return K.expand(3, 1, *K.shape).clone(), 3, [f"{label} on {c}" for c in ("red", "green", "blue")]
     if cfg.mode == "bank":
-        names = [n for n in cfg.bank if n != "custom"] or ["edge"]
+        # The chosen kernel first (so a custom grid joins the bank), then the bank's presets.
+        chosen = [(label, K)] if cfg.kernel not in cfg.bank else []
+        chosen += [(KERNELS[n].label.split(" [")[0], kernel_preset(n, cfg.size)) for n in cfg.bank if n != "custom"]
         filters = []
-        for n in names:
-            Kn = kernel_preset(n, cfg.size)
-            Kn = normalise_kernel(Kn) if cfg.normalise else Kn
+        for _, Kn in chosen:
+            Kn = normalise_kernel(Kn) if cfg.normalise and Kn is not K else Kn
             # A C×k×k filter: the kernel weighted by each channel's share of brightness.
             filters.append(torch.stack([w * Kn for w in GRAY_WEIGHTS]))
-        sizes = {f.shape[-1] for f in filters}
-        if len(sizes) > 1:  # pad smaller kernels with zeros so the bank is one tensor
-            k = max(sizes)
-            filters = [F.pad(f, _centre_pad(k - f.shape[-1])) for f in filters]
-        return torch.stack(filters), 1, [f"{KERNELS[n].label.split(' [')[0]} (3×k×k)" for n in names]
+        k = max(f.shape[-1] for f in filters)  # pad smaller kernels with zeros so the bank is one tensor
+        filters = [F.pad(f, _centre_pad(k - f.shape[-1])) for f in filters]
+        return torch.stack(filters), 1, [f"{name} (3×k×k)" for name, _ in chosen]
     raise ValueError(f"unknown mode {cfg.mode!r}")
 
 

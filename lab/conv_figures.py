@@ -183,4 +183,6 @@ def cost_figure(analysis: Analysis) -> go.Figure:
         fig.update_xaxes(title_text="layer", row=1, col=col)
     fig.update_yaxes(title_text="multiply-adds", row=1, col=1)
     fig.update_yaxes(title_text="parameters", row=1, col=2)
-    return _layout(fig, "Cost per layer (highlighted: the largest)", height=340)
+    fig = _layout(fig, "Cost per layer (highlighted: the largest)", height=340)
+    fig.update_layout(showlegend=False)  # the panel titles name the two bar series
+    return fig

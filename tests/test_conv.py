@@ -84,13 +84,20 @@ def test_per_channel_uses_groups_and_matches_by_hand():
 def test_filter_bank_is_c_by_k_by_k_and_matches_gray():
     gen = torch.Generator().manual_seed(2)
     X = torch.rand(1, 3, 10, 12, generator=gen)
-    cfg = conv.ConvConfig(mode="bank", bank=("sobel_x", "box_blur", "laplacian"), size=5)
+    cfg = conv.ConvConfig(kernel="sobel_x", mode="bank", bank=("sobel_x", "box_blur", "laplacian"), size=5)
     result = conv.apply(X, cfg)
     assert result.weight.shape == (3, 3, 5, 5)  # 3×k×k filters, the 3×3 presets padded to 5×5 with zeros
     assert result.maps.shape[0] == 3
     # A filter w_c·K on RGB equals K on the luminance image (the convolution is linear).
     gray = conv.apply(X, conv.ConvConfig(kernel="sobel_x", mode="gray", geometry=cfg.geometry))
     assert_close(result.maps[0, 1:-1, 1:-1], gray.maps[0, 2:-2, 2:-2], atol=1e-5, rtol=1e-5)
+
+
+def test_custom_kernel_joins_the_bank_first():
+    cfg = conv.ConvConfig(kernel="custom", custom="1,2;3,4", mode="bank", bank=("edge",))
+    weight, groups, names = conv.build_weight(cfg)
+    assert weight.shape == (2, 3, 3, 3) and groups == 1 and names[0].startswith("Custom")
+    assert_close(weight[0].sum(0)[:2, :2], torch.tensor([[1.0, 2], [3, 4]]), atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", [k for k in conv.KERNELS])
