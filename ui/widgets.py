@@ -83,26 +83,31 @@ def _widget(p: params.Param, key: str, container: Any) -> Any:
 def controls(specs: Iterable[params.Param], page: str, container: Any = None) -> dict[str, Any]:
     """Build one widget per spec and return ``{name: value}``.
 
-    On a page's first run in a session the values come from the URL query (a
-    shared link), falling back to defaults; a warning lists what the link got
-    wrong. Values survive navigating away and back (Streamlit forgets the state
-    of widgets that were not drawn, so we keep a copy).
+    The first time a widget appears in a session its value comes from the URL
+    query (a shared link), falling back to its default; a warning lists what the
+    link got wrong. Several groups may share one ``page`` name. Values survive
+    navigating away and back (Streamlit forgets the state of widgets that were
+    not drawn, so we keep a copy). Call :func:`sync_url` once, with every group.
     """
     specs = list(specs)
     container = container if container is not None else st
-    loaded_key = f"_url_loaded.{page}"
-    if not st.session_state.get(loaded_key):
-        values, problems = params.from_query(specs, st.query_params.to_dict())
-        for p in specs:
-            st.session_state[f"{page}.{p.name}"] = values[p.name]
-        st.session_state[loaded_key] = True
+    # A widget seen for the first time in this session takes its value from the link.
+    fresh = [
+        p
+        for p in specs
+        if f"{page}.{p.name}" not in st.session_state and f"_keep.{page}.{p.name}" not in st.session_state
+    ]
+    if fresh:
+        from_link, problems = params.from_query(fresh, st.query_params.to_dict())
+        for p in fresh:
+            st.session_state[f"{page}.{p.name}"] = from_link[p.name]
         if problems:
             st.warning("Some settings in the link were not valid:\n\n- " + "\n- ".join(problems))
     values = {}
     for p in specs:
         key = f"{page}.{p.name}"
         if key not in st.session_state:  # the widget was dropped while another page was shown
-            st.session_state[key] = st.session_state.get(f"_keep.{key}", p.default)
+            st.session_state[key] = st.session_state[f"_keep.{key}"]
         values[p.name] = _widget(p, key, container)
         st.session_state[f"_keep.{key}"] = values[p.name]
     return values
