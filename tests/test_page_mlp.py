@@ -1,0 +1,112 @@
+"""AppTest: the MLP page renders, trains from its button, explains divergence and bad uploads."""
+
+from __future__ import annotations
+
+from tests.conftest import run_page
+
+SCRIPT = "app_pages/mlp.py"
+TRAIN = "mlp.train_button"
+
+
+def _epoch(at) -> str:
+    return next(m.value for m in at.metric if m.label == "Epoch")
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_page_renders_at_epoch_zero_with_its_pictures():
+    at = run_page(SCRIPT)
+    _ok(at)
+    assert _epoch(at) == "0"
+    labels = [b.label for b in at.button]
+    for label in ("Reset", "Step", "Pause"):
+        assert label in labels
+    assert any(label.startswith("Train") for label in labels)
+    assert len(at.get("plotly_chart")) >= 2  # the network and the output map
+    assert len(at.tabs) == 5
+
+
+def test_training_runs_to_completion_from_its_button():
+    at = run_page(SCRIPT, query={"num_epochs": "30"})
+    at.button(key=TRAIN).click().run()
+    _ok(at)
+    assert _epoch(at) == "30"
+    assert not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "Test accuracy" in text
+    at.button(key=TRAIN).click().run()  # a second click continues
+    assert _epoch(at) == "60"
+
+
+def test_step_and_reset():
+    at = run_page(SCRIPT)
+    next(b for b in at.button if b.label == "Step").click().run()
+    _ok(at)
+    assert _epoch(at) == "1"
+    next(b for b in at.button if b.label == "Reset").click().run()
+    assert _epoch(at) == "0"
+
+
+def test_lr_10_shows_a_divergence_message():
+    at = run_page(SCRIPT, query={"lr": "10", "num_epochs": "100"})
+    at.button(key=TRAIN).click().run()
+    _ok(at)
+    assert any("diverg" in e.value.lower() and "learning rate" in e.value.lower() for e in at.error)
+
+
+def test_nan_divergence_on_regression_is_explained():
+    at = run_page(
+        SCRIPT, query={"dataset": "multi_gaussian", "lr": "10", "layers": "1", "a1": "relu", "num_epochs": "50"}
+    )
+    at.button(key=TRAIN).click().run()
+    _ok(at)
+    assert any("diverged" in e.value for e in at.error)
+
+
+def test_link_state_reaches_the_widgets_and_survives():
+    query = {
+        "dataset": "spiral",
+        "num_classes": "3",
+        "layers": "3",
+        "w3": "6",
+        "a2": "relu",
+        "init": "normal",
+        "sigma": "0.5",
+    }
+    at = run_page(SCRIPT, query=query)
+    _ok(at)
+    assert at.selectbox(key="mlp.data.dataset").value == "spiral"
+    assert at.slider(key="mlp.layers.w3").value == 6
+    assert at.selectbox(key="mlp.layers.a2").value == "relu"
+    assert at.select_slider(key="mlp.init.normal.sigma").value == 0.5
+    # three classes: the multi-class map (softmax regions) with points of class 2
+    specs = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert any("region of class" in spec and "train · class 2" in spec for spec in specs)
+
+
+def test_identity_activations_show_the_collapse_and_zeros_the_symmetry_warning():
+    at = run_page(SCRIPT, query={"a1": "identity", "a2": "identity", "init": "zeros", "num_epochs": "20"})
+    at.button(key=TRAIN).click().run()
+    _ok(at)
+    assert any("identity" in s.value and "straight line" in s.value for s in at.success)
+    assert any("Symmetric start" in w.value for w in at.warning)
+
+
+def test_bad_csv_upload_shows_a_message_and_a_good_one_is_used():
+    at = run_page(SCRIPT)
+    at.file_uploader(key="mlp.csv").set_value(("bad.csv", b"a;b;c\n1;2;0\n", "text/csv")).run()
+    _ok(at)
+    assert any("semicolons" in e.value for e in at.error)
+    good = b"x1,x2,label\n" + b"".join(f"{i / 10},{(i % 3) / 3},{i % 3}\n".encode() for i in range(30))
+    at.file_uploader(key="mlp.csv").set_value(("mine.csv", good, "text/csv")).run()
+    _ok(at)
+    assert any("mine.csv" in i.value and "3 classes" in i.value for i in at.info)
+
+
+def test_regression_dataset_renders_and_trains():
+    at = run_page(SCRIPT, query={"dataset": "plane", "num_epochs": "10"})
+    at.button(key=TRAIN).click().run()
+    _ok(at)
+    assert _epoch(at) == "10"
