@@ -45,7 +45,7 @@ def make_signal(kind: str = "speech", seconds: float = 2.0, sr: int = SAMPLE_RAT
     ``speech``: a speech-like signal — syllables of a glottal pulse train
     (pitch ~120 Hz with intonation) through vowel formant resonances.
     """
-    n = int(round(seconds * sr))
+    n = round(seconds * sr)
     t = np.arange(n) / sr
     if kind == "tone":
         x = np.sin(2 * np.pi * 440.0 * t)
@@ -255,7 +255,7 @@ def add_noise(x: np.ndarray, snr: float, kind: str = "white", seed: int = 0) -> 
 
 def time_shift(x: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Shift later (positive) or earlier (negative) by ``seconds``, padding with silence; length kept."""
-    k = int(round(seconds * sr))
+    k = round(seconds * sr)
     out = np.zeros_like(x)
     if k >= 0:
         out[k:] = x[: max(0, x.size - k)]
@@ -298,7 +298,7 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) 
     dphi = phase[:, i0 + 1] - phase[:, i0] - expected[:, None]
     dphi = dphi - 2 * math.pi * torch.round(dphi / (2 * math.pi))  # wrap to [-π, π]
     acc = torch.cumsum(expected[:, None] + dphi, dim=1) - (expected[:, None] + dphi[:, :1]) + phase[:, :1]
-    out = torch.istft(torch.polar(mags, acc), n_fft, hop, window=window, length=int(round(x.size / rate)))
+    out = torch.istft(torch.polar(mags, acc), n_fft, hop, window=window, length=round(x.size / rate))
     return out.numpy().astype(np.float32)
 
 

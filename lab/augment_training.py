@@ -16,6 +16,7 @@ what makes a training run take seconds rather than minutes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lab.augment import one_thread
 from lab.params import Param
 from lab.training import History, Progress, run_steps
 
@@ -113,7 +115,7 @@ def affine_batch(X: torch.Tensor, angle: torch.Tensor, translate: torch.Tensor, 
     the inverse map ``p_in = (s R)⁻¹ (p_out − t)`` about the image centre, in
     pixel units (so non-square images work), then normalised to [-1, 1].
     """
-    n, _, h, w = X.shape
+    _, _, h, w = X.shape
     a = torch.deg2rad(angle.to(X.dtype))
     cos, sin = torch.cos(a) / scale, torch.sin(a) / scale
     # Inverse of a counter-clockwise rotation in image coordinates (y down): R(−a)ᵀ = R(a) with y flipped.
@@ -215,7 +217,9 @@ def train(
             "val_acc": accuracy(model, X_val, y_val),
         }
 
-    return run_steps(epoch, config.tr_epochs, on_progress=on_progress, progress_every=1)
+    # A tiny CNN: one thread is faster than two fighting over a busy CPU (see lab.augment.one_thread).
+    with one_thread() if torch.device(device).type == "cpu" else contextlib.nullcontext():
+        return run_steps(epoch, config.tr_epochs, on_progress=on_progress, progress_every=1)
 
 
 @dataclass
