@@ -1,0 +1,64 @@
+"""Lab 4 page (AppTest): renders, runs a two-configuration comparison from its button, survives bad links."""
+
+from __future__ import annotations
+
+from tests.conftest import run_page
+
+SCRIPT = "app_pages/regularization.py"
+PAGE = "regularization"
+
+
+def _texts(at) -> str:
+    return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+
+
+def test_page_renders_demos_before_any_training():
+    at = run_page(SCRIPT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Dropout & batch norm" in t.value for t in at.title)
+    texts = _texts(at)
+    assert "Train & compare" in [b.label for b in at.button]
+    # the standalone demos are there without training: BN convention, dropout scaling, bias, vanishing gradients
+    assert "running = (1 − momentum)·running + momentum·batch" in " ".join(i.value for i in at.info)
+    assert "1/(1 − p) = 2" in texts
+    assert "First layer ÷ output layer" in texts
+    assert f"{PAGE}.result" not in at.session_state
+
+
+def test_two_configuration_comparison_runs_from_the_button():
+    at = run_page(SCRIPT)
+    at.sidebar.multiselect(key=f"{PAGE}.variants").set_value(["baseline", "batchnorm"])
+    at.sidebar.slider(key=f"{PAGE}.num_epochs").set_value(3)
+    at.sidebar.slider(key=f"{PAGE}.n_train").set_value(100)
+    at.run()
+    at.button(key=f"{PAGE}.train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    result = at.session_state[f"{PAGE}.result"]
+    assert result.status == "finished"
+    assert [r.variant for r in result.runs] == ["baseline", "batchnorm"]
+    assert all(r.epochs == [0, 1, 2, 3] for r in result.runs)
+    table = at.dataframe[0].value
+    assert list(table["configuration"]) == ["Baseline", "+ Batch norm"]
+    # BN statistics tab is populated for the BN run, and a rerun (e.g. moving α) keeps the results
+    at.slider(key=f"{PAGE}.bn.alpha").set_value(0.5).run()
+    assert not at.exception
+    assert at.session_state[f"{PAGE}.result"] is result
+    assert "Black diamonds" in _texts(at)
+
+
+def test_settings_come_from_the_link_and_bad_values_warn():
+    at = run_page(SCRIPT, query={"depth": "3", "variants": "baseline,dropout", "lr": "banana"})
+    assert not at.exception
+    assert at.sidebar.slider(key=f"{PAGE}.depth").value == 3
+    assert list(at.sidebar.multiselect(key=f"{PAGE}.variants").value) == ["baseline", "dropout"]
+    assert any("lr=banana" in w.value for w in at.warning)
+
+
+def test_missing_mnist_falls_back_to_digits_with_a_warning(monkeypatch):
+    from lab import digits
+
+    monkeypatch.setattr(digits, "DATA_DIRS", ())
+    at = run_page(SCRIPT, query={"dataset": "mnist"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("never downloads" in w.value for w in at.warning)
+    assert "8×8 digits" in _texts(at)
