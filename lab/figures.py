@@ -28,12 +28,24 @@ FONT = {"size": 13}
 
 
 def _layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", height: int | None = None) -> go.Figure:
+    # Legends go below the plot, in container coordinates, so they never cover the
+    # title or the data however narrow the column is.
+    legend_rows = -(-sum(1 for t in fig.data if t.name and t.showlegend is not False) // 3)
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},
         font=FONT,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60 + 24 * legend_rows},
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0.0,
+            "xanchor": "left",
+            "x": 0.0,
+            "entrywidth": 130,  # pixels: entries line up in columns and wrap, never overlap
+            "entrywidthmode": "pixels",
+        },
+        height=None if height is None else height + 24 * legend_rows,
     )
     if x_title:
         fig.update_xaxes(title_text=x_title)
@@ -287,6 +299,6 @@ def decision_map(
                     hovertemplate=f"{label}, class {int(cls)}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
                 )
             )
-    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
-    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x")
+    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])], constrain="domain")  # equal aspect, no empty margins
+    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain")
     return _layout(fig, title, x_title, y_title, height)
