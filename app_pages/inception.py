@@ -180,6 +180,7 @@ with tab_img:
     left, right = st.columns([1, 2])
     with left:
         loaded = ui.image_input(PAGE, min_side=32)
+        st.caption(f"Working on **{loaded.name}** ({loaded.size[0]}×{loaded.size[1]} px).")
         image_values = ui.controls(IMAGE_SPECS, page=PAGE)
     img_digest = hashlib.sha256(loaded.image.tobytes() + repr(loaded.image.size).encode()).hexdigest()[:16]
     pre = _preprocess(img_digest, loaded.image)
