@@ -32,6 +32,27 @@ info = ui.page_header(
     "identical).",
 )
 seed = ui.current_seed()
+st.markdown(
+    "Try: "
+    + " · ".join(
+        f"[{name}](/{PAGE}?{query})"
+        for name, query in (
+            (
+                "the spiral (2×8 tanh, Adam)",
+                "dataset=spiral&noise=0.02&n=600&w1=8&w2=8&optimizer=adam&lr=0.02&batch_size=16",
+            ),
+            ("linear collapse", "dataset=xor&a1=identity&a2=identity&w1=8&w2=8&lr=0.1"),
+            ("zero init", "dataset=circles&init=zeros&a1=sigmoid&a2=sigmoid&lr=0.5"),
+            (
+                "3-class spiral",
+                "dataset=spiral&num_classes=3&noise=0.02&n=600&w1=8&w2=8&optimizer=adam&lr=0.02&batch_size=16&num_epochs=400",
+            ),
+            ("too high α", "dataset=circles&lr=10"),
+            ("regression", "dataset=multi_gaussian&w1=8&w2=8&optimizer=adam&lr=0.01"),
+        )
+    )
+    + " — each link is a full experiment (links open with these settings; press Train)."
+)
 
 # --- settings ----------------------------------------------------------------------------
 with st.expander("Settings — data, network, training", expanded=True, icon=":material/tune:"):
@@ -114,7 +135,9 @@ elif trainer.cfg != train_cfg:
 
 # --- controls: reset / step / train / pause --------------------------------------------------
 b_reset, b_step, b_train, b_pause, m_epoch = st.columns([1, 1, 1.6, 1, 1.2], vertical_alignment="center")
-reset = b_reset.button("Reset", icon=":material/restart_alt:", help="New random weights (same seed), epoch 0.", width="stretch")
+reset = b_reset.button(
+    "Reset", icon=":material/restart_alt:", help="New random weights (same seed), epoch 0.", width="stretch"
+)
 step = b_step.button("Step", icon=":material/skip_next:", help="Train one epoch.", width="stretch")
 train = b_train.button(
     f"Train {train_cfg.num_epochs} epochs",
@@ -201,7 +224,12 @@ if step or train:
         )
         show_numbers()
         if time.perf_counter() - last_draw[0] >= LIVE_SECONDS:
-            out_ph.plotly_chart(output_figure(trainer.grid_outputs(40)), width="stretch")
+            live = trainer.grid_outputs(40)
+            out_ph.image(
+                mf.output_preview(live.output, dataset.bounds(), dataset.X_train, dataset.y_train, task=dataset.task),
+                caption=f"Live: output after {p.step:,} epochs (train points)",
+                width=420,
+            )
             last_draw[0] = time.perf_counter()
 
     trainer.train(num, on_progress=progress_for_click, progress_seconds=0.2)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from lab.figures import CLASS_COLORS, DIVERGING, _layout, colorize, scale_for
 
@@ -33,6 +33,43 @@ def neuron_images(maps: np.ndarray, *, size: int = 72) -> list[np.ndarray]:
     """
     images = colorize(maps[:, ::-1, :], normalise="each")  # flip: image row 0 is the top
     return [np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.NEAREST)) for img in images]
+
+
+def output_preview(
+    output: np.ndarray,
+    bounds: tuple[float, float, float, float],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    task: str = "classification",
+    size: int = 360,
+) -> np.ndarray:
+    """A cheap RGB picture of the output map with the points, for live updates while training.
+
+    ``output`` (K, R, R) as in ``GridOutputs.output`` (row 0 = lowest y).
+    A PNG of a few kB instead of a plotly figure (which costs far more to build
+    and send): the page redraws it every half second during training, then shows
+    the interactive figure when training stops.
+    """
+    if task == "regression":
+        background = colorize(output[0][::-1], normalise="each", signed=True)[0]
+    elif output.shape[0] == 1:
+        background = colorize(output[0][::-1] - 0.5, normalise="global", signed=True)[0]
+    else:
+        colors = np.array(
+            [_hex_rgb(CLASS_COLORS[k % len(CLASS_COLORS)]) for k in range(output.shape[0])], dtype=np.float64
+        )
+        mixed = np.einsum("khw,kc->hwc", output[:, ::-1], colors)
+        background = np.clip(0.45 * mixed + 0.55 * 255, 0, 255).astype(np.uint8)
+    img = Image.fromarray(background).resize((size, size), Image.Resampling.BILINEAR)
+    draw = ImageDraw.Draw(img)
+    x0, x1, y0, y1 = bounds
+    px = (X[:, 0] - x0) / (x1 - x0) * (size - 1)
+    py = (1 - (X[:, 1] - y0) / (y1 - y0)) * (size - 1)
+    for a, b, label in zip(px, py, y, strict=True):
+        fill = "black" if task == "regression" else CLASS_COLORS[int(label) % len(CLASS_COLORS)]
+        draw.ellipse((a - 3, b - 3, a + 3, b + 3), fill=fill, outline="white")
+    return np.asarray(img)
 
 
 def legend_below(fig: go.Figure) -> go.Figure:

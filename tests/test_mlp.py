@@ -16,8 +16,8 @@ from lab import mlp_figures as mf
 
 SPIRAL = mlp.DataConfig("spiral", n=600, noise=0.02, train_fraction=0.5, seed=0)
 SPIRAL_NET = mlp.NetConfig(hidden=(8, 8), activations=("tanh", "tanh"))
-SPIRAL_TRAIN = mlp.TrainConfig(optimizer="adam", lr=0.03, batch_size=32)
-SPIRAL_BUDGET = 300  # epochs of 10 minibatches: the fixed step budget
+SPIRAL_TRAIN = mlp.TrainConfig(optimizer="adam", lr=0.02, batch_size=16)
+SPIRAL_BUDGET = 300  # epochs of 19 minibatches: the fixed step budget
 
 
 def _trainer(data=None, net=None, cfg=None, seed=0, device="cpu"):

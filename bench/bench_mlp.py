@@ -1,0 +1,155 @@
+"""Lab 2 (MLP) numbers: loop overhead, time to learn the spiral, progress cadence.
+
+- ``throughput``: the lab's training loop (``Trainer.train``: evaluation, symmetry
+  snapshots and replay copies every epoch, NaN checks) against a bare PyTorch
+  loop on the same model, optimiser and minibatches, in the same run. Target
+  ratio ≥ 0.8.
+- ``spiral``: seconds (and epochs) until the spiral (two tanh layers of 8) reaches
+  ≥ 95 % test accuracy, for 5 seeds; median reported. Target < 5 s.
+- ``progress``: the largest gap between progress callbacks while training, with
+  the page's live redraw (output map at 40×40 as a PNG every 0.5 s) inside the callback.
+  Target ≤ 0.5 s.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+
+import torch
+from PIL import Image
+
+from lab import mlp
+from lab import mlp_figures as mf
+
+CIRCLES = mlp.DataConfig("circles", n=300, noise=0.05, seed=0)
+SPIRAL = mlp.DataConfig("spiral", n=600, noise=0.02, train_fraction=0.5, seed=0)
+SPIRAL_NET = mlp.NetConfig(hidden=(8, 8), activations=("tanh", "tanh"))
+SPIRAL_TRAIN = mlp.TrainConfig(optimizer="adam", lr=0.02, batch_size=16)
+
+
+def _bare_loop(trainer: mlp.Trainer, num_epochs: int) -> float:
+    """The same epochs as ``Trainer.train_epoch`` without anything around them; returns seconds."""
+    model, opt = trainer.model, trainer.optimizer
+    X, y = trainer.X_train, trainer.y_train
+    bs = trainer.cfg.batch_size
+    with mlp.small_model_threads(model, trainer.device):
+        t0 = time.perf_counter()
+        for _ in range(num_epochs):
+            order = torch.randperm(len(X), generator=trainer.shuffle).to(trainer.device)
+            for start in range(0, len(X), bs):
+                idx = order[start : start + bs]
+                loss = mlp.data_loss(model(X[idx]), y[idx], trainer.loss_name)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        if trainer.device != "cpu":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+
+def throughput(data_cfg, net, cfg, num_epochs: int = 150, repeats: int = 3, device: str = "cpu") -> dict:
+    data = mlp.make_data(data_cfg)
+    lab_s, bare_s = [], []
+    for r in range(repeats):  # interleaved, best of each: the machine is shared
+        t = mlp.Trainer.create(data, net, cfg, seed=r, device=device)
+        t0 = time.perf_counter()
+        t.train(num_epochs)
+        lab_s.append(time.perf_counter() - t0)
+        bare_s.append(_bare_loop(mlp.Trainer.create(data, net, cfg, seed=r, device=device), num_epochs))
+    steps_per_epoch = -(-len(data.X_train) // cfg.batch_size)
+    lab, bare = min(lab_s), min(bare_s)
+    return {
+        "device": device,
+        "epochs": num_epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "lab_epochs_per_s": round(num_epochs / lab, 1),
+        "bare_epochs_per_s": round(num_epochs / bare, 1),
+        "lab_steps_per_s": round(num_epochs * steps_per_epoch / lab),
+        "ratio_lab_over_bare": round(bare / lab, 3),
+        "target_ratio": 0.8,
+    }
+
+
+def time_to_spiral(seeds=(0, 1, 2, 3, 4), max_epochs: int = 1500, device: str = "cpu") -> dict:
+    per_seed = []
+    for seed in seeds:
+        data = mlp.make_data(mlp.DataConfig(**{**SPIRAL.__dict__, "seed": seed}))
+        t = mlp.Trainer.create(data, SPIRAL_NET, SPIRAL_TRAIN, seed=seed, device=device)
+
+        def reached(t=t) -> bool:
+            return t.history.last("test_accuracy", 0.0) >= 0.95
+
+        t0 = time.perf_counter()
+        t.train(max_epochs, should_stop=reached)
+        seconds = time.perf_counter() - t0
+        per_seed.append(
+            {
+                "seed": seed,
+                "seconds": round(seconds, 3),
+                "epochs": t.epoch,
+                "test_accuracy": round(t.history.last("test_accuracy"), 4),
+            }
+        )
+    ok = [p["seconds"] for p in per_seed if p["test_accuracy"] >= 0.95]
+    return {
+        "device": device,
+        "setup": "spiral n=600 noise 0.02, 50 % train; tanh 8-8; Adam lr 0.02, batch 16",
+        "per_seed": per_seed,
+        "reached": f"{len(ok)}/{len(per_seed)}",
+        "median_seconds": round(statistics.median(p["seconds"] for p in per_seed), 3),
+        "target_seconds": 5.0,
+    }
+
+
+def progress_cadence(num_epochs: int = 400) -> dict:
+    data = mlp.make_data(SPIRAL)
+    t = mlp.Trainer.create(data, SPIRAL_NET, SPIRAL_TRAIN, seed=0)
+    stamps: list[float] = []
+    last_draw = [0.0]
+    draws = [0]
+
+    def on_progress(p) -> None:  # what the page does: numbers every call, the live map every 0.5 s
+        now = time.perf_counter()
+        stamps.append(now)
+        if now - last_draw[0] >= 0.5:
+            g = t.grid_outputs(40)
+            png_ready = mf.output_preview(g.output, data.bounds(), data.X_train, data.y_train)
+            Image.fromarray(png_ready).save(io.BytesIO(), format="PNG")  # what st.image sends
+            last_draw[0] = time.perf_counter()
+            draws[0] += 1
+
+    t0 = time.perf_counter()
+    t.train(num_epochs, on_progress=on_progress, progress_seconds=0.2)
+    total = time.perf_counter() - t0
+    gaps = [b - a for a, b in zip([t0, *stamps], stamps, strict=False)]
+    return {
+        "epochs": num_epochs,
+        "seconds": round(total, 2),
+        "callbacks": len(stamps),
+        "live_redraws": draws[0],
+        "max_gap_s": round(max(gaps), 3),
+        "median_gap_s": round(statistics.median(gaps), 3),
+        "target_max_gap_s": 0.5,
+    }
+
+
+def run() -> dict:
+    result = {
+        "throughput_circles_4_2_sgd_bs10": throughput(CIRCLES, mlp.NetConfig(), mlp.TrainConfig()),
+        "throughput_spiral_8_8_adam_bs16": throughput(SPIRAL, SPIRAL_NET, SPIRAL_TRAIN),
+        "spiral_to_95": time_to_spiral(),
+        "progress": progress_cadence(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        result["cuda_throughput_spiral"] = throughput(SPIRAL, SPIRAL_NET, SPIRAL_TRAIN, device="cuda")
+        result["cuda_spiral_to_95"] = time_to_spiral(device="cuda")
+    return result
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
