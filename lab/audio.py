@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,7 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
         )
     try:
         sr, raw = wavfile.read(io.BytesIO(data))
-    except (ValueError, EOFError, OSError, IndexError) as err:
+    except (ValueError, EOFError, OSError, IndexError, TypeError, struct.error) as err:
         raise AudioInputError(
             f"“{name}” looks like a WAV but cannot be decoded ({err}). Try exporting it again."
         ) from None

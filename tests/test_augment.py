@@ -294,7 +294,7 @@ def test_batched_affine_matches_torchvision(angle, translate, scale):
 
 def test_digits_split_is_stratified_and_disjoint():
     X, y, Xv, yv = AT.load_digits_split(100, seed=0)
-    assert X.shape == (100, 1, 16, 16) and Xv.shape == (AT.VAL_SIZE, 1, 16, 16)
+    assert X.shape == (100, 1, 16, 16) and Xv.shape == (AT.VAL_SIZE, 1, 16, 16) and len(yv) == AT.VAL_SIZE
     assert torch.bincount(y, minlength=10).tolist() == [10] * 10
     assert float(X.min()) >= 0.0 and float(X.max()) <= 1.0
     flat = {tuple(x.flatten().tolist()) for x in X}

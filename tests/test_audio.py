@@ -1,0 +1,199 @@
+"""Lab 5 (sound): generated signals, safe WAV input, noise at a requested SNR, speed/pitch/shift/gain."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from lab import audio as au
+
+SR = au.SAMPLE_RATE
+
+
+def _wav(x: np.ndarray, sr: int = SR) -> bytes:
+    buf = io.BytesIO()
+    wavfile.write(buf, sr, x)
+    return buf.getvalue()
+
+
+# --- signals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["tone", "chirp", "speech"])
+def test_generated_signals(kind):
+    x = au.make_signal(kind, 1.5)
+    assert x.shape == (int(1.5 * SR),) and x.dtype == np.float32
+    assert abs(float(np.abs(x).max()) - 0.8) < 1e-6
+    assert abs(float(x[0])) < 1e-3 and abs(float(x[-1])) < 1e-3  # faded: no clicks
+
+
+def test_tone_is_440_hz_and_chirp_sweeps_upwards():
+    assert abs(au.dominant_frequency(au.make_signal("tone", 1.0)) - 440.0) <= 1.0
+    chirp = au.make_signal("chirp", 2.0)
+    early, late = au.dominant_frequency(chirp[: SR // 4]), au.dominant_frequency(chirp[-SR // 4 :])
+    assert early < 400 and late > 2500
+
+
+def test_speech_like_signal_has_a_voice_pitch_and_formants():
+    x = au.make_signal("speech", 2.0, seed=1)
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    f = np.fft.rfftfreq(x.size, 1 / SR)
+    low = spec[(f > 80) & (f < 200)].max()
+    assert low > spec[(f > 5000)].max() * 10  # energy at the pitch, little hiss
+    assert not np.array_equal(x, au.make_signal("speech", 2.0, seed=2))
+
+
+def test_unknown_signal_kind_raises():
+    with pytest.raises(ValueError, match="unknown signal"):
+        au.make_signal("whale")
+
+
+# --- noise at a requested SNR ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", au.NOISES)
+@pytest.mark.parametrize("snr", [-5.0, 0.0, 10.0, 30.0])
+def test_noise_lands_within_half_a_db_of_the_requested_snr(kind, snr):
+    clean = au.make_signal("speech", 1.0, seed=3)
+    noisy = au.add_noise(clean, snr, kind, seed=4)
+    residual = noisy.astype(np.float64) - clean.astype(np.float64)  # measured independently, in float64
+    measured = 10 * math.log10(np.sum(clean.astype(np.float64) ** 2) / np.sum(residual**2))
+    assert abs(measured - snr) < 0.5, (kind, snr, measured)
+    assert abs(au.snr_db(clean, noisy) - measured) < 1e-6
+
+
+def test_noise_colours_have_their_spectral_slopes():
+    n = 1 << 16
+    f = np.fft.rfftfreq(n, 1 / SR)
+    for kind, slope in (("white", 0.0), ("pink", -1.0), ("brown", -2.0)):
+        p = np.abs(np.fft.rfft(au.make_noise(kind, n, seed=0))) ** 2
+        band = (f > 100) & (f < 4000)
+        fitted = np.polyfit(np.log10(f[band]), np.log10(p[band]), 1)[0]
+        assert abs(fitted - slope) < 0.15, (kind, fitted)
+
+
+def test_augment_reports_the_measured_snr():
+    x = au.make_signal("chirp", 1.0)
+    result = au.augment(x, au.AudioConfig(snd_noise="pink", snd_snr=3.0, snd_shift=0.0))
+    assert abs(result.snr_measured - 3.0) < 0.5
+    assert any("measured" in s for s in result.steps)
+
+
+# --- time shift, speed, pitch, gain -----------------------------------------------------------------
+
+
+def test_time_shift_pads_with_silence_and_keeps_length():
+    x = np.arange(1, 11, dtype=np.float32)
+    np.testing.assert_array_equal(au.time_shift(x, 3 / SR), [0, 0, 0, 1, 2, 3, 4, 5, 6, 7])
+    np.testing.assert_array_equal(au.time_shift(x, -2 / SR), [3, 4, 5, 6, 7, 8, 9, 10, 0, 0])
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.25, 1.5])
+def test_speed_change_scales_duration_and_frequency(factor):
+    x = au.make_signal("tone", 1.0)
+    y = au.change_speed(x, factor)
+    assert abs(y.size - x.size / factor) <= 2
+    assert abs(au.dominant_frequency(y) - 440 * factor) <= 2.0
+
+
+@pytest.mark.parametrize("semitones", [-7, -2, 3, 12])
+def test_pitch_shift_moves_the_frequency_and_keeps_the_duration(semitones):
+    x = au.make_signal("tone", 1.0)
+    y = au.pitch_shift(x, semitones)
+    assert y.size == x.size
+    assert abs(au.dominant_frequency(y) - 440 * 2 ** (semitones / 12)) <= 3.0
+
+
+def test_time_stretch_changes_duration_not_pitch():
+    x = au.make_signal("tone", 1.0)
+    y = au.time_stretch(x, 0.5)
+    assert abs(y.size - 2 * x.size) <= 1
+    assert abs(au.dominant_frequency(y) - 440) <= 1.0
+
+
+def test_gain_in_decibels():
+    x = au.make_signal("tone", 0.5)
+    np.testing.assert_allclose(au.gain(x, 20 * math.log10(2)), 2 * x, rtol=1e-6)
+    result = au.augment(x, au.AudioConfig(snd_noise="none", snd_shift=0.0, snd_gain=12.0))
+    assert result.clipped > 0.1 and float(np.abs(result.after).max()) <= 1.0  # reported, clipped for playback
+
+
+# --- WAV input ------------------------------------------------------------------------------------------
+
+
+def test_wav_round_trip_16_bit():
+    x = au.make_signal("speech", 1.0)
+    loaded = au.load_wav(au.to_wav(x), "speech.wav")
+    assert loaded.sr == SR and loaded.notes == []
+    np.testing.assert_allclose(loaded.x, x, atol=2 / 32768)  # ±½ LSB and the 32767/32768 scale
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "int32", "float32"])
+def test_wav_sample_formats(dtype):
+    x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(SR // 2) / SR)
+    raw = {
+        "uint8": (x * 127 + 128).astype(np.uint8),
+        "int16": (x * 32767).astype(np.int16),
+        "int32": (x * 2147483647).astype(np.int32),
+        "float32": x.astype(np.float32),
+    }[dtype]
+    loaded = au.load_wav(_wav(raw), f"{dtype}.wav")
+    np.testing.assert_allclose(loaded.x, x, atol=0.02 if dtype == "uint8" else 1e-4)
+
+
+def test_stereo_44k_is_mixed_down_and_resampled():
+    t = np.arange(44_100) / 44_100
+    stereo = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 300 * t)], 1).astype(np.float32) * 0.5
+    loaded = au.load_wav(_wav(stereo, 44_100), "stereo.wav")
+    assert abs(loaded.x.size - SR) <= 1
+    assert any("mono" in n for n in loaded.notes) and any("44100" in n for n in loaded.notes)
+    assert abs(au.dominant_frequency(loaded.x) - 300) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"ID3\x04\x00\x00\x00\x00\x00" + b"\x00" * 100, "MP3"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "PNG image"),
+        (b"hello, this is text, not sound", "not a WAV"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00garbage", "cannot be decoded"),
+    ],
+    ids=["empty", "mp3", "png", "text", "truncated"],
+)
+def test_bad_uploads_get_clear_messages(data, message):
+    with pytest.raises(au.AudioInputError, match=message):
+        au.load_wav(data, "clip.wav")
+
+
+def test_too_long_and_silent_uploads_are_refused():
+    with pytest.raises(au.AudioInputError, match=r"11\.0 s long.*at most 10 s"):
+        au.load_wav(_wav(np.zeros(11 * 8000, np.int16) + 100, 8000), "long.wav")
+    with pytest.raises(au.AudioInputError, match="silent"):
+        au.load_wav(_wav(np.zeros(8000, np.int16)), "silence.wav")
+    with pytest.raises(au.AudioInputError, match="no audio"):
+        au.load_wav(_wav(np.zeros(0, np.int16)), "nothing.wav")
+
+
+# --- figures -------------------------------------------------------------------------------------------------
+
+
+def test_spectrogram_peak_is_at_the_tone():
+    times, freqs, s_db = au.spectrogram(au.make_signal("tone", 0.5))
+    assert s_db.shape == (freqs.size, times.size)
+    assert abs(freqs[int(s_db.mean(axis=1).argmax())] - 440) <= SR / 512
+
+
+def test_figures_have_titles_axes_and_legends():
+    x = au.make_signal("speech", 1.0)
+    y = au.augment(x, au.AudioConfig()).after
+    wave = au.waveform_figure(x, y)
+    assert wave.layout.title.text and wave.layout.xaxis.title.text == "time (s)" and len(wave.data) == 2
+    assert {t.name for t in wave.data} == {"before", "after"}
+    spec = au.spectrogram_figure(x, y)
+    assert spec.layout.title.text and spec.layout.yaxis.title.text == "frequency (Hz)"
+    assert sum(1 for t in spec.data if t.showscale) == 1  # one shared colour bar

@@ -1,0 +1,102 @@
+"""Lab 5 page (AppTest): the preview grid, resample, URL state, label check, sound uploads, training."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import audio as au
+from tests.conftest import run_page
+
+SCRIPT = "app_pages/augmentation.py"
+
+
+def _grid(at):
+    """The sample grid: the st.image element whose captions start with "#1:"."""
+    grids = [im for im in at.get("image") if im.captions and im.captions[0].startswith("#1:")]
+    assert len(grids) == 1, [im.captions[:1] for im in at.get("image")]
+    return grids[0]
+
+
+def _code(at) -> str:
+    return next(c.value for c in at.code if "v2.Compose([" in c.value)
+
+
+@pytest.fixture(scope="module")
+def page():
+    at = run_page(SCRIPT)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_shows_the_preview_grid_the_original_and_the_code(page):
+    grid = _grid(page)
+    assert len(grid.value) == 12
+    assert any("rotate" in c and "crop" in c for c in grid.captions)  # the drawn parameters
+    assert any(im.captions[0].startswith("original") for im in page.get("image"))
+    code = _code(page)
+    assert "v2.RandomRotation(degrees=(-15.0, 15.0))" in code and "torch.manual_seed(0 + i)" in code
+    assert not page.error
+
+
+def test_link_settings_reach_the_pipeline_and_resample_moves_the_draw():
+    at = run_page(SCRIPT, query={"rotate_deg": "45", "num_samples": "4", "blur": "1", "seed": "3"})
+    assert not at.exception
+    grid = _grid(at)
+    assert len(grid.value) == 4 and all("blur σ=" in c for c in grid.captions)
+    assert "degrees=(-45.0, 45.0)" in _code(at) and "torch.manual_seed(300000 + i)" in _code(at)
+    before = grid.captions
+    next(b for b in at.button if b.label == "Resample").click().run()
+    assert not at.exception
+    assert _grid(at).captions != before
+    assert at.query_params["draw"] == "1" and at.query_params["rotate_deg"] == "45"
+    assert "torch.manual_seed(300100 + i)" in _code(at)
+
+
+def test_switching_a_transform_on_adds_it_with_its_widgets():
+    at = run_page(SCRIPT, query={"num_samples": "3"})
+    at.toggle(key="augmentation.on.erasing.erasing").set_value(True).run()
+    assert not at.exception
+    assert any(s.label == "max area erased" for s in at.slider)
+    assert "v2.RandomErasing(" in _code(at) and "v2.ToDtype(torch.float32, scale=True)" in _code(at)
+    assert at.query_params["erasing"] == "1"
+
+
+def test_bad_link_values_warn_and_fall_back():
+    at = run_page(SCRIPT, query={"rotate_deg": "9000", "num_samples": "2"})
+    assert not at.exception
+    assert any("rotate_deg=9000" in w.value for w in at.warning)
+    assert "degrees=(-15.0, 15.0)" in _code(at)
+
+
+def test_label_check_without_weights_says_so_and_skips(monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty hub cache
+    at = run_page(SCRIPT, query={"num_samples": "2"})
+    at.toggle(key="augmentation.labels_on").set_value(True).run()
+    assert not at.exception
+    assert any("not in the torch hub cache" in i.value for i in at.info)
+    assert len(_grid(at).value) == 2
+
+
+def test_sound_tab_plays_before_and_after_and_refuses_bad_uploads():
+    at = run_page(SCRIPT, query={"num_samples": "1"})
+    assert len(at.get("audio")) == 2
+    assert any("measured" in m.value for m in at.markdown)
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
+    uploader.set_value(("song.wav", b"ID3\x04\x00\x00" + b"\x00" * 64, "audio/wav")).run()
+    assert not at.exception
+    assert any("not a WAV file" in e.value and "MP3" in e.value for e in at.error)
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
+    uploader.set_value(("tone.wav", au.to_wav(au.make_signal("tone", 1.0)), "audio/wav")).run()
+    assert not at.exception and not at.error
+    assert any("tone.wav" in m.value for m in at.markdown)
+
+
+def test_training_both_runs_reports_the_gain():
+    at = run_page(SCRIPT, query={"num_samples": "1", "tr_epochs": "5", "tr_train_size": "50"})
+    next(b for b in at.button if b.label == "Train both").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [m.label for m in at.metric]
+    assert "Validation accuracy, without" in labels and "…with augmentation" in labels
+    assert any("points" in (m.delta or "") for m in at.metric)
