@@ -35,7 +35,7 @@ seed = ui.current_seed()
 st.markdown(
     "Try: "
     + " · ".join(
-        f"[{name}](/{PAGE}?{query})"
+        f"[{name}]({PAGE}?{query})"
         for name, query in (
             (
                 "the spiral (2×8 tanh, Adam)",
@@ -51,7 +51,7 @@ st.markdown(
             ("regression", "dataset=multi_gaussian&w1=8&w2=8&optimizer=adam&lr=0.01"),
         )
     )
-    + " — each link is a full experiment (links open with these settings; press Train)."
+    + " — each link opens the experiment with its settings; press **Train**."
 )
 
 # --- settings ----------------------------------------------------------------------------
