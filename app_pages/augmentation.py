@@ -153,7 +153,7 @@ with tab_images:
                     same = "✓ same" if lab.index == labels[0].index else "✗ changed"
                     text += f" — {lab.name} ({lab.prob:.0%}) {same}"
                 captions.append(text)
-            st.image(result.samples, caption=captions, width=min(w, 220))
+            st.image(result.samples, caption=captions, width=min(w, 180))
         if labels:
             kept = sum(lab.index == labels[0].index for lab in labels[1:])
             st.metric(

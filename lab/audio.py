@@ -455,7 +455,9 @@ def waveform_figure(before: np.ndarray, after: np.ndarray, sr: int = SAMPLE_RATE
 
 def spectrogram_figure(before: np.ndarray, after: np.ndarray, sr: int = SAMPLE_RATE) -> go.Figure:
     """Two spectrograms side by side (dB, one shared colour scale)."""
-    specs = [spectrogram(before, sr), spectrogram(after, sr)]
+    # ≤ ~400 time frames per panel keeps the figure's JSON small even for a 10 s upload.
+    hop = max(128, max(before.size, after.size) // 400)
+    specs = [spectrogram(before, sr, hop=hop), spectrogram(after, sr, hop=hop)]
     top = max(float(s[2].max()) for s in specs)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("before", "after"), shared_yaxes=True, horizontal_spacing=0.04)
     for col, (t, f, s) in enumerate(specs, start=1):
