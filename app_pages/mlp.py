@@ -22,6 +22,8 @@ PAGE = "mlp"
 TRAINER_KEY = "mlp.trainer"
 LIVE_SECONDS = 0.5  # redraw the output map at most this often while training
 CSV_MAX_CLASSES = 6
+TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("l1", "l2"))
+REG_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name in ("l1", "l2"))
 INIT_NEEDS = {"sigma": "normal", "constant": "constant"}  # init setting → the scheme that uses it
 
 info = ui.page_header(
@@ -73,13 +75,14 @@ with st.expander("Settings — data, network, training", expanded=True, icon=":m
         layer_values = ui.controls(layer_specs, f"{PAGE}.layers", container=c_net) if layer_specs else {}
     with c_train:
         st.markdown("**Training**")
-        train_values = ui.controls(mlp.TRAIN_SPECS, f"{PAGE}.train", container=c_train)
+        train_values = ui.controls(TRAIN_SPECS, f"{PAGE}.train", container=c_train)
     with c_init:
-        st.markdown("**Initialisation**")
+        st.markdown("**Initialisation & regularisation**")
         init_values = ui.controls(INIT_SPECS[:1], f"{PAGE}.init", container=c_init)
         init_specs = [*INIT_SPECS[:1], *(p for p in INIT_SPECS[1:] if INIT_NEEDS[p.name] == init_values["init"])]
         if len(init_specs) > 1:  # σ for the normal init, c for the constant init
             init_values |= ui.controls(init_specs[1:], f"{PAGE}.init.{init_values['init']}", container=c_init)
+        train_values |= ui.controls(REG_SPECS, f"{PAGE}.reg", container=c_init)
         discretize = st.toggle(
             "Discretize output", key=f"{PAGE}.discretize", help="Hard class regions instead of probabilities."
         )
@@ -173,6 +176,21 @@ def show_numbers() -> None:
 # --- pictures ----------------------------------------------------------------------------------
 col_net, col_out = st.columns([1.25, 1])
 net_ph = col_net.empty()
+with col_net.expander("Edit a weight by hand", icon=":material/edit:"):
+    linears_now = mlp.linear_layers(trainer.model)
+    e1, e2, e3, e4 = st.columns(4)
+    layer_no = e1.selectbox(
+        "Into layer",
+        range(len(linears_now)),
+        format_func=lambda i: "output" if i == len(linears_now) - 1 else f"hidden {i + 1}",
+    )
+    W_now = linears_now[layer_no].weight.detach()
+    to = e2.number_input("to neuron", 1, W_now.shape[0], 1) - 1
+    src = e3.number_input("from unit", 1, W_now.shape[1], 1) - 1
+    value = e4.number_input("new w", -10.0, 10.0, float(W_now[to, src]), step=0.1, format="%.3f")
+    if st.button("Set this weight", key=f"{PAGE}.set_weight"):
+        old = trainer.set_weight(layer_no, to, src, value)
+        st.caption(f"w changed from {old:+.4f} to {value:+.4f}: see the maps change (training continues from here).")
 numbers_ph = col_out.empty()
 out_ph = col_out.empty()
 
@@ -275,9 +293,28 @@ else:
     st.caption("Press **▶ Train** or **⏭ Step**: loss and accuracy curves appear here.")
 
 # --- deeper looks ----------------------------------------------------------------------------------
-tab_neurons, tab_collapse, tab_sym, tab_backprop, tab_export = st.tabs(
-    ["Every neuron", "Linear collapse", "Symmetry meter", "Backprop = chain rule", "Export weights & code"]
+tab_neurons, tab_replay, tab_collapse, tab_sym, tab_backprop, tab_export = st.tabs(
+    [
+        "Every neuron",
+        "Replay training",
+        "Linear collapse",
+        "Symmetry meter",
+        "Backprop = chain rule",
+        "Export weights & code",
+    ]
 )
+
+with tab_replay:
+    if len(trainer.replay) < 2:
+        st.caption("Train first: the weights are kept at up to 120 epochs along the way to replay here.")
+    else:
+        epochs_kept = [snap.epoch for snap in trainer.replay]
+        chosen = st.select_slider("Epoch", epochs_kept, value=epochs_kept[-1], help="Weights saved during training.")
+        snap = next(s for s in trainer.replay if s.epoch == chosen)
+        then = trainer.grid_outputs(60, state=snap.state)
+        fig = output_figure(then)
+        fig.update_layout(title={"text": f"Output at epoch {chosen:,}"})
+        st.plotly_chart(fig, width="stretch")
 
 with tab_neurons:
     st.caption(
@@ -398,5 +435,7 @@ with tab_export:
         f"The code trains {max(trainer.epoch, 1):,} epochs from scratch with the settings on screen; on the CPU it gives "
         "bit-identical weights when the settings were not changed mid-run."
     )
+    if trainer.edited:
+        st.warning("You set a weight by hand during this run: the code reproduces the run without that edit.")
     ui.show_code(source, filename="mlp_playground.py")
     st.caption(f"Link state: every setting and the seed ({seed}) are in the URL — share it to reproduce this run.")

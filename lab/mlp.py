@@ -365,7 +365,7 @@ TRAIN_SPECS = (
     Param("schedule", "LR schedule", "constant", kind="choice", options=SCHEDULES, labels=SCHEDULE_LABELS),
     Param("loss", "Loss", "ce", kind="choice", options=LOSSES, labels=LOSS_LABELS, help="Regression always uses MSE."),
     Param("batch_size", "Batch size", 10, kind="int", lo=1, hi=128),
-    Param("num_epochs", "Epochs per ▶ click", 200, kind="int", lo=10, hi=5000, step=10),
+    Param("num_epochs", "Epochs per Train click", 200, kind="int", lo=10, hi=5000, step=10),
     Param("l1", "L1 rate", 0.0, kind="float", lo=0.0, hi=0.1, step=0.001),
     Param("l2", "L2 rate", 0.0, kind="float", lo=0.0, hi=0.1, step=0.001),
 )
@@ -415,6 +415,7 @@ class Trainer:
     optimizer: torch.optim.Optimizer | None = None
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     initial: dict[str, float] = field(default_factory=dict)  # metrics at epoch 0
+    edited: bool = False  # a weight was set by hand (the code snippet no longer reproduces the run)
 
     # construction -------------------------------------------------------------
     @classmethod
@@ -646,6 +647,16 @@ class Trainer:
         logits_net = self.model(inputs.to(self.device)).double().cpu()
         logits_one = inputs.double() @ W.T + b
         return Collapse(W.numpy(), b.numpy(), float((logits_net - logits_one).abs().max()), is_linear(self.model))
+
+    @torch.no_grad()
+    def set_weight(self, layer: int, to: int, source: int, value: float) -> float:
+        """Set one weight by hand (Playground's "click a link"): linear layer ``layer`` (0-based),
+        ``W[to, source] = value``. Returns the old value. The run is marked as edited."""
+        W = linear_layers(self.model)[layer].weight
+        old = float(W[to, source])
+        W[to, source] = value
+        self.edited = True
+        return old
 
     def state_dict_bytes(self) -> bytes:
         """``torch.save(model.state_dict())`` as bytes (CPU tensors), for a download button."""

@@ -232,7 +232,7 @@ def test_init_schemes():
     w = model[0].weight.detach()
     assert float(w.min()) >= 0 and float(w.max()) <= 0.1 and float(model[0].bias.detach().abs().max()) == 0
     lab_init.init_network(model, "normal", sigma=0.01, seed=1)
-    assert float(model[0].weight.abs().max()) < 0.05
+    assert float(model[0].weight.detach().abs().max()) < 0.05
     with pytest.raises(ValueError):
         lab_init.init_linear(model[0], "ones")
 
@@ -392,3 +392,21 @@ def test_cuda_run_starts_like_the_cpu_run_and_trains():
     assert gpu.history.ok and next(gpu.model.parameters()).is_cuda
     assert gpu.history.last("loss") == pytest.approx(cpu.history.last("loss"), abs=1e-3)
     assert gpu.grid_outputs(8).output.shape == (1, 8, 8)
+
+
+def test_set_weight_by_hand_changes_the_output_and_marks_the_run():
+    t = _trainer(net=mlp.NetConfig(hidden=(3,), activations=("tanh",)))
+    before = t.grid_outputs(8).output
+    old = t.set_weight(1, 0, 2, 5.0)
+    assert float(t.model[2].weight[0, 2]) == 5.0 and old != 5.0
+    assert t.edited
+    assert not np.allclose(t.grid_outputs(8).output, before)
+
+
+def test_replay_is_thinned_but_keeps_the_start_and_recent_epochs():
+    t = _trainer()
+    t.max_replay = 10
+    t.train(50)
+    epochs = [s.epoch for s in t.replay]
+    assert epochs[0] == 0 and len(epochs) <= 11 and epochs == sorted(epochs)
+    assert epochs[-1] >= 40

@@ -110,3 +110,19 @@ def test_regression_dataset_renders_and_trains():
     at.button(key=TRAIN).click().run()
     _ok(at)
     assert _epoch(at) == "10"
+
+
+def test_replay_and_edit_a_weight():
+    at = run_page(SCRIPT, query={"num_epochs": "20"})
+    at.button(key=TRAIN).click().run()
+    _ok(at)
+    slider = next(s for s in at.select_slider if s.label == "Epoch")
+    assert slider.value == 20
+    slider.set_value(0).run()
+    _ok(at)
+    specs = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert any("Output at epoch 0" in spec for spec in specs)
+    next(n for n in at.number_input if n.label == "new w").set_value(3.0).run()
+    at.button(key="mlp.set_weight").click().run()
+    _ok(at)
+    assert any("to +3.0000" in c.value for c in at.caption)
