@@ -292,7 +292,7 @@ def transform_input(x: torch.Tensor) -> torch.Tensor:
 
 
 def run_network(
-    model: nn.Module, X: torch.Tensor, capture: Capture = Capture()
+    model: nn.Module, X: torch.Tensor, capture: Capture = Capture(), *, start_after: str | None = None
 ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
     """``GoogLeNet.forward`` in eval mode, by hand: ``(logits (N, 1000), kept tensors)``.
 
@@ -300,11 +300,13 @@ def run_network(
     but without hooks and without touching ``model`` — so it is safe on a model
     shared by many sessions and threads. Kept tensors are named like the
     modules (``"inception4c"``, ``"inception4c.branch2"``, ``".pre"`` for pre-ReLU).
-    With ``capture.stop_at`` the run ends after that layer and logits are None.
+    With ``capture.stop_at`` the run ends after that layer and logits are None;
+    with ``start_after`` the run resumes from that layer's output ``X``.
     """
     acts: dict[str, torch.Tensor] = {}
-    x = model._transform_input(X) if getattr(model, "transform_input", False) else X
-    for name in SEQUENCE:
+    sequence = SEQUENCE if start_after is None else SEQUENCE[SEQUENCE.index(start_after) + 1 :]
+    x = X if start_after is not None else (model._transform_input(X) if model.transform_input else X)
+    for name in sequence:
         module = getattr(model, name)
         if name in BLOCKS:
             x = _inception(module, name, x, capture, acts)
