@@ -28,8 +28,7 @@ def dropout_mask(
     shape: Sequence[int], p: float, generator: torch.Generator | None = None, device: str = "cpu"
 ) -> Tensor:
     """A keep-mask of ``shape``: 1.0 with probability 1 − p, 0.0 with probability p (float32)."""
-    keep = torch.rand(tuple(shape), generator=generator, device=device) >= p
-    return keep.float()
+    return torch.empty(tuple(shape), device=device).bernoulli_(1.0 - p, generator=generator)
 
 
 def dropout(x: Tensor, p: float, training: bool = True, generator: torch.Generator | None = None) -> Tensor:
@@ -42,7 +41,8 @@ def dropout(x: Tensor, p: float, training: bool = True, generator: torch.Generat
         return x
     if p >= 1.0:
         return torch.zeros_like(x)
-    return x * dropout_mask(x.shape, p, generator, str(x.device)) / (1.0 - p)
+    # scale the mask, not x: one multiplication on the autograd path
+    return x * dropout_mask(x.shape, p, generator, str(x.device)).mul_(1.0 / (1.0 - p))
 
 
 class Dropout(nn.Module):
