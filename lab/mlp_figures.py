@@ -31,7 +31,12 @@ def neuron_images(maps: np.ndarray, *, size: int = 72) -> list[np.ndarray]:
     Signed maps (tanh, logits) use the diverging scale around 0; one-signed maps
     (sigmoid, ReLU) min–max + Viridis. Each map has its own scale.
     """
+    maps = np.asarray(maps, dtype=np.float64)
     images = colorize(maps[:, ::-1, :], normalise="each")  # flip: image row 0 is the top
+    flat = np.ptp(maps.reshape(len(maps), -1), axis=1) < 1e-9
+    for img, is_flat, m in zip(images, flat, maps, strict=True):
+        if is_flat:  # a constant map carries no picture: light grey, darker if the constant is not 0
+            img[:] = 235 if abs(float(m.flat[0])) < 1e-9 else 200
     return [np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.NEAREST)) for img in images]
 
 
@@ -120,7 +125,7 @@ def network_figure(
                 if not np.isfinite(w):
                     continue
                 (x0, y0), (x1, y1) = pos(layer, i), pos(layer + 1, j)
-                key = (w >= 0, int(min(5, np.floor(6 * abs(w) / w_max))))
+                key = (None if w == 0 else w > 0, int(min(5, np.floor(6 * abs(w) / w_max))))
                 xs, ys = bins.setdefault(key, ([], []))
                 xs += [x0 + 0.18, x1 - 0.18, None]
                 ys += [y0, y1, None]
@@ -130,14 +135,15 @@ def network_figure(
                     f"w = {w:+.4g}<br>{_node_name(layer, i, input_labels)} → {_node_name(layer + 1, j, input_labels)}"
                 )
     shown = set()
-    for (positive, b), (xs, ys) in sorted(bins.items()):
-        name = "weight > 0" if positive else "weight < 0"
+    for (positive, b), (xs, ys) in sorted(bins.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        name = {True: "weight > 0", False: "weight < 0", None: "weight = 0"}[positive]
+        color = {True: POSITIVE, False: NEGATIVE, None: "#bbbbbb"}[positive]
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=ys,
                 mode="lines",
-                line={"color": POSITIVE if positive else NEGATIVE, "width": 0.6 + 1.6 * b},
+                line={"color": color, "width": 0.6 + 1.6 * b, "dash": "dot" if positive is None else "solid"},
                 opacity=0.75,
                 hoverinfo="skip",
                 name=name,
@@ -367,6 +373,6 @@ def symmetry_chart(
                 hovertemplate=f"layer {layer + 1}: max difference %{{customdata:.3g}}<extra></extra>",
             )
         )
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", exponentformat="power")
     fig.update_layout(hovermode="x unified", showlegend=True)
-    return _layout(fig, title, "epoch", "max |w_j − w_k| between units (log)", 320)
+    return _layout(fig, title, "epoch", "max |w_j − w_k| (log; 0 drawn at 1e-12)", 320)
