@@ -22,6 +22,7 @@ def test_page_renders_demos_before_any_training():
     assert "running = (1 − momentum)·running + momentum·batch" in " ".join(i.value for i in at.info)
     assert "1/(1 − p) = 2" in texts
     assert "First layer ÷ output layer" in texts
+    assert at.selectbox(key=f"{PAGE}.vg.act").value == "sigmoid"
     assert f"{PAGE}.result" not in at.session_state
 
 
