@@ -133,8 +133,8 @@ if trainer is None or st.session_state.get(f"{TRAINER_KEY}.key") != run_key:
         st.toast("Data or network changed: a fresh network starts at epoch 0.", icon=":material/restart_alt:")
     trainer = mlp.Trainer.create(dataset, net_cfg, train_cfg, seed=seed, device=info.device)
     st.session_state[TRAINER_KEY], st.session_state[f"{TRAINER_KEY}.key"] = trainer, run_key
-elif trainer.cfg != train_cfg:
-    trainer.configure(train_cfg)  # keep the weights, like Playground; the optimiser state restarts
+elif trainer.cfg != train_cfg and trainer.update(train_cfg) and trainer.epoch:
+    st.toast("New optimiser settings: training continues from the current weights.", icon=":material/tune:")
 
 # --- controls: reset / step / train / pause --------------------------------------------------
 b_reset, b_step, b_train, b_pause, m_epoch = st.columns([1, 1, 1.6, 1, 1.2], vertical_alignment="center")

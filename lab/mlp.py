@@ -471,6 +471,24 @@ class Trainer:
         else:
             self.scheduler = None
 
+    def update(self, cfg: TrainConfig) -> bool:
+        """Take new training settings mid-run, keeping the weights (as Playground does).
+
+        The optimiser (and its state: momentum, Adam moments) is rebuilt only when
+        its own settings change; batch size, loss, L1/L2 and epochs per click take
+        effect without touching it. Returns True when the optimiser was rebuilt.
+        """
+
+        def optimiser_part(c: TrainConfig) -> tuple:
+            return (c.optimizer, c.lr, c.momentum, c.schedule, c.num_epochs if c.schedule == "cosine" else 0)
+
+        rebuild = optimiser_part(cfg) != optimiser_part(self.cfg)
+        if rebuild:
+            self.configure(cfg)
+        else:
+            self.cfg = cfg
+        return rebuild
+
     # properties ---------------------------------------------------------------
     @property
     def epoch(self) -> int:

@@ -401,7 +401,7 @@ def test_set_weight_by_hand_changes_the_output_and_marks_the_run():
     t = _trainer(net=mlp.NetConfig(hidden=(3,), activations=("tanh",)))
     before = t.grid_outputs(8).output
     old = t.set_weight(1, 0, 2, 5.0)
-    assert float(t.model[2].weight[0, 2]) == 5.0 and old != 5.0
+    assert float(t.model[2].weight.detach()[0, 2]) == 5.0 and old != 5.0
     assert t.edited
     assert not np.allclose(t.grid_outputs(8).output, before)
 
@@ -413,3 +413,14 @@ def test_replay_is_thinned_but_keeps_the_start_and_recent_epochs():
     epochs = [s.epoch for s in t.replay]
     assert epochs[0] == 0 and len(epochs) <= 11 and epochs == sorted(epochs)
     assert epochs[-1] >= 40
+
+
+def test_update_keeps_the_optimiser_unless_its_settings_change():
+    t = _trainer(cfg=mlp.TrainConfig(optimizer="adam"))
+    t.train(3)
+    opt = t.optimizer
+    assert not t.update(mlp.TrainConfig(optimizer="adam", batch_size=5, l2=0.01, num_epochs=50))
+    assert t.optimizer is opt and t.cfg.batch_size == 5
+    assert t.update(mlp.TrainConfig(optimizer="adam", lr=0.1, batch_size=5))
+    assert t.optimizer is not opt and t.optimizer.param_groups[0]["lr"] == 0.1
+    assert t.epoch == 3  # the weights and the history stay

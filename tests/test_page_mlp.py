@@ -25,7 +25,7 @@ def test_page_renders_at_epoch_zero_with_its_pictures():
         assert label in labels
     assert any(label.startswith("Train") for label in labels)
     assert len(at.get("plotly_chart")) >= 2  # the network and the output map
-    assert len(at.tabs) == 5
+    assert len(at.tabs) == 6
 
 
 def test_training_runs_to_completion_from_its_button():
