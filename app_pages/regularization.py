@@ -174,8 +174,16 @@ with tabs[3]:
     if comparison is None:
         st.info("No results yet.")
     else:
-        st.plotly_chart(reg.grad_norm_figure(comparison))
-        st.caption("‖∂L/∂W‖ of each layer on the last mini-batch of the last epoch (mean over seeds).")
+        last = max((len(r.grad_norms) for r in comparison.runs), default=0)
+        if last == 0:
+            st.info("No finished epoch yet.")
+        else:
+            epoch = st.slider("Epoch", 1, last, last, key=f"{PAGE}.grad.epoch") if last > 1 else 1
+            st.plotly_chart(reg.grad_norm_figure(comparison, epoch))
+            st.caption(
+                "‖∂L/∂W‖ of each layer on the last mini-batch of the chosen epoch (mean over seeds). With deep "
+                "sigmoid networks the input-side layers get far smaller gradients — see *Vanishing gradients*."
+            )
 
 with tabs[4]:
     st.info(batchnorm.MOMENTUM_CONVENTION, icon=":material/functions:")
@@ -219,7 +227,8 @@ with tabs[5]:
     demo = drop.mask_demo((6, 8, 8, 3), p, num_batches=3, seed=seed * 10_007 + int(batch0))
     cols = st.columns(3)
     for i, (col, masks) in enumerate(zip(cols, demo.masks, strict=True)):
-        col.plotly_chart(drop.network_figure(demo.layer_sizes, masks, f"Batch {int(batch0) + i + 1} (train)"))
+        fig = drop.network_figure(demo.layer_sizes, masks, f"Batch {int(batch0) + i + 1} (train mode)")
+        col.plotly_chart(fig.update_layout(showlegend=i == 0))
     st.markdown(
         f"Each mini-batch trains a different thinned network: a fresh mask keeps every hidden unit with "
         f"probability 1 − p and multiplies the kept ones by **1/(1 − p) = {1 / (1 - p):.3g}** so the expected "
