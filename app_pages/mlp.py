@@ -57,7 +57,11 @@ st.markdown(
 )
 
 # --- settings ----------------------------------------------------------------------------
-with st.expander("Settings — data, network, training", expanded=True, icon=":material/tune:"):
+# A teacher's link can open with the settings folded away (…&settings=closed): the class sees the pictures.
+if f"{PAGE}.settings_closed" not in st.session_state:
+    st.session_state[f"{PAGE}.settings_closed"] = st.query_params.get("settings") == "closed"
+settings_closed = st.session_state[f"{PAGE}.settings_closed"]
+with st.expander("Settings — data, network, training", expanded=not settings_closed, icon=":material/tune:"):
     c_data, c_net, c_train, c_init = st.columns(4)
     with c_data:
         st.markdown("**Data**")
@@ -89,7 +93,11 @@ with st.expander("Settings — data, network, training", expanded=True, icon=":m
         show_test = st.toggle("Show test points", value=True, key=f"{PAGE}.show_test")
 
 all_specs = (*mlp.DATA_SPECS, *mlp.FEATURE_SPECS, *layer_specs, *mlp.TRAIN_SPECS, *init_specs)
-ui.sync_url(all_specs, {**data_values, **net_values, **layer_values, **train_values, **init_values})
+ui.sync_url(
+    all_specs,
+    {**data_values, **net_values, **layer_values, **train_values, **init_values},
+    extra={"settings": "closed"} if settings_closed else None,
+)
 
 # --- configs -------------------------------------------------------------------------------
 data_cfg = make_config(mlp.DataConfig, data_values, seed=seed)

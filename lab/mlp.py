@@ -322,12 +322,29 @@ class TrainConfig:
 
 DATA_SPECS = (
     Param("dataset", "Dataset", "circles", kind="choice", options=DATASET_CHOICES, labels=data2d.LABELS),
-    Param("num_classes", "Classes (spiral arms / blobs)", 2, kind="int", lo=2, hi=6),
+    Param(
+        "num_classes",
+        "Classes (spiral arms / blobs)",
+        2,
+        kind="int",
+        lo=2,
+        hi=6,
+        help="More than 2 classes: a softmax output with one unit (and one map) per class.",
+    ),
     Param(
         "noise", "Noise", 0.05, kind="float", lo=0.0, hi=0.5, step=0.01, help="Std of the jitter added to each point."
     ),
-    Param("train_fraction", "Training share", 0.5, kind="float", lo=0.1, hi=0.9, step=0.1),
-    Param("n", "Points", 300, kind="int", lo=50, hi=2000, step=50),
+    Param(
+        "train_fraction",
+        "Training share",
+        0.5,
+        kind="float",
+        lo=0.1,
+        hi=0.9,
+        step=0.1,
+        help="Share of the points the network learns from; the rest (hollow markers) only measure it.",
+    ),
+    Param("n", "Points", 300, kind="int", lo=50, hi=2000, step=50, help="Points generated (train + test)."),
 )
 FEATURE_SPECS = (
     Param(
@@ -347,7 +364,9 @@ def layer_specs(i: int) -> tuple[Param, Param]:
     """Width and activation specs of hidden layer ``i`` (1-based)."""
     default_width = (4, 2, 4, 4, 4, 4)[i - 1]
     return (
-        Param(f"w{i}", f"Layer {i} neurons", default_width, kind="int", lo=1, hi=32),
+        Param(
+            f"w{i}", f"Layer {i} neurons", default_width, kind="int", lo=1, hi=32, help="Units in this hidden layer."
+        ),
         Param(
             f"a{i}",
             f"Layer {i} activation",
@@ -355,19 +374,62 @@ def layer_specs(i: int) -> tuple[Param, Param]:
             kind="choice",
             options=tuple(ACTIVATIONS),
             labels=ACTIVATION_LABELS,
+            help="The nonlinearity after this layer. Identity everywhere = the layers collapse into one linear map.",
         ),
     )
 
 
 TRAIN_SPECS = (
-    Param("lr", "Learning rate α", 0.03, kind="log", lo=1e-5, hi=10.0),
-    Param("optimizer", "Optimiser", "sgd", kind="choice", options=OPTIMIZERS, labels=OPTIMIZER_LABELS),
-    Param("schedule", "LR schedule", "constant", kind="choice", options=SCHEDULES, labels=SCHEDULE_LABELS),
+    Param(
+        "lr",
+        "Learning rate α",
+        0.03,
+        kind="log",
+        lo=1e-5,
+        hi=10.0,
+        help="Step size of θ ← θ − α ∂L/∂θ. Too high diverges.",
+    ),
+    Param(
+        "optimizer",
+        "Optimiser",
+        "sgd",
+        kind="choice",
+        options=OPTIMIZERS,
+        labels=OPTIMIZER_LABELS,
+        help="SGD: plain steps. Momentum (β = 0.9): steps keep part of their previous direction. Adam: per-weight "
+        "step sizes from running gradient statistics.",
+    ),
+    Param(
+        "schedule",
+        "LR schedule",
+        "constant",
+        kind="choice",
+        options=SCHEDULES,
+        labels=SCHEDULE_LABELS,
+        help="How α changes from epoch to epoch (stepped once per epoch).",
+    ),
     Param("loss", "Loss", "ce", kind="choice", options=LOSSES, labels=LOSS_LABELS, help="Regression always uses MSE."),
-    Param("batch_size", "Batch size", 10, kind="int", lo=1, hi=128),
+    Param(
+        "batch_size",
+        "Batch size",
+        10,
+        kind="int",
+        lo=1,
+        hi=128,
+        help="Points per gradient step; an epoch is one pass over the training set.",
+    ),
     Param("num_epochs", "Epochs per Train click", 200, kind="int", lo=10, hi=5000, step=10),
-    Param("l1", "L1 rate", 0.0, kind="float", lo=0.0, hi=0.1, step=0.001),
-    Param("l2", "L2 rate", 0.0, kind="float", lo=0.0, hi=0.1, step=0.001),
+    Param(
+        "l1",
+        "L1 rate",
+        0.0,
+        kind="float",
+        lo=0.0,
+        hi=0.1,
+        step=0.001,
+        help="Adds l1·Σ|w|: pushes weights to exactly 0.",
+    ),
+    Param("l2", "L2 rate", 0.0, kind="float", lo=0.0, hi=0.1, step=0.001, help="Adds l2·Σw²: keeps weights small."),
 )
 
 

@@ -126,3 +126,11 @@ def test_replay_and_edit_a_weight():
     at.button(key="mlp.set_weight").click().run()
     _ok(at)
     assert any("to +3.0000" in c.value for c in at.caption)
+
+
+def test_a_teachers_link_can_fold_the_settings_away():
+    at = run_page(SCRIPT, query={"settings": "closed", "dataset": "xor"})
+    _ok(at)
+    assert at.expander[0].proto.expanded is False
+    assert at.query_params.get("settings") in ("closed", ["closed"])
+    assert run_page(SCRIPT).expander[0].proto.expanded is True
