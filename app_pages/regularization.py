@@ -127,7 +127,8 @@ with tabs[0]:
         st.markdown(
             "Train curves are measured in **eval mode** (dropout off, BN with running statistics) on the whole "
             "training subset, so the shaded area is the true generalisation gap. A validation *loss* that rises "
-            "while the train loss keeps falling is overfitting."
+            "while the train loss keeps falling is overfitting. L2 is the classic penalty λ₂·‖W‖² (the optimiser's "
+            "`weight_decay`, on Linear weights only); under Adam its effect is weaker than under SGD + momentum."
         )
 
 with tabs[1]:
@@ -153,7 +154,7 @@ with tabs[2]:
     else:
         keys = list(comparison.by_variant())
         st.markdown(
-            "Quantile bands of every hidden layer's **pre-activation** (the input of the nonlinearity) on 256 "
+            "Quantile bands of every hidden layer's **pre-activation** (the input of the nonlinearity) on 128 "
             "validation samples after each epoch. Without normalisation the distribution drifts as the layers "
             "below change (*internal covariate shift*); BN/LN keep it centred with a stable spread."
         )

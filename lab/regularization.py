@@ -49,7 +49,7 @@ from lab.training import History, Progress, run_steps
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BN_TRACE_UNITS = 8  # units of the first BN layer whose statistics are recorded every step
-PROBE_SIZE = 256  # validation samples whose pre-activations are summarised per epoch
+PROBE_SIZE = 128  # validation samples whose pre-activations are summarised per epoch
 
 
 # --- configurations -----------------------------------------------------------------------------
@@ -229,9 +229,9 @@ class MLP(nn.Module):
         elif variant.layer_norm:
             self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(depth))
         else:
-            self.norms = nn.ModuleList(nn.Identity() for _ in range(depth))
+            self.norms = nn.ModuleList()  # none: skipped in forward (no Identity calls in the hot loop)
         self.act = ACTIVATIONS[activation]()
-        self.drop = Dropout(p, generator) if variant.dropout and p > 0 else nn.Identity()
+        self.drop = Dropout(p, generator) if variant.dropout and p > 0 else None
         self.head = nn.Linear(width, num_classes)
         self.record = False
         self.pre_activations: list[Tensor] = []
@@ -245,15 +245,19 @@ class MLP(nn.Module):
         if self.record:
             self.pre_activations = []
         h = X
-        for i, (linear, norm) in enumerate(zip(self.linears, self.norms, strict=True)):
+        norms = list(self.norms)
+        for i, linear in enumerate(self.linears):
             z = linear(h)  # (N, width)
             if i == 0 and self.bn_trace is not None and self.training:
                 zk = z.detach()[:, :BN_TRACE_UNITS]
                 self.bn_trace.append(torch.stack([zk.mean(0), zk.var(0)]))  # (2, K): mean, unbiased var
-            z = norm(z)
+            if norms:
+                z = norms[i](z)
             if self.record:
                 self.pre_activations.append(z.detach())
-            h = self.drop(self.act(z))
+            h = self.act(z)
+            if self.drop is not None:
+                h = self.drop(h)
         return self.head(h)
 
 
@@ -402,19 +406,19 @@ def _evaluate(model: MLP, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
 
 
-def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...], probe: Tensor) -> None:
+def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...]) -> float:
+    """Eval-mode loss/accuracy on train and val, pre-activation quantiles, BN buffers; returns the train loss."""
     X_tr, y_tr, X_va, y_va = data
     model = live.model
     model.eval()
     with torch.no_grad():
         tl, ta = _evaluate(model, X_tr, y_tr)
+        model.record = True  # the validation pass also records the pre-activations (no extra forward)
         vl, va = _evaluate(model, X_va, y_va)
-        model.record = True
-        model(probe)
         model.record = False
-        q = torch.tensor(QUANTILES, device=probe.device)
-        quant = torch.stack([torch.quantile(z.flatten().float(), q) for z in model.pre_activations])
+        probe = torch.stack([z[:PROBE_SIZE].flatten() for z in model.pre_activations])  # (depth, P·width)
         model.pre_activations = []
+        quant = torch.quantile(probe.float(), torch.tensor(QUANTILES, device=probe.device), dim=1).T  # (depth, Q)
     values = torch.stack([tl, vl, ta, va]).cpu().tolist()  # one device sync per epoch
     run = live.run
     run.epochs.append(epoch)
@@ -423,40 +427,38 @@ def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...], probe: Tens
     run.train_acc.append(values[2])
     run.val_acc.append(values[3])
     run.act_quantiles.append(quant.cpu().numpy())
-    bn = model.norms[0]
+    bn = model.norms[0] if len(model.norms) else None
     if isinstance(bn, nn.BatchNorm1d):
         run.bn_buffers.append(
             torch.stack([bn.running_mean[:BN_TRACE_UNITS], bn.running_var[:BN_TRACE_UNITS]]).cpu().numpy()
         )
         run.bn_buffer_steps.append(run.steps_done)
+    return values[0]
 
 
-def _train_epoch(live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tensor) -> float:
-    """One pass over the training subset in the shared batch ``order``; returns the mean batch loss."""
+def _train_epoch(live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tensor) -> None:
+    """One pass over the training subset in the shared batch ``order`` (no per-step sync with the device)."""
     model, opt = live.model, live.opt
     model.train()
     t0 = time.perf_counter()
-    total = torch.zeros((), device=X.device)
     n_batches = 0
-    weights = weight_tensors(model) if live.l1 else []
+    weights = weight_tensors(model)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         if len(idx) < 2 and live.variant.batch_norm:
             continue  # BN needs ≥ 2 samples per batch
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(X[idx]), y[idx])
-        total = total + loss.detach()
         if live.l1:
             loss = loss + live.l1 * sum(w.abs().sum() for w in weights)
         loss.backward()
         opt.step()
         n_batches += 1
     live.run.steps_done += n_batches
-    grads = [w.grad for w in weight_tensors(model)]
-    live.run.grad_norms.append(torch.stack(torch._foreach_norm(grads)).cpu().numpy())
-    mean_loss = float(total) / max(n_batches, 1)
+    grads = [w.grad for w in weights]
+    if n_batches and all(g is not None for g in grads):
+        live.run.grad_norms.append(torch.stack(torch._foreach_norm(grads)).cpu().numpy())
     live.run.seconds += time.perf_counter() - t0
-    return mean_loss
 
 
 def _bn_running_from_trace(run: RunResult, momentum: float) -> None:
@@ -494,14 +496,13 @@ def compare(
     X_va = torch.as_tensor(split.X_val, device=device)
     y_va = torch.as_tensor(split.y_val, device=device)
     data = (X_tr, y_tr, X_va, y_va)
-    probe = X_va[:PROBE_SIZE]
     seeds = [config.seed + i for i in range(config.num_seeds)]
     lives: list[_Live] = []
     for seed in seeds:
         for v in variants:
             model = build_model(config, v, split.num_features, split.num_classes, seed, device)
             live = _Live(RunResult(v.key, seed), model, make_optimizer(config, v, model), v, config.l1 if v.l1 else 0.0)
-            _record_epoch(live, 0, data, probe)
+            _record_epoch(live, 0, data)
             lives.append(live)
     batch_gens = {s: torch.Generator().manual_seed(s + 1) for s in seeds}
     comparison = Comparison(config, [lv.run for lv in lives], split.name)
@@ -512,11 +513,11 @@ def compare(
         for live in lives:
             if live.run.status != "running":
                 continue
-            loss = _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr)
+            _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr)
+            loss = _record_epoch(live, step + 1, data)
             if not math.isfinite(loss):
                 live.run.status = "diverged"
                 continue
-            _record_epoch(live, step + 1, data, probe)
             losses.append(loss)
         # The shared loop stops on NaN only when *every* run has diverged.
         return {"loss": max(losses) if losses else math.nan}
