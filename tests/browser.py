@@ -45,6 +45,7 @@ RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 
 __all__ = [
     "ARTIFACTS",
+    "PHOTO_UPLOADER",
     "assert_no_exception",
     "browser",
     "fresh_server",
@@ -162,11 +163,22 @@ def assert_no_exception(page) -> None:
     assert "Traceback (most recent call last)" not in body
 
 
-def upload(page, path: Path | str, index: int = 0) -> None:
-    """Put a file into the page's ``index``-th file uploader and wait for the rerun."""
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(index).set_input_files(str(path))
+def upload(page, path: Path | str, label: str = "") -> None:
+    """Put a file into a file uploader and wait for the rerun.
+
+    ``label`` picks the uploader whose label contains it (default: the first
+    uploader on the page).
+    """
+    uploaders = page.locator('[data-testid="stFileUploader"]')
+    if label:
+        uploaders = uploaders.filter(has_text=label)
+    uploaders.first.locator('input[type="file"]').set_input_files(str(path))
     page.wait_for_timeout(500)
     wait_for_script(page)
+
+
+#: The label of ``ui.image_input``'s uploader, shared by every page that takes a photo.
+PHOTO_UPLOADER = "upload your own photo"
 
 
 def screenshot(page, name: str) -> Path:
