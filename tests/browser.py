@@ -1,7 +1,8 @@
 """Browser end-to-end support: a real ``streamlit run app.py`` driven by headless Chromium.
 
-Use from a test module with ``from tests.browser import *  # noqa: F403`` (fixtures
-``streamlit_server``, ``browser``, ``page``) and the helpers below.
+``tests/conftest.py`` registers this module as a pytest plugin, so every test can
+use the fixtures ``streamlit_server``, ``browser`` and ``page`` (one Playwright and
+one server for the whole session); import the helpers below by name.
 
 - Chromium is Debian's ``/usr/bin/chromium`` (Playwright cannot download its own
   browser here). When it or Playwright is missing the tests *skip* with the reason;

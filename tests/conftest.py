@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+#: Browser fixtures (streamlit_server, browser, page) are registered once for the whole
+#: session: one Playwright instance and one server, shared by every browser test module.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 if str(ROOT) not in sys.path:

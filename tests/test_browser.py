@@ -16,7 +16,6 @@ import re
 import pytest
 
 from tests.bad_images import REFUSED, make_files
-from tests.browser import *  # noqa: F403
 from tests.browser import PHOTO_UPLOADER, assert_no_exception, fresh_server, open_page, screenshot, upload
 from ui.catalog import LABS, PAGES, ROOT
 

@@ -7,7 +7,6 @@ import io
 import numpy as np
 from PIL import Image
 
-from tests.browser import *  # noqa: F403
 from tests.browser import assert_no_exception, open_page, screenshot, upload, wait_for_script
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import *  # noqa: F403
 from tests.browser import FINISHED, RUNNING, assert_no_exception, open_page, screenshot, wait_for_script
 
 pytestmark = pytest.mark.browser
