@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lab.device import single_thread
+
 N = 16
 REPEATS = 5
 SIZE = (768, 1024)  # (H, W) of the photo
@@ -113,7 +115,7 @@ def run() -> dict:
     full_then_small = v2.Compose([full, v2.Resize(list(PREVIEW), antialias=True)])
 
     def torchvision_full() -> None:
-        with A.one_thread():
+        with single_thread():
             for i in range(N):
                 torch.manual_seed(i)
                 full_then_small(image)

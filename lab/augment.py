@@ -40,11 +40,9 @@ Seeding and the drawn parameters (how the captions are made)
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -55,6 +53,7 @@ import torch
 from torchvision.transforms import v2
 
 from lab.codegen import code, render_snippet
+from lab.device import single_thread
 from lab.params import Param
 
 Stage = Literal["crop", "uint8", "float"]
@@ -588,34 +587,6 @@ def pipeline_code(
 
 # --- drawing samples and recording what was drawn ---------------------------------------------
 
-_thread_lock = threading.Lock()
-_thread_users = 0
-_saved_threads = 1
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch ops on one intra-op thread inside this block (re-entrant, thread-safe).
-
-    A preview is hundreds of small ops on ~256 px images: splitting each op over
-    threads costs more in synchronisation than it gains, and on a busy 2-core
-    server it is 10× slower (measured: colour jitter 71 ms vs 3.3 s for five
-    samples under load). The previous setting is restored when the last user leaves.
-    """
-    global _thread_users, _saved_threads
-    with _thread_lock:
-        if _thread_users == 0:
-            _saved_threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _thread_users += 1
-    try:
-        yield
-    finally:
-        with _thread_lock:
-            _thread_users -= 1
-            if _thread_users == 0:
-                torch.set_num_threads(_saved_threads)
-
 
 def first_seed(seed: int, draw: int = 0) -> int:
     """The seed of sample 0 of a grid; sample ``i`` uses ``first_seed + i`` (up to 100 samples per draw)."""
@@ -739,7 +710,7 @@ def preview(
     outputs, captions, drawn = [], [], []
     t0 = time.perf_counter()
     devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), one_thread():
+    with torch.random.fork_rng(devices=devices), single_thread():
         for i in range(num_samples):
             torch.manual_seed(base + i)
             outputs.append(pipeline(start).cpu())

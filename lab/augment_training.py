@@ -16,7 +16,6 @@ what makes a training run take seconds rather than minutes.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab.augment import one_thread
+from lab.device import single_thread
 from lab.params import Param
 from lab.training import History, Progress, run_steps
 
@@ -217,8 +216,8 @@ def train(
             "val_acc": accuracy(model, X_val, y_val),
         }
 
-    # A tiny CNN: one thread is faster than two fighting over a busy CPU (see lab.augment.one_thread).
-    with one_thread() if torch.device(device).type == "cpu" else contextlib.nullcontext():
+    # A tiny CNN: one thread is faster than two fighting over a busy CPU (see lab.device.single_thread).
+    with single_thread(torch.device(device).type == "cpu"):
         return run_steps(epoch, config.tr_epochs, on_progress=on_progress, progress_every=1)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lab import data2d
+from lab.device import single_thread
 from lab.init import init_network
 from lab.params import Param
 from lab.training import History, Progress, run_steps
@@ -245,24 +246,15 @@ def manual_gradients(
 SMALL_MODEL_PARAMS = 100_000
 
 
-@contextlib.contextmanager
-def small_model_threads(model: nn.Module, device: str) -> Iterator[None]:
-    """Run a tiny CPU model on one intra-op thread, then restore the setting.
+def small_model_threads(model: nn.Module, device: str) -> contextlib.AbstractContextManager:
+    """One intra-op thread while a tiny CPU model trains (``lab.device.single_thread``).
 
-    Playground-sized networks do thousands of microsecond-sized matmuls; on a
-    busy 2-core machine the thread pool's hand-offs cost far more than the maths
-    (measured: 50 epochs 0.54 s on 1 thread vs 8.4 s on 2 under load). The
-    setting is process-wide, so it is held only while this model trains.
+    Playground-sized networks do thousands of microsecond-sized matmuls; the
+    thread pool's hand-offs cost more than the maths (measured: 50 epochs 0.54 s
+    on 1 thread vs 8.4 s on 2 on a busy 2-core machine).
     """
     small = device == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMS
-    before = torch.get_num_threads()
-    if small and before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if small and before != 1:
-            torch.set_num_threads(before)
+    return single_thread(small)
 
 
 # --- configuration ------------------------------------------------------------------

@@ -39,6 +39,7 @@ from torch.nn import functional as F
 from torch.nn.utils import parametrizations
 
 from lab.batchnorm import running_average
+from lab.device import single_thread
 from lab.digits import DATASETS, Split
 from lab.digits import LABELS as DATASET_LABELS
 from lab.dropout import DropConnectLinear, Dropout
@@ -527,14 +528,15 @@ def compare(
         if on_epoch is not None:
             on_epoch(comparison, p)
 
-    history = run_steps(
-        epoch_step,
-        config.num_epochs,
-        on_progress=progress,
-        progress_every=1,
-        progress_seconds=0.0,
-        should_stop=should_stop,
-    )
+    with single_thread(torch.device(device).type == "cpu"):  # small MLPs: see lab.device.single_thread
+        history = run_steps(
+            epoch_step,
+            config.num_epochs,
+            on_progress=progress,
+            progress_every=1,
+            progress_seconds=0.0,
+            should_stop=should_stop,
+        )
     comparison.history = history
     for live in lives:
         if live.run.status == "running":
