@@ -14,7 +14,6 @@ import contextlib
 import os
 import random
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,36 +92,25 @@ def generator(seed: int, device: str = "cpu"):
 # pool; small models and previews run inside ``single_thread()``. Their ops are
 # microseconds long, so splitting them over threads costs more in hand-offs than
 # it gains — on an idle 2-core CPU 2 threads are ~10 % slower for a Playground
-# MLP, and on a busy one (several sessions) 5–20× slower. The thread count is
-# process-wide, so the block is counted: the setting is restored when the last
-# user leaves, and concurrent sessions never restore it under each other.
-
-_thread_lock = threading.Lock()
-_thread_users = 0
-_saved_threads = 1
+# MLP, and on a busy one (several sessions) 5–20× slower.
 
 
 @contextlib.contextmanager
 def single_thread(enabled: bool = True) -> Iterator[None]:
-    """Run torch CPU ops on one intra-op thread inside this block (re-entrant, thread-safe).
+    """Run torch CPU ops on one intra-op thread inside this block, then restore the setting.
 
+    Set and restored in the calling thread (each Streamlit session runs its
+    script in its own thread); nested blocks restore correctly.
     ``enabled=False`` makes it a no-op (e.g. for a large model or a GPU run).
     """
-    global _thread_users, _saved_threads
     if not enabled:
         yield
         return
     import torch
 
-    with _thread_lock:
-        if _thread_users == 0:
-            _saved_threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _thread_users += 1
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         yield
     finally:
-        with _thread_lock:
-            _thread_users -= 1
-            if _thread_users == 0:
-                torch.set_num_threads(_saved_threads)
+        torch.set_num_threads(before)

@@ -55,31 +55,18 @@ def test_lab_package_import_is_light():
     assert out.stdout.strip() == "False"  # the home page path imports no torch
 
 
-def test_single_thread_is_counted_and_restores_the_setting():
-    import threading
-
+def test_single_thread_nests_and_restores_the_setting():
     from lab.device import single_thread
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        inside = threading.Event()
-        release = threading.Event()
-
-        def other_session():
-            with single_thread():
-                inside.set()
-                release.wait(5)
-
-        worker = threading.Thread(target=other_session)
-        worker.start()
-        inside.wait(5)
         with single_thread():
             assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 1  # the other session is still inside: not restored under it
-        release.set()
-        worker.join()
-        assert torch.get_num_threads() == 2  # restored when the last user left
+            with single_thread():
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
         with single_thread(enabled=False):
             assert torch.get_num_threads() == 2
     finally:
