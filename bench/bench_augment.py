@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.timing import median_seconds
 from lab.device import single_thread
 
 N = 16
@@ -47,16 +48,6 @@ VALUES = {
     "noise": True,
     "noise_sigma": 0.05,
 }
-
-
-def _median_seconds(fn, repeats: int = REPEATS) -> float:
-    fn()  # warm-up (lazy imports, kernels, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _photo() -> np.ndarray:
@@ -106,7 +97,7 @@ def run() -> dict:
     config = A.PipelineConfig.from_values(VALUES)
     assert len(config.enabled) == 6, config.enabled
     draws = iter(range(10_000))
-    ours = _median_seconds(lambda: A.preview(image, config, num_samples=N, side=max(PREVIEW), draw=next(draws) % 1000))
+    ours = median_seconds(lambda: A.preview(image, config, num_samples=N, side=max(PREVIEW), draw=next(draws) % 1000))
     result = A.preview(image, config, num_samples=N, side=max(PREVIEW))
     assert result.size == PREVIEW, result.size
 
@@ -128,7 +119,7 @@ def run() -> dict:
         "torch_threads": torch.get_num_threads(),
         "ours_preview_s": round(ours, 4),
         "ours_per_sample_ms": round(ours / N * 1000, 2),
-        "torchvision_full_s": round(_median_seconds(torchvision_full, 3), 4),
+        "torchvision_full_s": round(median_seconds(torchvision_full, 3), 4),
     }
     report["crop_first_speedup"] = round(report["torchvision_full_s"] / ours, 2)
     try:
@@ -139,7 +130,7 @@ def run() -> dict:
     else:
         for name, crop_first in (("albumentations_preview_s", True), ("albumentations_full_s", False)):
             pipe = _albumentations(crop_first)
-            report[name] = round(_median_seconds(lambda p=pipe: [p(image=photo)["image"] for _ in range(N)]), 4)
+            report[name] = round(median_seconds(lambda p=pipe: [p(image=photo)["image"] for _ in range(N)]), 4)
         report["albumentations_version"] = alb.__version__
         report["opencv_threads"] = cv2.getNumThreads()
         # The target: ≤ 1.0 (ours equal or faster).
@@ -151,7 +142,7 @@ def run() -> dict:
     for key in config.enabled:
         one = A.PipelineConfig.from_values(VALUES, enabled=[key])
         src = image if key == "crop" else start
-        per[key] = round(_median_seconds(lambda c=one, s=src: A.preview(s, c, num_samples=N, side=256), 3) * 1000, 1)
+        per[key] = round(median_seconds(lambda c=one, s=src: A.preview(s, c, num_samples=N, side=256), 3) * 1000, 1)
     report["ours_per_transform_ms_16_samples"] = per
     redraw = _page_redraw_seconds()
     if redraw is not None:

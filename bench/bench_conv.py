@@ -18,18 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def _median_pair(fn_a, fn_b, repeats: int = 5) -> tuple[float, float]:
-    a, b = [], []
-    fn_a(), fn_b()  # warm-up
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn_a()
-        a.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        fn_b()
-        b.append(time.perf_counter() - t)
-    return statistics.median(a), statistics.median(b)
+from bench.timing import median_pair
 
 
 def bench_fast_path(device: str = "cpu") -> dict:
@@ -66,7 +55,7 @@ def bench_fast_path(device: str = "cpu") -> dict:
     }
     for name, (cfg, bare) in cases.items():
         weight = conv.build_weight(cfg)[0].to(device)
-        lab_s, bare_s = _median_pair(
+        lab_s, bare_s = median_pair(
             timed(lambda cfg=cfg: conv.apply(X, cfg, device=device)),
             timed(lambda bare=bare, weight=weight: bare(weight)),
         )

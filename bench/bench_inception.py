@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench.timing import median_pair, median_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,16 +43,6 @@ print(json.dumps({{"rss_home_mb": base / 2**20, "rss_torch_imported_mb": base_to
                    "rss_after_page_mb": after_page / 2**20,
                    "rss_after_3_images_mb": after / 2**20}}))
 """
-
-
-def _median_pair(fa, fb, repeats: int) -> tuple[float, float]:
-    ta, tb = [], []
-    for _ in range(repeats):
-        for f, t in ((fa, ta), (fb, tb)):
-            t0 = time.perf_counter()
-            f()
-            t.append(time.perf_counter() - t0)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def run() -> dict:
@@ -89,8 +79,8 @@ def run() -> dict:
 
     for f in (plain, inspect, cam):  # warm-up
         f()
-    t_plain, t_inspect = _median_pair(plain, inspect, repeats=15)
-    t_plain2, t_cam = _median_pair(plain, cam, repeats=7)
+    t_plain, t_inspect = median_pair(plain, inspect, repeats=15)
+    t_plain2, t_cam = median_pair(plain, cam, repeats=7)
     result: dict = {
         "device": device,
         "torch_threads": torch.get_num_threads(),
@@ -100,7 +90,7 @@ def run() -> dict:
         "inspect_target_met (<=1.15)": t_inspect / t_plain <= 1.15,
         "grad_cam_ms": round(t_cam * 1e3, 2),
         "grad_cam_over_forward": round(t_cam / t_plain2, 3),
-        "arch_table_ms": round(_time(lambda: I.layer_table(224)) * 1e3, 2),
+        "arch_table_ms": round(median_seconds(lambda: I.layer_table(224)) * 1e3, 2),
     }
     try:
         out = subprocess.run(
@@ -120,12 +110,3 @@ def run() -> dict:
     except Exception as err:  # report, don't fail the other numbers
         result["memory"] = {"error": f"{type(err).__name__}: {err}"}
     return result
-
-
-def _time(f, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)

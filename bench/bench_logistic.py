@@ -18,19 +18,10 @@ import time
 import torch
 import torch.nn.functional as F
 
+from bench.timing import median_seconds
 from lab import data2d, logistic
 
 STEPS, N, RES = 1000, 1000, 100
-
-
-def _median_time(fn, repeats: int = 5) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _data():
@@ -75,7 +66,7 @@ def bench_train_landscape() -> dict:
         with torch.no_grad():
             bare_landscape(model.weight[0], model.bias[0])
 
-    lab_s, manual_s, autograd_s = _median_time(lab_run), _median_time(bare_manual), _median_time(bare_autograd)
+    lab_s, manual_s, autograd_s = median_seconds(lab_run), median_seconds(bare_manual), median_seconds(bare_autograd)
     return {
         "what": f"{STEPS} GD steps on {N} points + one {RES}x{RES} landscape (median of 5, seconds)",
         "lab_seconds": round(lab_s, 4),
@@ -103,8 +94,8 @@ def bench_landscape() -> dict:
             for w1 in grid:
                 logistic.loss(X, y, torch.stack([w1, w2]), 0.0)
 
-    vec_s = _median_time(vectorised)
-    loop_s = _median_time(point_by_point, repeats=1)
+    vec_s = median_seconds(vectorised)
+    loop_s = median_seconds(point_by_point, repeats=1)
     return {
         "vectorised_seconds": round(vec_s, 4),
         "point_by_point_seconds": round(loop_s, 3),

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from lab.architecture import Analysis
 from lab.conv import Steps
-from lab.figures import CLASS_COLORS, _layout, line_chart, scale_for
+from lab.figures import CLASS_COLORS, layout, line_chart, scale_for
 from lab.pooling import ShiftResult
 
 HIGHLIGHT = "#d6336c"
@@ -102,7 +102,7 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
     for c in (1, 2, 3):
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if c == 1 else c}", row=1, col=c, title_text="row")
         fig.update_xaxes(row=1, col=c, title_text="column", constrain="domain")
-    return _layout(fig, title, height=420)
+    return layout(fig, title, height=420)
 
 
 def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:
@@ -110,7 +110,7 @@ def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:
     fig = go.Figure(_annotated(np.asarray(K), showscale=True, name="weight"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="row")
     fig.update_xaxes(title_text="column", constrain="domain")
-    return _layout(fig, title, height=280)
+    return layout(fig, title, height=280)
 
 
 def zoom_figure(
@@ -132,7 +132,7 @@ def zoom_figure(
     fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="output row")
     fig.update_xaxes(title_text="output column", constrain="domain")
     fig.update_layout(hoverlabel={"font": {"family": "monospace", "size": 12}})
-    return _layout(fig, title, height=460)
+    return layout(fig, title, height=460)
 
 
 def shift_figure(result: ShiftResult, metric: str = "change") -> go.Figure:
@@ -183,6 +183,6 @@ def cost_figure(analysis: Analysis) -> go.Figure:
         fig.update_xaxes(title_text="layer", row=1, col=col)
     fig.update_yaxes(title_text="multiply-adds", row=1, col=1)
     fig.update_yaxes(title_text="parameters", row=1, col=2)
-    fig = _layout(fig, "Cost per layer (highlighted: the largest)", height=340)
+    fig = layout(fig, "Cost per layer (highlighted: the largest)", height=340)
     fig.update_layout(showlegend=False)  # the panel titles name the two bar series
     return fig

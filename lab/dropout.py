@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lab.figures import _layout
+from lab.figures import layout
 
 
 def dropout_mask(
@@ -152,7 +152,7 @@ def network_figure(layer_sizes: Sequence[int], hidden_masks: Sequence[np.ndarray
     names = ["input"] + [f"hidden {i}" for i in range(1, len(sizes) - 1)] + ["output"]
     fig.update_xaxes(tickvals=list(range(len(sizes))), ticktext=names, showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title, "layer", "", height=330)
+    return layout(fig, title, "layer", "", height=330)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def train_eval_figure(demo: TrainEval) -> go.Figure:
     )
     fig.add_trace(go.Bar(x=units, y=demo.eval_out, name="eval: identity", marker_color="#1f77b4"))
     fig.update_layout(barmode="group")
-    return _layout(fig, f"Dropout p = {demo.p:g}: train mode vs eval mode", "hidden unit", "activation", height=330)
+    return layout(fig, f"Dropout p = {demo.p:g}: train mode vs eval mode", "hidden unit", "activation", height=330)
 
 
 def dropout_stats(p: float, n: int = 100_000, seed: int = 0) -> tuple[float, float]:

@@ -27,7 +27,8 @@ CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 FONT = {"size": 13}
 
 
-def _layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", height: int | None = None) -> go.Figure:
+def layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", height: int | None = None) -> go.Figure:
+    """The house style every figure ends with: title, axis titles, legend below, font, margins."""
     # Legends go below the plot, in container coordinates, so they never cover the
     # title or the data however narrow the column is.
     legend_rows = -(-sum(1 for t in fig.data if t.name and t.showlegend is not False) // 3)
@@ -104,7 +105,7 @@ def heatmap(
     fig = go.Figure(trace)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")
-    return _layout(fig, title, x_title, y_title, height)
+    return layout(fig, title, x_title, y_title, height)
 
 
 @lru_cache(maxsize=4)
@@ -174,7 +175,7 @@ def image_grid(
         fig.add_trace(go.Image(z=arr), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=60 + rows * height_per_row)
+    return layout(fig, title, height=60 + rows * height_per_row)
 
 
 def line_chart(
@@ -207,7 +208,7 @@ def line_chart(
     fig.update_layout(hovermode="x unified", showlegend=True)
     if log_y:
         fig.update_yaxes(type="log")
-    return _layout(fig, title, x_title, y_title, height)
+    return layout(fig, title, x_title, y_title, height)
 
 
 def loss_curves(
@@ -225,6 +226,36 @@ def loss_curves(
     if test is not None:
         series["test"] = (steps, test)
     return line_chart(series, title, x_title=x_title, y_title=y_title, log_y=log_y, dashed=("test",))
+
+
+def add_points(
+    fig: go.Figure,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+) -> None:
+    """Scatter the 2D points by class: train filled, test hollow (one legend entry each)."""
+    for X, y, label, hollow in ((X_train, y_train, "train", False), (X_test, y_test, "test", True)):
+        if X is None or len(X) == 0:
+            continue
+        for cls in np.unique(y):
+            mask = y == cls
+            color = CLASS_COLORS[int(cls) % len(CLASS_COLORS)]
+            fig.add_trace(
+                go.Scatter(
+                    x=X[mask, 0],
+                    y=X[mask, 1],
+                    mode="markers",
+                    name=f"{label} · class {int(cls)}",
+                    marker={
+                        "size": 7,
+                        "color": "white" if hollow else color,
+                        "line": {"color": color if hollow else "white", "width": 1.5},
+                    },
+                    hovertemplate=f"{label}, class {int(cls)}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+                )
+            )
 
 
 def decision_map(
@@ -279,26 +310,7 @@ def decision_map(
                 showlegend=True,
             )
         )
-    for X, y, label, hollow in ((X_train, y_train, "train", False), (X_test, y_test, "test", True)):
-        if X is None or len(X) == 0:
-            continue
-        for cls in np.unique(y):
-            mask = y == cls
-            color = CLASS_COLORS[int(cls) % len(CLASS_COLORS)]
-            fig.add_trace(
-                go.Scatter(
-                    x=X[mask, 0],
-                    y=X[mask, 1],
-                    mode="markers",
-                    name=f"{label} · class {int(cls)}",
-                    marker={
-                        "size": 7,
-                        "color": "white" if hollow else color,
-                        "line": {"color": color if hollow else "white", "width": 1.5},
-                    },
-                    hovertemplate=f"{label}, class {int(cls)}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
-                )
-            )
+    add_points(fig, X_train, y_train, X_test, y_test)
     fig.update_xaxes(range=[float(xs[0]), float(xs[-1])], constrain="domain")  # equal aspect, no empty margins
     fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain")
-    return _layout(fig, title, x_title, y_title, height)
+    return layout(fig, title, x_title, y_title, height)

@@ -848,7 +848,7 @@ def cost_chart(table: ArchTable):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from lab.figures import _layout
+    from lab.figures import layout
 
     rows = [r for r in table.rows if r.params or r.macs]
     names = [r.name.removeprefix("inception") if r.name in BLOCKS else r.name for r in rows]
@@ -886,7 +886,7 @@ def cost_chart(table: ArchTable):
     fig.update_yaxes(title_text="parameters", row=2, col=1)
     fig.update_layout(showlegend=False)
     h, w = table.input_size
-    return _layout(
+    return layout(
         fig,
         f"Where the cost is at {h}×{w} (red: inception blocks, grey: aux heads, not in totals)",
         x_title="layer",
@@ -899,7 +899,7 @@ def block_figure(anatomy: BlockAnatomy):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from lab.figures import _layout
+    from lab.figures import layout
 
     fig = make_subplots(
         rows=1,
@@ -954,7 +954,7 @@ def block_figure(anatomy: BlockAnatomy):
     fig.update_yaxes(title_text="parameters", row=1, col=2)
     fig.update_yaxes(title_text="MACs", row=1, col=3)
     fig.update_layout(barmode="overlay")
-    return _layout(
+    return layout(
         fig,
         f"{anatomy.name}: {anatomy.in_channels} → {anatomy.out_channels} channels at {anatomy.hw[0]}×{anatomy.hw[1]}",
         height=360,
@@ -965,7 +965,7 @@ def energy_chart(energy: Mapping[str, np.ndarray], widths: Mapping[str, np.ndarr
     """Each branch's share of its block's activation energy (bars) vs its share of the channels (markers)."""
     import plotly.graph_objects as go
 
-    from lab.figures import _layout
+    from lab.figures import layout
 
     names = [b.removeprefix("inception") for b in energy]
     fig = go.Figure()
@@ -994,7 +994,7 @@ def energy_chart(energy: Mapping[str, np.ndarray], widths: Mapping[str, np.ndarr
         )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(tickformat=".0%")
-    return _layout(
+    return layout(
         fig,
         "Which branch carries the signal? Share of activation energy (Σ a²) per block",
         "block",

@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from lab.figures import CLASS_COLORS, DIVERGING, _layout, colorize, scale_for
+from lab.figures import CLASS_COLORS, DIVERGING, add_points, colorize, layout, scale_for
 
 NEGATIVE, POSITIVE = "#2166ac", "#d6604d"  # link colours: weight < 0, weight > 0
 
@@ -214,7 +214,7 @@ def network_figure(
     )
     fig.update_yaxes(visible=False, range=[-(tallest / 2) - 0.1, tallest / 2 + 0.1], showgrid=False)
     fig.update_layout(plot_bgcolor="white")
-    return _layout(fig, title, height=max(height, 60 * tallest + 120))
+    return layout(fig, title, height=max(height, 60 * tallest + 120))
 
 
 def _node_name(c: int, j: int, input_labels: Sequence[str]) -> str:
@@ -269,33 +269,10 @@ def class_map(
                 name=f"region of class {k}",
             )
         )
-    _add_points(fig, X_train, y_train, X_test, y_test)
+    add_points(fig, X_train, y_train, X_test, y_test)
     fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
     fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x")
-    return _layout(fig, title, "x₁", "x₂", height)
-
-
-def _add_points(fig: go.Figure, X_train, y_train, X_test, y_test) -> None:
-    for X, y, label, hollow in ((X_train, y_train, "train", False), (X_test, y_test, "test", True)):
-        if X is None or len(X) == 0:
-            continue
-        for cls in np.unique(y):
-            mask = y == cls
-            color = CLASS_COLORS[int(cls) % len(CLASS_COLORS)]
-            fig.add_trace(
-                go.Scatter(
-                    x=X[mask, 0],
-                    y=X[mask, 1],
-                    mode="markers",
-                    name=f"{label} · class {int(cls)}",
-                    marker={
-                        "size": 7,
-                        "color": "white" if hollow else color,
-                        "line": {"color": color if hollow else "white", "width": 1.5},
-                    },
-                    hovertemplate=f"{label}, class {int(cls)}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
-                )
-            )
+    return layout(fig, title, "x₁", "x₂", height)
 
 
 def regression_map(
@@ -348,7 +325,7 @@ def regression_map(
         )
     fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
     fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x")
-    return _layout(fig, title, "x₁", "x₂", height)
+    return layout(fig, title, "x₁", "x₂", height)
 
 
 def symmetry_chart(
@@ -375,4 +352,4 @@ def symmetry_chart(
         )
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_layout(hovermode="x unified", showlegend=True)
-    return _layout(fig, title, "epoch", "max |w_j − w_k| (log; 0 drawn at 1e-12)", 320)
+    return layout(fig, title, "epoch", "max |w_j − w_k| (log; 0 drawn at 1e-12)", 320)

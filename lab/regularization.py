@@ -43,7 +43,7 @@ from lab.device import single_thread
 from lab.digits import DATASETS, Split
 from lab.digits import LABELS as DATASET_LABELS
 from lab.dropout import DropConnectLinear, Dropout
-from lab.figures import CLASS_COLORS, _layout
+from lab.figures import CLASS_COLORS, layout
 from lab.params import Param
 from lab.training import History, Progress, run_steps
 
@@ -708,7 +708,7 @@ def curves_figure(comparison: Comparison, metric: str = "acc", *, shade: str = "
     what = "accuracy %" if metric == "acc" else "cross-entropy loss"
     shade_text = "shaded: generalisation gap" if shade == "gap" else "bands: mean ± std over seeds"
     fig.update_layout(hovermode="x unified")
-    return _layout(fig, f"Train (solid) vs validation (dashed) {what} — {shade_text}", "epoch", what, 430)
+    return layout(fig, f"Train (solid) vs validation (dashed) {what} — {shade_text}", "epoch", what, 430)
 
 
 def activation_figure(run: RunResult, *, title: str | None = None) -> go.Figure:
@@ -760,7 +760,7 @@ def activation_figure(run: RunResult, *, title: str | None = None) -> go.Figure:
         )
         fig.update_xaxes(title_text="epoch", row=1, col=layer + 1)
     fig.update_yaxes(title_text="pre-activation value", row=1, col=1)
-    return _layout(fig, title or f"{run.label}: pre-activation distribution per layer over training", height=340)
+    return layout(fig, title or f"{run.label}: pre-activation distribution per layer over training", height=340)
 
 
 def grad_norm_figure(comparison: Comparison, epoch: int | None = None) -> go.Figure:
@@ -784,7 +784,7 @@ def grad_norm_figure(comparison: Comparison, epoch: int | None = None) -> go.Fig
         )
     fig.update_yaxes(type="log")
     when = "last epoch" if epoch is None else f"epoch {epoch}"
-    return _layout(
+    return layout(
         fig,
         f"Weight-gradient norm ‖∂L/∂W‖ per layer ({when}, last batch)",
         "layer (input → output)",
@@ -801,7 +801,7 @@ def gradient_profile_figure(profiles: dict[str, np.ndarray], title: str) -> go.F
         fig.add_trace(go.Bar(x=names, y=values, name=name, marker_color=CLASS_COLORS[i % len(CLASS_COLORS)]))
     fig.update_layout(barmode="group")
     fig.update_yaxes(type="log")
-    return _layout(fig, title, "layer (input → output)", "‖∂L/∂W‖ (log)", 380)
+    return layout(fig, title, "layer (input → output)", "‖∂L/∂W‖ (log)", 380)
 
 
 def bn_stats_figure(run: RunResult, unit: int = 0, momentum: float = 0.1, trained_momentum: float = 0.1) -> go.Figure:
@@ -869,7 +869,7 @@ def bn_stats_figure(run: RunResult, unit: int = 0, momentum: float = 0.1, traine
             )
         fig.update_xaxes(title_text="training step", row=1, col=col)
     fig.update_yaxes(title_text=f"unit {unit} of hidden layer 1", row=1, col=1)
-    return _layout(fig, "BN running statistics vs batch statistics (first BN layer)", height=360)
+    return layout(fig, "BN running statistics vs batch statistics (first BN layer)", height=360)
 
 
 def bias_figure(exp) -> go.Figure:
@@ -911,7 +911,7 @@ def bias_figure(exp) -> go.Figure:
     fig.update_yaxes(type="log", title_text="norm (log)", row=1, col=2)
     fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
     fig.update_xaxes(title_text="step")
-    return _layout(fig, "The bias before BN changes nothing: same loss, zero gradient", height=360)
+    return layout(fig, "The bias before BN changes nothing: same loss, zero gradient", height=360)
 
 
 # --- show me the code ---------------------------------------------------------------------------
