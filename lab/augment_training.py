@@ -1,6 +1,6 @@
 """Augmentation as a regulariser: the same small CNN, with and without augmentation.
 
-A few hundred 8×8 digits (``sklearn.datasets.load_digits``, bundled, no
+A few hundred 8×8 digits (scikit-learn's bundled set via ``lab.digits``, no
 download) are too few for a CNN: it memorises them and validation accuracy
 stalls. Showing it randomly rotated, shifted, zoomed and noisy copies every
 epoch is like having more data. Both runs start from the same weights and see
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lab.device import single_thread
+from lab.digits import load_digits_arrays
 from lab.params import Param
 from lab.training import History, Progress, run_steps
 
@@ -83,12 +84,10 @@ def load_digits_split(train_size: int, seed: int = 0) -> tuple[torch.Tensor, tor
     The training set is stratified (the same number of each digit, ±1); the
     validation set is :data:`VAL_SIZE` of the other digits (of the 1,797).
     """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    X = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (1797, 1, 8, 8)
+    pixels, labels = load_digits_arrays()
+    X = torch.from_numpy(pixels).reshape(-1, 1, 8, 8)  # (1797, 1, 8, 8) in [0, 1]
     X = F.interpolate(X, size=(16, 16), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
-    y = torch.tensor(digits.target, dtype=torch.long)
+    y = torch.from_numpy(labels)
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(y), generator=g)
     # Round-robin over classes so a small training set still has every digit.

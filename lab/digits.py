@@ -58,11 +58,21 @@ class Split:
 
 
 @lru_cache(maxsize=1)
-def _digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8×8 digits: ``X`` (1797, 64) float32 in [0, 1], ``y`` (1797,) int64.
 
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0).astype(np.float32), y.astype(np.int64)
+    Read straight from the ``digits.csv.gz`` that ships inside scikit-learn
+    (what ``sklearn.datasets.load_digits`` reads; a test checks they agree),
+    without importing scikit-learn: that import costs the server ~70 MB.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataUnavailableError("scikit-learn is not installed, so its bundled digits are not available.")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+    data = np.loadtxt(path, delimiter=",", dtype=np.float32)  # (1797, 65): 64 pixels 0..16, then the label
+    return data[:, :64] / 16.0, data[:, 64].astype(np.int64)
 
 
 def _mnist(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -103,7 +113,7 @@ def make_split(dataset: str = "digits", n_train: int = 300, n_val: int = 1000, s
         tr, va = order[:n_train], order[n_train:]
         return Split(X[tr], y[tr], X[va], y[va], dataset, 3)
     if dataset == "digits":
-        X, y = _digits()
+        X, y = load_digits_arrays()
         n_train = min(n_train, len(X) - 1)
         order = rng.permutation(len(X))
         tr, va = order[:n_train], order[n_train : n_train + n_val]

@@ -320,3 +320,13 @@ def test_snippet_reproduces_the_lab():
         assert math.isclose(train_acc, run.train_acc[-1], abs_tol=1e-6), key
         assert math.isclose(val_acc, run.val_acc[-1], abs_tol=1e-6), key
     assert 0.0 < ns["results"]["dropout"][1] <= 1.0
+
+
+def test_bundled_digits_read_without_sklearn_equal_load_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = digits.load_digits_arrays()
+    ref = load_digits()
+    np.testing.assert_array_equal(X * 16.0, ref.data.astype(np.float32))
+    np.testing.assert_array_equal(y, ref.target)
+    assert X.shape == (1797, 64) and X.dtype == np.float32
