@@ -48,6 +48,8 @@ from lab.params import Param
 from lab.training import History, Progress, run_steps
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+MODELS = ("mlp", "cnn")
+MODEL_LABELS = {"mlp": "MLP (depth × width)", "cnn": "Small CNN (conv 3×3 → pool blocks)"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BN_TRACE_UNITS = 8  # units of the first BN layer whose statistics are recorded every step
 PROBE_SIZE = 128  # validation samples whose pre-activations are summarised per epoch
@@ -92,16 +94,19 @@ class CompareConfig:
     """Everything that defines a side-by-side comparison (the page's widgets)."""
 
     dataset: str = "digits"  # see lab.digits.DATASETS
+    model: str = "mlp"  # "mlp" or "cnn" (images only: digits, MNIST)
     n_train: int = 300  # training subset size: small ⇒ overfitting
     n_val: int = 1000  # held-out validation samples
     depth: int = 2  # hidden layers
-    width: int = 128  # units per hidden layer
+    width: int = 128  # units per hidden layer (MLP)
+    channels: int = 32  # feature maps per conv block (CNN)
     activation: str = "relu"  # relu / tanh / sigmoid
     optimizer: str = "adam"  # adam / sgd (with momentum 0.9)
     lr: float = 1e-3  # learning rate
     batch_size: int = 32  # mini-batch size
     num_epochs: int = 30  # passes over the training subset
     dropout_p: float = 0.5  # drop probability for dropout and DropConnect
+    input_dropout: float = 0.0  # dropout configurations also drop input pixels with this p (Srivastava et al.: 0.2)
     weight_decay: float = 1e-3  # λ₂ of the L2 configuration
     l1: float = 1e-4  # λ₁ of the L1 configuration
     bn_momentum: float = 0.1  # PyTorch's BN momentum = the lecture's α
@@ -121,6 +126,15 @@ SPECS = (
         help="MNIST / Fashion-MNIST are used only when already on disk; nothing is downloaded.",
     ),
     Param(
+        "model",
+        "Model",
+        "mlp",
+        kind="choice",
+        options=MODELS,
+        labels=MODEL_LABELS,
+        help="The 2D spiral has no image, so it always uses the MLP.",
+    ),
+    Param(
         "n_train",
         "Training samples",
         300,
@@ -130,8 +144,9 @@ SPECS = (
         step=50,
         help="Few samples + a big network = hardcore overfitting.",
     ),
-    Param("depth", "Hidden layers", 2, kind="int", lo=1, hi=8),
-    Param("width", "Units per hidden layer", 128, kind="int", lo=16, hi=256, step=16),
+    Param("depth", "Hidden layers", 2, kind="int", lo=1, hi=8, help="MLP: hidden Linear layers. CNN: conv blocks."),
+    Param("width", "Units per hidden layer (MLP)", 128, kind="int", lo=16, hi=512, step=16),
+    Param("channels", "Channels per conv block (CNN)", 32, kind="int", lo=4, hi=64, step=4),
     Param(
         "activation",
         "Activation",
@@ -160,6 +175,16 @@ SPECS = (
         hi=0.9,
         step=0.05,
         help="Probability of dropping a unit (dropout) or a weight (DropConnect) in training.",
+    ),
+    Param(
+        "input_dropout",
+        "Input dropout (dropout configurations)",
+        0.0,
+        kind="float",
+        lo=0.0,
+        hi=0.5,
+        step=0.05,
+        help="Dropout configurations also drop this fraction of input pixels (Srivastava et al. 2014 used 0.2).",
     ),
     Param("weight_decay", "L2 weight decay λ₂", 1e-3, kind="log", lo=1e-5, hi=1.0),
     Param("l1", "L1 strength λ₁", 1e-4, kind="log", lo=1e-6, hi=1e-1),
@@ -197,7 +222,7 @@ SPECS = (
 
 
 class MLP(nn.Module):
-    """Linear → [BN | LN] → activation → [dropout], repeated ``depth`` times, then a Linear head.
+    """[input dropout] → (Linear → [BN | LN] → activation → [dropout]) × ``depth`` → Linear head.
 
     ``record = True`` makes ``forward`` keep every hidden pre-activation (the
     input of the nonlinearity) in ``self.pre_activations``; ``bn_trace`` (a
@@ -214,6 +239,7 @@ class MLP(nn.Module):
         activation: str = "relu",
         variant: Variant = VARIANTS["baseline"],
         p: float = 0.5,
+        p_in: float = 0.0,
         bn_momentum: float = 0.1,
         bias: bool = True,
         generator: torch.Generator | None = None,
@@ -233,6 +259,7 @@ class MLP(nn.Module):
             self.norms = nn.ModuleList()  # none: skipped in forward (no Identity calls in the hot loop)
         self.act = ACTIVATIONS[activation]()
         self.drop = Dropout(p, generator) if variant.dropout and p > 0 else None
+        self.drop_in = Dropout(p_in, generator) if variant.dropout and p_in > 0 else None
         self.head = nn.Linear(width, num_classes)
         self.record = False
         self.pre_activations: list[Tensor] = []
@@ -245,7 +272,7 @@ class MLP(nn.Module):
     def forward(self, X: Tensor) -> Tensor:  # (N, D) → logits (N, num_classes)
         if self.record:
             self.pre_activations = []
-        h = X
+        h = X if self.drop_in is None else self.drop_in(X)
         norms = list(self.norms)
         for i, linear in enumerate(self.linears):
             z = linear(h)  # (N, width)
@@ -262,8 +289,91 @@ class MLP(nn.Module):
         return self.head(h)
 
 
-def init_linears_(model: MLP, seed: int) -> None:
-    """Give every Linear PyTorch's default init U(−1/√fan_in, 1/√fan_in) from a private generator.
+class CNN(nn.Module):
+    """A small CNN for square grey images given as flat rows (N, side²).
+
+    ``depth`` blocks of Conv2d(3×3, padding 1) → [BatchNorm2d | LayerNorm over
+    (C, H, W)] → activation → [dropout] → MaxPool2d(2) (pooling only while the
+    maps are at least 4 pixels wide: 8 → 4 → 2 on the digits, 28 → 14 → 7 →
+    3 on MNIST), then a Linear head on the flattened maps. DropConnect drops the
+    head's weights (the classifier); input dropout drops pixels. The same
+    attributes as :class:`MLP` (``layers``, ``norms``, ``record``,
+    ``pre_activations``, ``bn_trace``), so training and recording are shared.
+    """
+
+    def __init__(
+        self,
+        side: int,
+        num_classes: int,
+        *,
+        depth: int = 2,
+        channels: int = 32,
+        activation: str = "relu",
+        variant: Variant = VARIANTS["baseline"],
+        p: float = 0.5,
+        p_in: float = 0.0,
+        bn_momentum: float = 0.1,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.side = side
+        self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else channels, channels, 3, padding=1) for i in range(depth))
+        sides, s = [], side
+        for _ in range(depth):
+            sides.append(s)  # the map size entering each block's norm
+            s = s // 2 if s >= 4 else s
+        self.pool = [sides[i] >= 4 for i in range(depth)]
+        if variant.batch_norm:
+            self.norms = nn.ModuleList(nn.BatchNorm2d(channels, momentum=bn_momentum) for _ in range(depth))
+        elif variant.layer_norm:
+            self.norms = nn.ModuleList(nn.LayerNorm([channels, n, n]) for n in sides)
+        else:
+            self.norms = nn.ModuleList()
+        self.act = ACTIVATIONS[activation]()
+        self.drop = Dropout(p, generator) if variant.dropout and p > 0 else None
+        self.drop_in = Dropout(p_in, generator) if variant.dropout and p_in > 0 else None
+        n_flat = channels * s * s
+        if variant.dropconnect and p > 0:
+            self.head: nn.Linear = DropConnectLinear(n_flat, num_classes, p=p, generator=generator)
+        else:
+            self.head = nn.Linear(n_flat, num_classes)
+        self.record = False
+        self.pre_activations: list[Tensor] = []
+        self.bn_trace: list[Tensor] | None = [] if variant.batch_norm else None
+
+    def layers(self) -> list[nn.Module]:
+        """Every Conv2d, input side first, then the Linear head."""
+        return [*self.convs, self.head]
+
+    def forward(self, X: Tensor) -> Tensor:  # (N, side²) → logits (N, num_classes)
+        if self.record:
+            self.pre_activations = []
+        h = X.reshape(len(X), 1, self.side, self.side)
+        if self.drop_in is not None:
+            h = self.drop_in(h)
+        norms = list(self.norms)
+        for i, conv in enumerate(self.convs):
+            z = conv(h)  # (N, C, H, W)
+            if i == 0 and self.bn_trace is not None and self.training:
+                zk = z.detach()[:, :BN_TRACE_UNITS].transpose(0, 1).flatten(1)  # (K, N·H·W): BN2d's per-channel sample
+                self.bn_trace.append(torch.stack([zk.mean(1), zk.var(1)]))
+            if norms:
+                z = norms[i](z)
+            if self.record:
+                self.pre_activations.append(z.detach())
+            h = self.act(z)
+            if self.drop is not None:
+                h = self.drop(h)
+            if self.pool[i]:
+                h = F.max_pool2d(h, 2)
+        return self.head(h.flatten(1))
+
+
+Model = MLP | CNN
+
+
+def init_linears_(model: Model, seed: int) -> None:
+    """Give every Linear / Conv2d PyTorch's default init U(−1/√fan_in, 1/√fan_in) from a private generator.
 
     Drawn layer by layer in a fixed order, so every configuration (with or
     without BN, dropout…) starts from *identical* weights for the same seed.
@@ -271,28 +381,41 @@ def init_linears_(model: MLP, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for layer in model.layers():
-            bound = 1.0 / math.sqrt(layer.in_features)
+            bound = 1.0 / math.sqrt(layer.weight[0].numel())  # fan_in: in_features, or in_channels · k · k
             layer.weight.copy_((torch.rand(layer.weight.shape, generator=g) * 2 - 1) * bound)
             if layer.bias is not None:
                 layer.bias.copy_((torch.rand(layer.bias.shape, generator=g) * 2 - 1) * bound)
 
 
 def build_model(
-    config: CompareConfig, variant: Variant, in_features: int, num_classes: int, seed: int, device: str = "cpu"
-) -> MLP:
-    """The network of ``variant``, initialised from ``seed``, on ``device``."""
+    config: CompareConfig,
+    variant: Variant,
+    in_features: int,
+    num_classes: int,
+    seed: int,
+    device: str = "cpu",
+    image_side: int = 0,
+) -> Model:
+    """The network of ``variant`` (``config.model``: MLP, or a CNN on ``image_side``² images), on ``device``.
+
+    Initialised from ``seed``: every variant of one seed starts from the same weights.
+    """
     gen = torch.Generator(device=device).manual_seed(seed + 2)  # dropout / DropConnect masks
-    model = MLP(
-        in_features,
-        num_classes,
-        depth=config.depth,
-        width=config.width,
-        activation=config.activation,
-        variant=variant,
-        p=config.dropout_p,
-        bn_momentum=config.bn_momentum,
-        generator=gen,
-    )
+    common = {
+        "depth": config.depth,
+        "activation": config.activation,
+        "variant": variant,
+        "p": config.dropout_p,
+        "p_in": config.input_dropout,
+        "bn_momentum": config.bn_momentum,
+        "generator": gen,
+    }
+    if config.model == "cnn":
+        if image_side < 2 or image_side * image_side != in_features:
+            raise ValueError("The CNN needs square images; the 2D synthetic set works with the MLP only.")
+        model: Model = CNN(image_side, num_classes, channels=config.channels, **common)
+    else:
+        model = MLP(in_features, num_classes, width=config.width, **common)
     init_linears_(model, seed)
     if variant.weight_norm:  # after init: g = ‖w‖, v = w, so the function at init is unchanged
         for layer in model.layers():
@@ -300,8 +423,8 @@ def build_model(
     return model.to(device)
 
 
-def weight_tensors(model: MLP) -> list[Tensor]:
-    """The weight matrices that L1/L2 act on (for weight norm: v, the direction)."""
+def weight_tensors(model: Model) -> list[Tensor]:
+    """The weight matrices / kernels that L1/L2 act on (for weight norm: v, the direction)."""
     out = []
     for layer in model.layers():
         if parametrize_active(layer):
@@ -315,8 +438,8 @@ def parametrize_active(layer: nn.Module) -> bool:
     return hasattr(layer, "parametrizations") and "weight" in layer.parametrizations
 
 
-def make_optimizer(config: CompareConfig, variant: Variant, model: MLP) -> torch.optim.Optimizer:
-    """Adam or SGD+momentum; weight decay (L2) only on the Linear weights, not on biases or BN/LN γ, β."""
+def make_optimizer(config: CompareConfig, variant: Variant, model: Model) -> torch.optim.Optimizer:
+    """Adam or SGD+momentum; weight decay (L2) only on Linear/Conv weights, not on biases or BN/LN γ, β."""
     weights = weight_tensors(model)
     ids = {id(w) for w in weights}
     others = [p for p in model.parameters() if id(p) not in ids]
@@ -396,13 +519,13 @@ class Comparison:
 @dataclass
 class _Live:
     run: RunResult
-    model: MLP
+    model: Model
     opt: torch.optim.Optimizer
     variant: Variant
     l1: float
 
 
-def _evaluate(model: MLP, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def _evaluate(model: Model, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     logits = model(X)
     return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
 
@@ -417,9 +540,13 @@ def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...]) -> float:
         model.record = True  # the validation pass also records the pre-activations (no extra forward)
         vl, va = _evaluate(model, X_va, y_va)
         model.record = False
-        probe = torch.stack([z[:PROBE_SIZE].flatten() for z in model.pre_activations])  # (depth, P·width)
+        flat = [z[:PROBE_SIZE].flatten().float() for z in model.pre_activations]  # per layer (P·width) or (P·C·H·W)
         model.pre_activations = []
-        quant = torch.quantile(probe.float(), torch.tensor(QUANTILES, device=probe.device), dim=1).T  # (depth, Q)
+        q = torch.tensor(QUANTILES, device=flat[0].device)
+        if len({len(f) for f in flat}) == 1:  # MLP: one call for all layers
+            quant = torch.quantile(torch.stack(flat), q, dim=1).T  # (depth, Q)
+        else:  # CNN: the maps shrink block after block
+            quant = torch.stack([torch.quantile(f, q) for f in flat])
     values = torch.stack([tl, vl, ta, va]).cpu().tolist()  # one device sync per epoch
     run = live.run
     run.epochs.append(epoch)
@@ -429,7 +556,7 @@ def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...]) -> float:
     run.val_acc.append(values[3])
     run.act_quantiles.append(quant.cpu().numpy())
     bn = model.norms[0] if len(model.norms) else None
-    if isinstance(bn, nn.BatchNorm1d):
+    if isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d):
         run.bn_buffers.append(
             torch.stack([bn.running_mean[:BN_TRACE_UNITS], bn.running_var[:BN_TRACE_UNITS]]).cpu().numpy()
         )
@@ -501,7 +628,7 @@ def compare(
     lives: list[_Live] = []
     for seed in seeds:
         for v in variants:
-            model = build_model(config, v, split.num_features, split.num_classes, seed, device)
+            model = build_model(config, v, split.num_features, split.num_classes, seed, device, split.image_side)
             live = _Live(RunResult(v.key, seed), model, make_optimizer(config, v, model), v, config.l1 if v.l1 else 0.0)
             _record_epoch(live, 0, data)
             lives.append(live)
