@@ -100,8 +100,21 @@ def test_most_transforms_change_the_image(cat):
 
 def test_blur_kernel_fits_tiny_images():
     assert A._blur_kernel(10.0, (5, 40)) == 9  # reflect padding needs k // 2 < 5
-    assert A._blur_kernel(2.0, (100, 100)) == 13  # ±3σ
+    assert A._blur_kernel(2.0, (100, 100)) == 9  # ±2σ
     assert A._blur_kernel(0.1, (100, 100)) % 2 == 1
+
+
+def test_blur_kernel_of_two_sigma_looks_like_the_untruncated_blur(cat):
+    """±2σ (k = 9 at σ = 2) against a kernel of ±6σ: under one grey level on average, < 4 anywhere."""
+    x = TF.to_dtype(TF.resize(cat, [192, 288]), torch.float32, scale=True)
+    k = A._blur_kernel(2.0, (192, 288))
+    ours = TF.gaussian_blur(x, [k, k], [2.0, 2.0])
+    exact = TF.gaussian_blur(x, [25, 25], [2.0, 2.0])
+    diff = (ours - exact).abs() * 255
+    assert float(diff.mean()) < 1.0 and float(diff.max()) < 4.0
+    assert (
+        float((TF.gaussian_blur(x, [3, 3], [2.0, 2.0]) - exact).abs().mean() * 255) > 1.0
+    )  # a short kernel would show
 
 
 # --- seeding and captions ----------------------------------------------------------------------------
