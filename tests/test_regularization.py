@@ -4,6 +4,7 @@ vanishing gradients in deep sigmoid nets, and the show-me-the-code snippet."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -272,6 +273,136 @@ def test_cancel_stops_after_the_current_epoch():
     result = reg.compare(config, split, on_epoch=lambda c, p: calls.append(p.step), should_stop=lambda: len(calls) >= 2)
     assert result.status == "cancelled" and result.runs[0].status == "cancelled"
     assert result.runs[0].epochs == [0, 1, 2]
+
+
+def test_interrupted_run_keeps_partial_results_as_cancelled():
+    """The page's Stop: Streamlit raises inside ``on_epoch``; the last stored comparison is finalised."""
+
+    class StopScript(Exception):  # stands in for Streamlit's StopException
+        pass
+
+    split = digits.make_split("spiral", 60, 60, seed=0)
+    config = reg.CompareConfig(dataset="spiral", width=8, num_epochs=10, variants=("baseline", "dropout"), num_seeds=2)
+    stored = {}
+
+    def on_epoch(comparison, progress):
+        stored["result"] = comparison  # what the page keeps in st.session_state
+        if progress.step == 3:
+            raise StopScript
+
+    with pytest.raises(StopScript):
+        reg.compare(config, split, on_epoch=on_epoch)
+    partial = stored["result"]
+    assert partial.status == "running"  # the loop never returned
+    reg.finalize_partial(partial)
+    assert partial.status == "cancelled" and "3 epoch" in partial.history.reason
+    assert [r.status for r in partial.runs] == ["cancelled"] * 4
+    assert all(r.epochs == [0, 1, 2, 3] for r in partial.runs)  # the epochs done so far are kept
+    assert len(reg.summary(partial)) == 2 and reg.curves_csv(partial).count("\n") == 1 + 4 * 4
+
+
+def test_should_stop_mid_run_with_several_seeds():
+    split = digits.make_split("digits", 64, 64, seed=0)
+    config = reg.CompareConfig(
+        model="cnn",
+        channels=4,
+        n_train=64,
+        num_epochs=6,
+        batch_size=16,
+        variants=("baseline", "batchnorm"),
+        num_seeds=2,
+    )
+    epochs = []
+    result = reg.compare(
+        config, split, on_epoch=lambda c, p: epochs.append(p.step), should_stop=lambda: len(epochs) >= 2
+    )
+    assert result.status == "cancelled" and {r.status for r in result.runs} == {"cancelled"}
+    assert all(r.epochs == [0, 1, 2] for r in result.runs)
+    bn = [r for r in result.runs if r.variant == "batchnorm"]
+    assert all(r.bn_batch.shape == (2 * 4, 2, 4) for r in bn)  # 2 epochs × 4 batches of 16; 4 channels
+
+
+# --- the small CNN ---------------------------------------------------------------------------------
+
+
+def test_cnn_every_configuration_starts_from_the_same_weights():
+    config = reg.CompareConfig(model="cnn", depth=2, channels=8)
+    X = torch.rand(4, 64)
+    first = {}
+    for key, variant in reg.VARIANTS.items():
+        model = reg.build_model(config, variant, 64, 10, seed=5, image_side=8)
+        assert isinstance(model, reg.CNN)
+        first[key] = [layer.weight.detach().clone() for layer in model.layers()]
+        assert model.eval()(X).shape == (4, 10)
+        assert isinstance(model.head, drop.DropConnectLinear) == variant.dropconnect  # DropConnect on the classifier
+    for key, weights in first.items():
+        assert [tuple(w.shape) for w in weights] == [(8, 1, 3, 3), (8, 8, 3, 3), (10, 8 * 2 * 2)]
+        for a, b in zip(weights, first["baseline"], strict=True):
+            torch.testing.assert_close(a, b, msg=key)
+    # PyTorch's default Conv2d init has the same bound 1/√fan_in (fan_in = 1·3·3 for the first conv)
+    assert first["baseline"][0].abs().max() <= 1 / 3
+    # MNIST-size images: 28 → 14 → 7 → 3 with three blocks
+    model = reg.build_model(
+        reg.CompareConfig(model="cnn", depth=3, channels=4), reg.VARIANTS["layernorm"], 784, 10, 0, image_side=28
+    )
+    assert model.head.in_features == 4 * 3 * 3 and model.eval()(torch.rand(2, 784)).shape == (2, 10)
+
+
+def test_cnn_trains_every_configuration_on_the_same_batches():
+    split = digits.make_split("digits", 64, 64, seed=0)
+    config = reg.CompareConfig(
+        model="cnn", channels=8, n_train=64, num_epochs=2, batch_size=16, variants=tuple(reg.VARIANTS), bn_momentum=0.2
+    )
+    result = reg.compare(config, split)
+    assert {r.status for r in result.runs} == {"finished"}
+    for run in result.runs:
+        assert np.asarray(run.act_quantiles).shape == (3, 2, len(reg.QUANTILES))
+        assert np.asarray(run.grad_norms).shape == (2, 3)  # conv1, conv2, head
+        assert run.train_loss[-1] < run.train_loss[0], run.variant  # it learns
+    # BatchNorm2d's running buffers equal the formula replayed over the per-channel batch statistics
+    bn = result.by_variant()["batchnorm"][0]
+    assert bn.bn_batch.shape == (8, 2, reg.BN_TRACE_UNITS)
+    for step, buffer in zip(bn.bn_buffer_steps[1:], bn.bn_buffers[1:], strict=True):
+        np.testing.assert_allclose(bn.bn_running[step - 1], buffer, rtol=1e-4, atol=1e-5)
+    # the same batches: without dropout/BN randomness, two identical configs give identical curves
+    again = reg.compare(replace(config, variants=("baseline", "l2")), split)
+    assert again.by_variant()["baseline"][0].val_loss == result.by_variant()["baseline"][0].val_loss
+
+
+def test_cnn_needs_images():
+    split = digits.make_split("spiral", 30, 30, seed=0)
+    with pytest.raises(ValueError, match="MLP only"):
+        reg.compare(reg.CompareConfig(dataset="spiral", model="cnn", num_epochs=1), split)
+
+
+# --- dropout reduces the gap (the page's preset) -----------------------------------------------
+
+
+def test_presets_are_valid_settings():
+    specs = {p.name: p for p in reg.SPECS}
+    for preset in reg.PRESETS.values():
+        for name, value in preset.items():
+            assert specs[name].validate(value) == value, name
+        reg.CompareConfig(**preset)
+
+
+def test_dropout_shrinks_the_gap_in_the_preset():
+    preset = reg.PRESETS["overfit_dropout"]
+    split = digits.make_split("digits", preset["n_train"], 500, seed=0)
+    result = reg.compare(reg.CompareConfig(**{**preset, "n_val": 500, "num_seeds": 2}), split)
+    runs = result.by_variant()
+    base, dropped = runs["baseline"], runs["dropout"]
+
+    def mean(rs, name):
+        return float(np.mean([getattr(r, name) for r in rs]))
+
+    assert all(r.train_acc[-1] == 1.0 for r in base)  # the baseline memorises the 300 digits
+    # seeds 0 and 1 (500 val): loss gap 0.23 → 0.16, accuracy gap 6.2 → 5.3 points, val loss 0.23 → 0.17
+    assert mean(dropped, "loss_gap") < mean(base, "loss_gap") - 0.04
+    assert all(d.loss_gap < b.loss_gap - 0.02 for b, d in zip(base, dropped, strict=True))
+    assert mean(dropped, "gap") < mean(base, "gap") - 0.003
+    assert np.mean([r.val_loss[-1] for r in dropped]) < np.mean([r.val_loss[-1] for r in base]) - 0.03
+    assert np.mean([r.val_acc[-1] for r in dropped]) >= np.mean([r.val_acc[-1] for r in base])
 
 
 # --- vanishing gradients -------------------------------------------------------------------------
