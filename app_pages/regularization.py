@@ -86,9 +86,10 @@ right.button(
 if st.session_state.pop(f"{PAGE}.autorun", False):
     start = True
     st.info(
-        "**Preset loaded:** a 2 × 256 MLP trained 100 epochs with Adam on 300 digits memorises them — watch the "
-        "baseline's validation loss (dashed) climb away from its train loss. The same network with dropout "
-        "(p = 0.5 on hidden units, 0.1 on pixels) keeps the validation loss lower and the shaded gaps narrower.",
+        "**Preset loaded:** a 2 × 256 MLP trained 100 epochs with Adam on 300 digits memorises them — the "
+        "baseline's train loss (solid) falls to ≈ 0 while its validation loss (dashed) stalls and creeps up. The "
+        "same network with dropout (p = 0.5 on hidden units, 0.1 on pixels) ends with a lower validation loss and "
+        "a narrower gap: compare the loss gaps above the curves (≈ 0.23 → 0.16 on seeds 0–2).",
         icon=":material/school:",
     )
 
@@ -149,6 +150,21 @@ with tabs[0]:
                 horizontal=True,
                 key=f"{PAGE}.shade",
                 format_func=lambda s: {"gap": "generalisation gap", "spread": "mean ± std over seeds"}[s],
+            )
+        rows = reg.summary(comparison)
+        base_row = next((r for r in rows if r["configuration"] == reg.VARIANTS["baseline"].label), None)
+        cols = st.columns(min(len(rows), 5))
+        for col, row in zip(cols, rows[: len(cols)], strict=True):  # the gaps at the end, against the baseline
+            delta = None
+            if base_row is not None and row is not base_row:
+                delta = f"{row['loss gap (val − train)'] - base_row['loss gap (val − train)']:+.3f} vs baseline"
+            col.metric(
+                f"{row['configuration']}: loss gap",
+                f"{row['loss gap (val − train)']:.3f}",
+                delta,
+                delta_color="inverse",
+                help=f"Final validation − train cross-entropy. Accuracy gap {row['gap (train − val) %']:.1f} points, "
+                f"validation accuracy {row['final val acc %']:.1f} %.",
             )
         st.plotly_chart(reg.curves_figure(comparison, "acc", shade=shade))
         st.plotly_chart(reg.curves_figure(comparison, "loss", shade=shade))

@@ -778,6 +778,7 @@ def summary(comparison: Comparison) -> list[dict[str, object]]:
                 "gap ±": round(100 * gap_sd, 2),
                 "final train loss": round(float(np.mean([r.train_loss[-1] for r in runs])), 4),
                 "final val loss": round(float(np.mean([r.val_loss[-1] for r in runs])), 4),
+                "loss gap (val − train)": round(float(np.mean([r.loss_gap for r in runs])), 4),
                 "epochs": max(r.epochs[-1] for r in runs),
                 "time s": round(float(np.mean([r.seconds for r in runs])), 2),
                 "status": ", ".join(sorted({r.status for r in runs})),

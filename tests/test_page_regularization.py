@@ -63,3 +63,32 @@ def test_missing_mnist_falls_back_to_digits_with_a_warning(monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert any("never downloads" in w.value for w in at.warning)
     assert "8×8 digits" in _texts(at)
+
+
+def test_preset_loads_and_trains_the_dropout_comparison():
+    at = run_page(SCRIPT)
+    at.button(key=f"{PAGE}.preset").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.slider(key=f"{PAGE}.width").value == 256
+    assert list(at.sidebar.multiselect(key=f"{PAGE}.variants").value) == ["baseline", "dropout"]
+    result = at.session_state[f"{PAGE}.result"]
+    assert result.status == "finished" and result.config.num_epochs == 100
+    runs = result.by_variant()
+    assert runs["dropout"][0].loss_gap < runs["baseline"][0].loss_gap - 0.04  # seed 0: 0.23 → 0.16
+    assert any("Preset loaded" in i.value for i in at.info)
+    assert any("loss gap" in m.label for m in at.metric)
+
+
+def test_cnn_runs_from_the_page_and_spiral_stays_mlp():
+    at = run_page(SCRIPT, query={"model": "cnn", "channels": "8", "num_epochs": "2", "n_train": "100"})
+    at.sidebar.multiselect(key=f"{PAGE}.variants").set_value(["baseline", "batchnorm"])
+    at.run()
+    assert "CNN 8×8" in _texts(at)
+    at.button(key=f"{PAGE}.train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    result = at.session_state[f"{PAGE}.result"]
+    assert result.status == "finished" and result.config.model == "cnn"
+    assert "Black diamonds" in _texts(at)  # BatchNorm2d statistics are shown
+    at = run_page(SCRIPT, query={"model": "cnn", "dataset": "spiral"})
+    assert not at.exception
+    assert any("MLP" in i.value for i in at.info) and "MLP 2-" in _texts(at)
