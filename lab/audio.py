@@ -73,9 +73,27 @@ VOWELS = {
 }
 
 
-def _speech_like(t: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
-    from scipy.signal import lfilter
+def _resonate(x: np.ndarray, f: float, bw: float, sr: int) -> np.ndarray:
+    """A two-pole resonator at ``f`` Hz with bandwidth ``bw`` applied to ``x`` (same length).
 
+    The filter ``y[n] = (1 − r) x[n] + 2 r cos ω · y[n−1] − r² y[n−2]`` (poles
+    r·e^{±iω}) has the impulse response ``h[n] = (1 − r) rⁿ sin((n+1)ω) / sin ω``;
+    the first ``len(x)`` outputs of the recursion equal ``x`` convolved with the
+    first ``len(x)`` taps of ``h`` exactly, done here with one FFT.
+    """
+    n = x.size
+    r = math.exp(-math.pi * bw / sr)
+    w = 2 * math.pi * f / sr
+    k = np.arange(n)
+    if abs(math.sin(w)) > 1e-9:
+        h = (1 - r) * r**k * np.sin((k + 1) * w) / math.sin(w)
+    else:  # ω = 0 or π: the limit of sin((n+1)ω)/sin ω
+        h = (1 - r) * r**k * (k + 1) * np.cos(k * w)
+    size = 1 << max(1, (2 * n - 1).bit_length())
+    return np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[:n]
+
+
+def _speech_like(t: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     n = t.size
     # Pitch: ~120 Hz with a falling intonation and a little wobble.
     f0 = 120.0 * (1.15 - 0.3 * t / max(t[-1], 1e-9)) * (1 + 0.03 * np.sin(2 * np.pi * 3.0 * t))
@@ -90,9 +108,8 @@ def _speech_like(t: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray
         seg = source[sl]
         vowel = VOWELS[names[rng.integers(len(names))]]
         y = np.zeros_like(seg)
-        for f, bw in zip(vowel, (80.0, 100.0, 140.0), strict=True):  # a two-pole resonator per formant
-            r = math.exp(-math.pi * bw / sr)
-            y += lfilter([1 - r], [1, -2 * r * math.cos(2 * math.pi * f / sr), r * r], seg)
+        for f, bw in zip(vowel, (80.0, 100.0, 140.0), strict=True):  # one resonator per formant
+            y += _resonate(seg, f, bw, sr)
         env = np.sin(np.pi * np.linspace(0, 1, seg.size)) ** 0.7  # syllable envelope
         out[sl] = y * env * (0.6 if k % 3 == 2 else 1.0)
     return out
@@ -118,13 +135,12 @@ class LoadedAudio:
 def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_SECONDS) -> LoadedAudio:
     """Decode WAV bytes into mono float32 at :data:`SAMPLE_RATE`, or raise :class:`AudioInputError`.
 
-    Accepts 8/16/24/32-bit PCM and 32/64-bit float WAV, any channel count
-    (mixed down) and any sample rate (resampled). Refuses empty files, files
+    Accepts 8/16/24/32-bit PCM and 32/64-bit float WAV (read by
+    :func:`read_wav`), any channel count (mixed down) and any sample rate
+    (resampled). Refuses empty files, files
     that are not WAV (the content decides, not the name), silent or zero-length
     audio and audio longer than ``max_seconds``.
     """
-    from scipy.io import wavfile
-
     if not data:
         raise AudioInputError(f"“{name}” is empty (0 bytes). Please choose a WAV file.")
     if len(data) > MAX_BYTES:
@@ -137,9 +153,16 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
             f"“{name}” is not a WAV file{f' (it looks like {kind})' if kind else ''}. "
             "Please upload a .wav file (convert MP3/OGG/M4A first, e.g. with Audacity)."
         )
+    if data[:4] != b"RIFF":
+        raise AudioInputError(
+            f"“{name}” is a {data[:4].decode()} WAV (big-endian or over 4 GB), which this lab does not read. "
+            "Please export it as a standard WAV (PCM 16-bit)."
+        )
     try:
-        sr, raw = wavfile.read(io.BytesIO(data))
-    except (ValueError, EOFError, OSError, IndexError, TypeError, struct.error) as err:
+        sr, raw = read_wav(data)
+    except WavFormatError as err:
+        raise AudioInputError(f"“{name}”: {err} Please export it as PCM 16-bit WAV.") from None
+    except (ValueError, EOFError, IndexError, struct.error) as err:
         raise AudioInputError(
             f"“{name}” looks like a WAV but cannot be decoded ({err}). Try exporting it again."
         ) from None
@@ -163,6 +186,80 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
     if np.abs(x).max() == 0:
         raise AudioInputError(f"“{name}” is completely silent; there is nothing to augment.")
     return LoadedAudio(np.clip(x, -1.0, 1.0).astype(np.float32), SAMPLE_RATE, name, notes)
+
+
+class WavFormatError(ValueError):
+    """A well-formed WAV whose sample encoding is not supported (e.g. A-law, ADPCM)."""
+
+
+_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_ENCODINGS = {2: "Microsoft ADPCM", 6: "A-law", 7: "µ-law", 17: "IMA ADPCM", 85: "MP3"}
+
+
+def read_wav(data: bytes) -> tuple[int, np.ndarray]:
+    """Parse little-endian RIFF WAV bytes → ``(sample_rate, samples)``.
+
+    ``samples`` is ``(frames,)`` for mono or ``(frames, channels)``, in the
+    file's own type: uint8 (8-bit PCM is unsigned), int16, int32 (24-bit PCM is
+    widened: its 3 bytes become the top 3 bytes of an int32), float32/float64.
+    Chunks are walked by hand (``fmt `` and ``data``; others such as ``LIST``
+    are skipped); WAVE_FORMAT_EXTENSIBLE is read through its sub-format.
+    Raises :class:`WavFormatError` for other encodings and ``ValueError`` for a
+    damaged file.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("no RIFF/WAVE header")
+    fmt = None
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8 : pos + 8 + size]
+        if chunk == b"fmt ":
+            if len(body) < 16:
+                raise ValueError("the format chunk is truncated")
+            tag, channels, sr, _, align, bits = struct.unpack_from("<HHIIHH", body)
+            if tag == _EXTENSIBLE:
+                if len(body) < 26:
+                    raise ValueError("the extensible format chunk is truncated")
+                tag = struct.unpack_from("<H", body, 24)[0]  # first 2 bytes of the sub-format GUID
+            fmt = (tag, channels, sr, align, bits)
+        elif chunk == b"data":
+            if fmt is None:
+                raise ValueError("the data chunk comes before the format chunk")
+            return fmt[2], _decode(body, *fmt)
+        pos += 8 + size + (size & 1)  # chunks are padded to an even size
+    raise ValueError("no format or data chunk" if fmt is None else "no data chunk")
+
+
+def _decode(body: bytes, tag: int, channels: int, sr: int, align: int, bits: int) -> np.ndarray:
+    if tag not in (_PCM, _FLOAT):
+        raise WavFormatError(f"its samples are {_ENCODINGS.get(tag, f'encoded (format {tag})')}, not PCM or float.")
+    if channels < 1 or sr < 1:
+        raise ValueError(f"{channels} channels at {sr} Hz")
+    width = (bits + 7) // 8
+    if align != channels * width:
+        raise ValueError(f"block size {align} does not match {channels} × {bits}-bit samples")
+    frames = len(body) // align
+    body = body[: frames * align]
+    if tag == _FLOAT:
+        if bits not in (32, 64):
+            raise WavFormatError(f"{bits}-bit float samples are not supported (32 or 64).")
+        raw = np.frombuffer(body, "<f4" if bits == 32 else "<f8")
+    elif width == 1:
+        raw = np.frombuffer(body, np.uint8)
+    elif width == 2:
+        raw = np.frombuffer(body, "<i2")
+    elif width == 3:  # 24-bit: little-endian bytes b0 b1 b2 → the int32 with bytes 0 b0 b1 b2
+        triples = np.frombuffer(body, np.uint8).reshape(-1, 3)
+        wide = np.zeros((triples.shape[0], 4), np.uint8)
+        wide[:, 1:] = triples
+        raw = wide.view("<i4").ravel()
+    elif width == 4:
+        raw = np.frombuffer(body, "<i4")
+    else:
+        raise WavFormatError(f"{bits}-bit PCM samples are not supported (8, 16, 24 or 32).")
+    raw = raw.astype(raw.dtype.newbyteorder("="))
+    return raw.reshape(frames, channels) if channels > 1 else raw
 
 
 def _sniff(data: bytes) -> str:
@@ -266,13 +363,34 @@ def time_shift(x: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarr
 
 
 def resample(x: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:
-    """Band-limited resampling (polyphase, scipy) from ``sr_in`` to ``sr_out`` Hz."""
+    """Band-limited resampling from ``sr_in`` to ``sr_out`` Hz (FFT: an ideal low-pass), float64.
+
+    The ratio is taken as a fraction p/q (denominator ≤ 1000, like a polyphase
+    resampler). The clip is zero-padded to a multiple of q (plus a margin, so
+    the end does not wrap onto the start), its spectrum is cut (downsampling:
+    everything above the new Nyquist frequency goes) or zero-extended
+    (upsampling), and the inverse FFT at p/q × the length gives the new samples.
+    Output length ``ceil(len(x) · p / q)``, as ``scipy.signal.resample_poly``.
+    """
     from fractions import Fraction
 
-    from scipy.signal import resample_poly
-
     ratio = Fraction(sr_out / sr_in).limit_denominator(1000)
-    return resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
+    up, down = ratio.numerator, ratio.denominator
+    x = np.asarray(x, np.float64)
+    n = x.size
+    n_out = -(-n * up // down)
+    if n == 0 or up == down:
+        return x.copy()
+    margin = max(64, n // 20)
+    n_in = -(-(n + margin) // down) * down  # padded length, a multiple of q
+    m = n_in // down * up  # its exact length after resampling
+    spectrum = np.fft.rfft(x, n_in)
+    keep = min(spectrum.size, m // 2 + 1)
+    out_spec = np.zeros(m // 2 + 1, complex)
+    out_spec[:keep] = spectrum[:keep]
+    if m < n_in and m % 2 == 0:
+        out_spec[-1] = out_spec[-1].real  # the new Nyquist bin of a real signal is real
+    return np.fft.irfft(out_spec, m)[:n_out] * (m / n_in)
 
 
 def change_speed(x: np.ndarray, factor: float) -> np.ndarray:
@@ -299,8 +417,11 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) 
     dphi = phase[:, i0 + 1] - phase[:, i0] - expected[:, None]
     dphi = dphi - 2 * math.pi * torch.round(dphi / (2 * math.pi))  # wrap to [-π, π]
     acc = torch.cumsum(expected[:, None] + dphi, dim=1) - (expected[:, None] + dphi[:, :1]) + phase[:, :1]
-    out = torch.istft(torch.polar(mags, acc), n_fft, hop, window=window, length=round(x.size / rate))
-    return out.numpy().astype(np.float32)
+    # The stretched frames cover hop × (frames − 1) samples; asking istft for more would divide the
+    # uncovered tail by a near-zero window sum (spikes of 10⁴), so pad that tail with silence instead.
+    out = torch.istft(torch.polar(mags, acc), n_fft, hop, window=window).numpy()
+    n = round(x.size / rate)
+    return np.pad(out, (0, max(0, n - out.size)))[:n].astype(np.float32)
 
 
 def pitch_shift(x: np.ndarray, semitones: float) -> np.ndarray:

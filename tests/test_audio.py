@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -143,6 +144,70 @@ def test_wav_sample_formats(dtype):
     }[dtype]
     loaded = au.load_wav(_wav(raw), f"{dtype}.wav")
     np.testing.assert_allclose(loaded.x, x, atol=0.02 if dtype == "uint8" else 1e-4)
+
+
+def _riff(fmt: bytes, samples: bytes) -> bytes:
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"LIST\x04\x00\x00\x00INFO"
+    body += b"data" + struct.pack("<I", len(samples)) + samples
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_wav_24_bit_and_extensible_headers_are_read_by_hand():
+    x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(SR // 4) / SR)
+    ints = np.round(x * (2**23 - 1)).astype("<i4")
+    pcm24 = ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # little-endian: drop the top byte
+    plain = _riff(struct.pack("<HHIIHH", 1, 1, SR, SR * 3, 3, 24), pcm24)
+    guid_pcm = struct.pack("<H", 1) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    ext = _riff(struct.pack("<HHIIHHHHI", 0xFFFE, 1, SR, SR * 3, 3, 24, 22, 24, 4) + guid_pcm, pcm24)
+    for data in (plain, ext):
+        sr, raw = au.read_wav(data)
+        assert sr == SR and raw.dtype == np.int32
+        np.testing.assert_array_equal(raw >> 8, ints)  # the 24-bit value, exactly
+        np.testing.assert_allclose(au.load_wav(data, "24.wav").x, x, atol=1e-6)
+
+
+def test_wav_reader_agrees_with_scipy_on_float64_stereo():
+    rng = np.random.default_rng(0)
+    stereo = rng.uniform(-1, 1, (1000, 2))
+    sr, raw = au.read_wav(_wav(stereo, 22_050))
+    assert sr == 22_050 and raw.dtype == np.float64
+    np.testing.assert_array_equal(raw, wavfile.read(io.BytesIO(_wav(stereo, 22_050)))[1])
+
+
+def test_unsupported_wav_encodings_get_clear_messages():
+    alaw = _riff(struct.pack("<HHIIHH", 6, 1, 8000, 8000, 1, 8), b"\x55" * 800)
+    with pytest.raises(au.AudioInputError, match=r"A-law, not PCM or float.*PCM 16-bit"):
+        au.load_wav(alaw, "phone.wav")
+    rifx = b"RIFX" + _riff(b"", b"")[4:]
+    with pytest.raises(au.AudioInputError, match="RIFX WAV"):
+        au.load_wav(rifx, "mac.wav")
+
+
+def test_resampling_matches_scipy_polyphase():
+    from scipy.signal import resample_poly
+
+    t = np.arange(44_100) / 44_100
+    x = np.sin(2 * np.pi * 300 * t) * np.minimum(1, np.minimum(t, t[-1] - t) / 0.01)
+    for sr_in, sr_out, up, down in ((44_100, 16_000, 160, 441), (8_000, 16_000, 2, 1), (1.25, 1.0, 4, 5)):
+        ours, theirs = au.resample(x, sr_in, sr_out), resample_poly(x, up, down)
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours[100:-100], theirs[100:-100], atol=2e-3)
+
+
+def test_formant_resonator_equals_the_recursive_filter():
+    from scipy.signal import lfilter
+
+    x = np.random.default_rng(1).standard_normal(3000)
+    for f, bw in ((270, 80.0), (2440, 140.0)):
+        r = math.exp(-math.pi * bw / SR)
+        expected = lfilter([1 - r], [1, -2 * r * math.cos(2 * math.pi * f / SR), r * r], x)
+        np.testing.assert_allclose(au._resonate(x, f, bw, SR), expected, atol=1e-10)
+
+
+def test_time_stretch_has_no_spikes_at_the_end():
+    x = au.make_signal("tone", 1.0)
+    for rate in (0.5, 0.8, 1.25):
+        assert float(np.abs(au.time_stretch(x, rate)).max()) < 1.0
 
 
 def test_stereo_44k_is_mixed_down_and_resampled():
