@@ -32,3 +32,14 @@ def test_short_comparison_runs_to_the_end(page, streamlit_server):
     page.get_by_role("tab", name="BN statistics", exact=True).click()
     page.wait_for_timeout(500)
     screenshot(page, "regularization-bn")
+
+
+def test_preset_shows_dropout_shrinking_the_gap(page, streamlit_server):
+    open_page(page, streamlit_server, "regularization")
+    page.get_by_role("button", name="Show me overfitting, then fix it with dropout").click()
+    page.wait_for_timeout(500)
+    wait_for_script(page)
+    assert_no_exception(page)
+    body = page.inner_text("body")
+    assert "Preset loaded" in body and "+ Dropout: loss gap" in body and "vs baseline" in body
+    screenshot(page, "regularization-preset")
