@@ -44,6 +44,14 @@ with st.sidebar:
     with st.expander("Start point", expanded=False):
         start_values = ui.controls(logistic.START_SPECS, page=f"{PAGE}/start")
     view_values = ui.controls(logistic.VIEW_SPECS, page=f"{PAGE}/view")
+    b1, b2 = logistic.ADAM_BETAS
+    ignored = {
+        "gd": "Batch size and momentum β",
+        "sgd": "Momentum β",
+        "adam": f"Momentum β (Adam's are {b1:g}, {b2:g})",
+    }
+    if (opt := train_values["optimizer"]) in ignored and not view_values["compare"]:
+        st.caption(f"{ignored[opt]}: not used by {logistic.OPTIMIZER_LABELS[opt]}.")
 values = {**data_values, **feature_values, **train_values, **start_values, **view_values}
 compare = values["compare"]
 config = make_config(logistic.TrainConfig, values, seed=seed)
@@ -132,22 +140,23 @@ def _move(delta: int | None) -> None:
 
 
 st.session_state["_logistic.T"] = T
-c_prev, c_next, c_end, c_slider = st.columns([1, 1, 1.2, 8], vertical_alignment="bottom")
-c_prev.button("◀ step", on_click=_move, args=(-1,), width="stretch", help="One update back")
-c_next.button("step ▶", on_click=_move, args=(1,), width="stretch", help="One update forward")
-c_end.button("end ▶▶", on_click=_move, args=(None,), width="stretch", help="Jump to the last step")
-if T > 0:
-    step = c_slider.slider("Step (state after this many updates)", 0, T, key=STEP_KEY)
-else:
-    step = 0
-    c_slider.caption("Training stopped before the first update.")
+# Horizontal containers wrap on narrow screens instead of truncating the labels and numbers.
+with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+    st.button("◀ step", on_click=_move, args=(-1,), help="One update back")
+    st.button("step ▶", on_click=_move, args=(1,), help="One update forward")
+    st.button("end ▶▶", on_click=_move, args=(None,), help="Jump to the last step")
+    if T > 0:
+        step = st.slider("Step (state after this many updates)", 0, T, key=STEP_KEY)
+    else:
+        step = 0
+        st.caption("Training stopped before the first update.")
 
-m = st.columns(5)
-m[0].metric("Step", f"{step} / {config.num_steps}")
-m[1].metric("Train loss (BCE)", f"{run.train_loss[step]:.4f}")
-m[2].metric("Test loss", f"{run.test_loss[step]:.4f}")
-m[3].metric("Train accuracy", f"{run.train_acc[step]:.1%}")
-m[4].metric("Test accuracy", f"{run.test_acc[step]:.1%}")
+with st.container(horizontal=True, gap="large"):
+    st.metric("Step", f"{step} / {config.num_steps}", width="content")
+    st.metric("Train loss (BCE)", f"{run.train_loss[step]:.4f}", width="content")
+    st.metric("Test loss", f"{run.test_loss[step]:.4f}", width="content")
+    st.metric("Train accuracy", f"{run.train_acc[step]:.1%}", width="content")
+    st.metric("Test accuracy", f"{run.test_acc[step]:.1%}", width="content")
 
 # --- optimiser comparison (same start, same α) ---------------------------------------------------
 others: dict[str, logistic.Trajectory] = {}
@@ -191,7 +200,7 @@ with right:
         f"A slice of the loss: b = {b_now:.3g}{extra} held at their step-{step} values, only w₁ and w₂ vary "
         "(100 × 100 grid, one tensor op). The path is drawn in the same two weights"
         + (" — with hand-made features the model has more weights than this plot shows." if feature_names else ".")
-        + " The yellow arrow is the next update."
+        + (" The yellow arrow is the next update." if arrow is not None else "")
     )
 
 # --- (c) curves, (d) the current update -----------------------------------------------------------

@@ -844,7 +844,7 @@ BRANCH_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
 
 
 def cost_chart(table: ArchTable):
-    """Parameters and multiply-adds per layer (two bar rows; aux heads hatched and excluded from totals)."""
+    """Parameters and multiply-adds per layer (two bar rows; aux heads in grey and excluded from totals)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -856,7 +856,7 @@ def cost_chart(table: ArchTable):
         rows=2,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.08,
+        vertical_spacing=0.12,
         subplot_titles=("multiply-adds per image", "parameters"),
     )
     colors = ["#bbbbbb" if r.aux else ("#d62728" if r.name in BLOCKS else "#1f77b4") for r in rows]
@@ -886,12 +886,18 @@ def cost_chart(table: ArchTable):
     fig.update_yaxes(title_text="parameters", row=2, col=1)
     fig.update_layout(showlegend=False)
     h, w = table.input_size
-    return layout(
+    fig = layout(
         fig,
-        f"Where the cost is at {h}×{w} (red: inception blocks, grey: aux heads, not in totals)",
+        f"Where the cost is at {h}×{w}",
         x_title="layer",
-        height=520,
+        height=540,
     )
+    fig.update_layout(
+        title_subtitle_text="red: inception blocks · blue: stem and classifier · grey: aux heads (not in the totals)",
+        margin_t=80,
+    )
+    fig.update_xaxes(title_text=None, row=1, col=1)  # shared x: one axis title, under the bottom row
+    return fig
 
 
 def block_figure(anatomy: BlockAnatomy):

@@ -720,7 +720,16 @@ def landscape_figure(
         title={"text": title, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
         font=figures.FONT,
         margin={"l": 60, "r": 20, "t": 90, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        # A dark legend box: the gradient-descent path is white and would vanish on a white background.
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0,
+            "xanchor": "right",
+            "x": 1.0,
+            "bgcolor": "rgba(40, 40, 60, 0.9)",
+            "font": {"color": "white"},
+        },
         height=height,
         xaxis_title="w₁ (weight of x₁)",
         yaxis_title="w₂ (weight of x₂)",

@@ -79,9 +79,11 @@ def output_preview(
 
 def legend_below(fig: go.Figure) -> go.Figure:
     """Move a figure's legend under the plot (narrow columns: a top legend covers the title)."""
+    # In container coordinates (as lab.figures.layout does): a paper-relative y would put the legend off the
+    # canvas whenever a figure already carries yref="container" (decision_map's train/test legend vanished).
     fig.update_layout(
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0.0},
-        margin={"b": 110},
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "xanchor": "left", "x": 0.0},
+        margin={"b": max(110, fig.layout.margin.b or 0)},
     )
     return fig
 

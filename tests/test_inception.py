@@ -349,7 +349,9 @@ def test_records_and_charts_render():
     assert len(recs) == len(table.rows) and recs[0]["output shape"] == "64×112×112"
     assert next(r for r in recs if r["layer"] == "aux1")["aux"] == "AUX"
     fig = I.cost_chart(table)
-    assert fig.layout.title.text and fig.layout.xaxis.title.text
+    assert (
+        fig.layout.title.text and fig.layout.xaxis2.title.text and not fig.layout.xaxis.title.text
+    )  # one x title, at the bottom
     fig = I.block_figure(I.block_anatomy("inception5b"))
     assert len([t for t in fig.data if t.showlegend is not False]) == 4
     assert I.format_count(1_498_376_192) == "1.5 G"
