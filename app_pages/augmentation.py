@@ -67,6 +67,8 @@ tab_images, tab_sound, tab_train = st.tabs(
     [":material/photo_library: Images", ":material/graphic_eq: Sound", ":material/model_training: As a regulariser"]
 )
 
+PER_ROW = 5  # preview grid: the original + samples, five to a row
+
 # ============================================================== images
 with tab_images:
     left, right = st.columns([1, 2.6], gap="medium")
@@ -138,22 +140,22 @@ with tab_images:
             f"**{num_samples} samples** at {w}×{h} px · pipeline: {names} · seeds {result.seeds[0]}…{result.seeds[-1]} "
             f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
         )
-        col_orig, col_grid = st.columns([1, 3])
-        with col_orig:
-            caption = "original"
+        # One grid over the whole preview column: the original in the first cell, then the samples,
+        # PER_ROW to a row (a 16-sample grid at 256 px fits on a laptop screen).
+        caption = "**original**"
+        if labels:
+            caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"
+        cells = [(result.original, caption)]
+        for i, parts in enumerate(result.captions):
+            text = f"#{i + 1}: " + (" · ".join(parts) if parts else "unchanged")
             if labels:
-                caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"
-            st.image(result.original, caption=caption, width="stretch")
-        with col_grid:
-            captions = []
-            for i, parts in enumerate(result.captions):
-                text = f"#{i + 1}: " + (" · ".join(parts) if parts else "unchanged")
-                if labels:
-                    lab = labels[i + 1]
-                    same = "✓ same" if lab.index == labels[0].index else "✗ changed"
-                    text += f" — {lab.name} ({lab.prob:.0%}) {same}"
-                captions.append(text)
-            st.image(result.samples, caption=captions, width=min(w, 180))
+                lab = labels[i + 1]
+                same = "✓ same" if lab.index == labels[0].index else "✗ changed"
+                text += f" — {lab.name} ({lab.prob:.0%}) {same}"
+            cells.append((result.samples[i], text))
+        for row in range(0, len(cells), PER_ROW):
+            for col, (img, text) in zip(st.columns(PER_ROW, gap="small"), cells[row : row + PER_ROW], strict=False):
+                col.image(img, caption=text, width="stretch")
         if labels:
             kept = sum(lab.index == labels[0].index for lab in labels[1:])
             st.metric(

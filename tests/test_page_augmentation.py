@@ -10,11 +10,19 @@ from tests.conftest import run_page
 SCRIPT = "app_pages/augmentation.py"
 
 
-def _grid(at):
-    """The sample grid: the st.image element whose captions start with "#1:"."""
-    grids = [im for im in at.get("image") if im.captions and im.captions[0].startswith("#1:")]
-    assert len(grids) == 1, [im.captions[:1] for im in at.get("image")]
-    return grids[0]
+class _Grid:
+    """The preview grid: every st.image whose caption starts with "#" (one image per cell)."""
+
+    def __init__(self, at):
+        cells = [im for im in at.get("image") if im.captions and im.captions[0].startswith("#")]
+        assert cells, [im.captions[:1] for im in at.get("image")]
+        self.value = [v for im in cells for v in im.value]
+        self.captions = [c for im in cells for c in im.captions]
+        assert self.captions[0].startswith("#1:") and len(self.captions) == len(self.value)
+
+
+def _grid(at) -> _Grid:
+    return _Grid(at)
 
 
 def _code(at) -> str:
@@ -32,7 +40,7 @@ def test_page_shows_the_preview_grid_the_original_and_the_code(page):
     grid = _grid(page)
     assert len(grid.value) == 12
     assert any("rotate" in c and "crop" in c for c in grid.captions)  # the drawn parameters
-    assert any(im.captions[0].startswith("original") for im in page.get("image"))
+    assert any(im.captions[0].startswith("**original**") for im in page.get("image"))
     code = _code(page)
     assert "v2.RandomRotation(degrees=(-15.0, 15.0))" in code and "torch.manual_seed(0 + i)" in code
     assert not page.error
