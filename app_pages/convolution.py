@@ -310,7 +310,7 @@ with tab_pool:
             Hp, Wp, factor = pooling.size_reduction(Hf, Wf, pk, ps)
             st.markdown(
                 f"**{pool_values['pool']} pooling {pk}×{pk}, stride {ps}:** {Hf}×{Wf} → "
-                f"⌊({Hf} − {pk})/{ps}⌋ + 1 × ⌊({Wf} − {pk})/{ps}⌋ + 1 = **{Hp}×{Wp}** "
+                f"(⌊({Hf} − {pk})/{ps}⌋ + 1) × (⌊({Wf} − {pk})/{ps}⌋ + 1) = **{Hp}×{Wp}** "
                 f"({factor:.1f}× fewer cells, no weights to learn)."
             )
             pcols = st.columns(2)

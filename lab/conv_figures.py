@@ -30,7 +30,10 @@ def _annotated(z: np.ndarray, *, signed: bool | None = None, showscale: bool = F
     finite = z[np.isfinite(z)]
     scale = scale_for(finite if finite.size else np.zeros(1), signed)
     if "zmin" not in scale and finite.size:
-        scale.update(zmin=float(finite.min()), zmax=float(max(finite.max(), finite.min() + 1e-9)))
+        lo, hi = float(finite.min()), float(finite.max())
+        if hi - lo <= 1e-6 * max(abs(hi), abs(lo), 1e-12):  # constant (a box blur): no scale of rounding noise
+            lo, hi = min(lo, 0.0), max(hi, 0.0) if hi != 0.0 else 1.0
+        scale.update(zmin=lo, zmax=hi)
     return go.Heatmap(
         z=z,
         text=text,
@@ -100,14 +103,26 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
             col=1,
         )
     for c in (1, 2, 3):
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if c == 1 else c}", row=1, col=c, title_text="row")
+        fig.update_yaxes(  # one "row" title: on the inner panels it would print over the panel to their left
+            autorange="reversed",
+            scaleanchor=f"x{'' if c == 1 else c}",
+            constrain="domain",
+            row=1,
+            col=c,
+            title_text="row" if c == 1 else None,
+        )
         fig.update_xaxes(row=1, col=c, title_text="column", constrain="domain")
     return layout(fig, title, height=420)
 
 
 def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:
     """A small annotated k×k grid of weights (diverging scale when signed)."""
-    fig = go.Figure(_annotated(np.asarray(K), showscale=True, name="weight"))
+    K = np.asarray(K)
+    trace = _annotated(K, showscale=True, name="weight")
+    # Smaller numbers in bigger kernels so 7×7 cells do not overprint; short colour-bar ticks.
+    trace.update(textfont={"size": 14 if K.shape[-1] <= 3 else 11 if K.shape[-1] <= 5 else 9})
+    trace.update(colorbar={"tickformat": ".3g"})
+    fig = go.Figure(trace)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="row")
     fig.update_xaxes(title_text="column", constrain="domain")
     return layout(fig, title, height=280)
