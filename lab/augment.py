@@ -557,7 +557,8 @@ def prepare(image: torch.Tensor, config: PipelineConfig, size: tuple[int, int]) 
     """Resize once to the preview ``size`` unless the pipeline starts with a crop that does it."""
     if "crop" in config.enabled:
         return image
-    return v2.functional.resize(image, list(size), antialias=True)
+    # The resize keeps a channels-last layout; per-pixel float ops (noise: 5× here) are faster on a plain one.
+    return v2.functional.resize(image, list(size), antialias=True).contiguous()
 
 
 CODE_TEMPLATE = """
@@ -599,7 +600,7 @@ def pipeline_code(
     if "crop" in config.enabled:
         prep = "# the random resized crop below cuts the full-resolution photo straight to the preview size"
     else:
-        prep = f"image = v2.functional.resize(image, {list(size)}, antialias=True)  # preview size, once"
+        prep = f"image = v2.functional.resize(image, {list(size)}, antialias=True).contiguous()  # preview size, once"
     return render_snippet(
         CODE_TEMPLATE,
         path=path,
@@ -733,7 +734,7 @@ def preview(
     steps = _stages(config, size)
     read = _instrument(steps)
     pipeline = v2.Compose([t for _, t in steps])
-    original = v2.functional.resize(image, list(size), antialias=True)
+    original = v2.functional.resize(image, list(size), antialias=True).contiguous()
     start = prepare(image, config, size) if "crop" in config.enabled else original
     base = first_seed(seed, draw)
     outputs, captions, drawn = [], [], []
