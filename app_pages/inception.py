@@ -319,6 +319,7 @@ with tab_block:
             }
         ],
         hide_index=True,
+        column_config={c: st.column_config.NumberColumn(format="localized") for c in ("params", "MACs")},
     )
     m1, m2, m3 = st.columns(3)
     m1.metric("params (this block)", f"{anat.params:,}")
@@ -350,7 +351,12 @@ with tab_arch:
     a1.metric("parameters (without aux heads)", f"{table.total_params:,}")
     a2.metric(f"multiply-adds at {arch_size}²", f"{table.total_macs / 1e9:.3f} G")
     a3.metric("layers with weights (conv + fc, deepest path)", "22")
-    st.dataframe(I.table_records(table), hide_index=True, height=560)
+    st.dataframe(
+        I.table_records(table),
+        hide_index=True,
+        height=560,
+        column_config={c: st.column_config.NumberColumn(format="localized") for c in ("params", "MACs")},
+    )
     st.caption(
         "MACs count convolutions and the final linear layer (BN, ReLU and pooling are cheap element-wise work), as "
         "torchvision's `_ops` and `torch.utils.flop_counter` (FLOPs = 2 × MACs) do. Receptive field: the input square "
@@ -396,8 +402,9 @@ with tab_paper:
 
 # --- Grad-CAM & knock-out -------------------------------------------------------------------------------------
 with tab_cam:
-    cam_values = ui.controls(CAM_SPECS, page=f"{PAGE}.cam")
-    target = st.selectbox(
+    c_layer, c_class = st.columns(2)  # what Grad-CAM explains, side by side; the knock-out's own pair below
+    cam_values = ui.controls(CAM_SPECS[:1], page=f"{PAGE}.cam", container=c_layer)
+    target = c_class.selectbox(
         "Class to explain",
         range(len(insp.top)),
         key=f"{PAGE}.cam_class",
@@ -423,6 +430,9 @@ with tab_cam:
     )
     st.caption(f"αₖ = mean gradient of the class logit over channel k's map; took {cam.seconds * 1000:.0f} ms.")
     st.subheader("Branch knock-out")
+    c_block, c_branch = st.columns(2)
+    cam_values |= ui.controls(CAM_SPECS[1:2], page=f"{PAGE}.cam", container=c_block)
+    cam_values |= ui.controls(CAM_SPECS[2:], page=f"{PAGE}.cam", container=c_branch)
     ko = _knock(img_digest, winfo.key, device, cam_values["ko_block"], cam_values["ko_branch"], model, pre.X)
     k1, k2 = st.columns(2)
     k1.markdown("**before**")
