@@ -467,9 +467,12 @@ with tab_cam:
 
 # --- feature visualisation --------------------------------------------------------------------------------------
 with tab_fv:
-    fv_values = ui.controls(FV_SPECS, page=f"{PAGE}.fv")
+    f1, f2, f3 = st.columns(3)  # six settings in two rows, not six full-width rows
+    fv_values = ui.controls(FV_SPECS[:1], page=f"{PAGE}.fv", container=f1)
     n_channels = next(r.shape[0] for r in _table(224).rows if r.name == fv_values["fv_layer"])
-    channel = st.number_input(f"Channel (0…{n_channels - 1})", 0, n_channels - 1, 0, key=f"{PAGE}.fv_channel")
+    channel = f1.number_input(f"Channel (0…{n_channels - 1})", 0, n_channels - 1, 0, key=f"{PAGE}.fv_channel")
+    fv_values |= ui.controls(FV_SPECS[1:3], page=f"{PAGE}.fv", container=f2)
+    fv_values |= ui.controls(FV_SPECS[3:], page=f"{PAGE}.fv", container=f3)
     cfg = FV.FeatureVisConfig(
         layer=fv_values["fv_layer"],
         channel=int(channel),
@@ -480,9 +483,9 @@ with tab_fv:
         "Gradient ascent on the pixels to maximise the channel's mean pre-ReLU activation, with random jitter. "
         "Click any button (e.g. *Stop*) to cancel; the last preview stays."
     )
-    b1, b2 = st.columns(2)
-    run = b1.button("Visualise this channel", key=f"{PAGE}.fv_run", type="primary")
-    b2.button("Stop", key=f"{PAGE}.fv_stop")
+    with st.container(horizontal=True):
+        run = st.button("Visualise this channel", key=f"{PAGE}.fv_run", type="primary")
+        st.button("Stop", key=f"{PAGE}.fv_stop")
     fv_key = f"{PAGE}.fv_result"
     if run:
         bar = st.progress(0.0, text="Optimising…")
