@@ -292,7 +292,10 @@ def decision_map(
             zmid=0.5,
             colorscale=DIVERGING,
             opacity=0.75,
-            colorbar={"title": {"text": colorbar_title}},
+            colorbar={
+                "title": {"text": colorbar_title, "side": "right"},
+                "thickness": 12,
+            },  # thin: the map keeps the width
             hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(y=1) %{z:.3f}<extra></extra>",
         )
     )
