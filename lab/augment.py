@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torchvision.transforms import v2
 
+from lab import augment_fast
 from lab.codegen import code, render_snippet
 from lab.device import single_thread
 from lab.params import Param
@@ -719,12 +720,16 @@ def preview(
     seed: int = 0,
     draw: int = 0,
     device: str = "cpu",
+    fast: bool = True,
 ) -> Preview:
     """Draw ``num_samples`` augmented copies of ``image`` (uint8 ``(C, H, W)``, C = 1 or 3).
 
     Sample ``i`` is drawn under ``torch.manual_seed(first_seed(seed, draw) + i)``
     inside ``fork_rng`` (the global RNG is left as it was). On the CPU the
-    result equals :func:`pipeline_code` executed with the same arguments.
+    result equals :func:`pipeline_code` executed with the same arguments —
+    bit for bit with ``fast=False`` (``v2.Compose`` itself); with ``fast=True``
+    (:mod:`lab.augment_fast`: same draws, leaner hue and blur kernels) within
+    1 grey level at a few pixels when the hue jitter or the blur is on.
     Returns CPU arrays.
     """
     if image.dtype != torch.uint8 or image.ndim != 3:
@@ -733,7 +738,8 @@ def preview(
     image = image.to(device)
     steps = _stages(config, size)
     read = _instrument(steps)
-    pipeline = v2.Compose([t for _, t in steps])
+    transforms = [t for _, t in steps]
+    pipeline = v2.Compose(transforms)
     original = v2.functional.resize(image, list(size), antialias=True).contiguous()
     start = prepare(image, config, size) if "crop" in config.enabled else original
     base = first_seed(seed, draw)
@@ -746,7 +752,7 @@ def preview(
     with torch.random.fork_rng(devices=[torch.device(device)] if on_cuda else []), single_thread():
         for i in range(num_samples):
             reseed(base + i)
-            outputs.append(pipeline(start).cpu())
+            outputs.append((augment_fast.run(transforms, start) if fast else pipeline(start)).cpu())
             parts, raw = read()
             captions.append(parts)
             drawn.append(raw)

@@ -1,0 +1,160 @@
+"""A faster runner for the preview's ``v2`` pipeline: same random draws, leaner kernels.
+
+Where the preview's time went (16 samples, 256×192, one thread): ``v2``'s
+per-call machinery (flatten the inputs, check them, look up the kernel — about
+a millisecond per transform per sample), the hue shift (``_rgb_to_hsv`` then
+``_hsv_to_rgb``: ~3.4 ms per image) and the 9×9 Gaussian blur (one 2-D
+convolution, 81 multiply-adds per pixel: ~2.2 ms per image).
+
+:func:`run` runs each sample through the *same transform instances* as
+``v2.Compose`` does, and draws in the same order: the probability test
+``torch.rand(1) >= p`` of the random-apply transforms, then ``make_params``
+(so the recording wrappers of :mod:`lab.augment` still see every draw), then
+the transform's own ``transform(image, params)`` — exactly what ``forward``
+does, minus the bookkeeping. Two kernels are replaced:
+
+- the hue shift: the same HSV hue rotation written directly on the RGB
+  channels (max and min stay, the middle channel moves: ~20 elementwise ops);
+- the Gaussian blur: torchvision's 2-D kernel is the outer product of two 1-D
+  kernels, so a horizontal then a vertical 1-D pass (18 multiply-adds per
+  pixel) computes the same sum in another order.
+
+Both agree with torchvision up to float rounding (~1e-7): on the uint8 output
+at most 1 grey level, at a few pixels (tested). Everything else — crops,
+rotations, flips, brightness, contrast, saturation, noise, the automatic
+policies — is torchvision's own code, so it is bit-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as nnF
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+from torchvision.transforms.v2._transform import _RandomApplyTransform
+from torchvision.transforms.v2.functional._misc import _get_gaussian_kernel1d
+
+
+def adjust_hue(image: torch.Tensor, hue_factor: float) -> torch.Tensor:
+    """Rotate the hue of float RGB ``(..., 3, H, W)`` in [0, 1] by ``hue_factor`` turns (−0.5…0.5).
+
+    Same maths as ``v2.functional.adjust_hue`` (HSV hue shift, S and V kept),
+    written on RGB: with V = max, chroma = max − min and h' the shifted hue in
+    sixths, channel k (n = 5, 3, 1 for R, G, B) is V − chroma·clamp(min(t, 4 − t), 0, 1),
+    t = (n + h') mod 6.
+    """
+    if image.shape[-3] != 3 or not image.is_floating_point():
+        return TF.adjust_hue(image, hue_factor)
+    r, g, b = image.unbind(dim=-3)
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    chroma = maxc - minc
+    safe = torch.where(chroma == 0, torch.ones_like(chroma), chroma)
+    # Hue in sixths of a turn, [0, 6): torchvision's sector rule (R wins ties, then G).
+    h = torch.where(maxc == r, (g - b) / safe, torch.where(maxc == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
+    h = torch.remainder(h + 6.0 * hue_factor, 6.0)
+    out = []
+    for n in (5.0, 3.0, 1.0):
+        t = torch.remainder(h + n, 6.0)
+        out.append(maxc - chroma * torch.minimum(t, 4.0 - t).clamp_(0.0, 1.0))
+    return torch.stack(out, dim=-3)
+
+
+def gaussian_blur(image: torch.Tensor, kernel_size: Sequence[int], sigma: Sequence[float]) -> torch.Tensor:
+    """``v2.functional.gaussian_blur`` on a float ``(C, H, W)`` image as two 1-D passes (same kernel, reflect pad)."""
+    if not image.is_floating_point() or image.ndim != 3:
+        return TF.gaussian_blur(image, list(kernel_size), list(sigma))
+    kx, ky = int(kernel_size[0]), int(kernel_size[1])
+    wx = _get_gaussian_kernel1d(kx, float(sigma[0]), image.dtype, image.device)
+    wy = _get_gaussian_kernel1d(ky, float(sigma[1]), image.dtype, image.device)
+    x = nnF.pad(image.unsqueeze(0), [kx // 2, kx // 2, ky // 2, ky // 2], mode="reflect")[0]
+    width, height = image.shape[-1], image.shape[-2]
+    rows = x[..., 0:width] * wx[0]  # horizontal pass on the padded rows: (C, H + ky − 1, W)
+    for j in range(1, kx):
+        rows.add_(x[..., j : j + width], alpha=float(wx[j]))
+    out = rows[..., 0:height, :] * wy[0]
+    for i in range(1, ky):
+        out.add_(rows[..., i : i + height, :], alpha=float(wy[i]))
+    return out
+
+
+def _jitter(t: v2.ColorJitter, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+    for fn_id in p["fn_idx"]:  # the order ColorJitter drew; the same kernels except the hue
+        fn_id = int(fn_id)
+        if fn_id == 0 and p["brightness_factor"] is not None:
+            x = TF.adjust_brightness(x, brightness_factor=p["brightness_factor"])
+        elif fn_id == 1 and p["contrast_factor"] is not None:
+            x = TF.adjust_contrast(x, contrast_factor=p["contrast_factor"])
+        elif fn_id == 2 and p["saturation_factor"] is not None:
+            x = TF.adjust_saturation(x, saturation_factor=p["saturation_factor"])
+        elif fn_id == 3 and p["hue_factor"] is not None:
+            x = adjust_hue(x, p["hue_factor"])
+    return x
+
+
+def _blur(t: v2.GaussianBlur, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+    return gaussian_blur(x, t.kernel_size, p["sigma"])
+
+
+FAST_KERNELS = {v2.ColorJitter: _jitter, v2.GaussianBlur: _blur}
+
+#: Transforms whose ``forward`` is exactly "random-apply test, make_params, transform" (or without the test).
+_PLAIN = (
+    v2.RandomResizedCrop,
+    v2.RandomRotation,
+    v2.RandomHorizontalFlip,
+    v2.RandomVerticalFlip,
+    v2.RandomAffine,
+    v2.RandomPerspective,
+    v2.ElasticTransform,
+    v2.ColorJitter,
+    v2.RandomGrayscale,
+    v2.GaussianBlur,
+    v2.RandomPosterize,
+    v2.RandomSolarize,
+    v2.RandomEqualize,
+    v2.GaussianNoise,
+    v2.RandomErasing,
+    v2.ToDtype,
+    v2.Identity,
+)
+
+
+def apply(t: v2.Transform, x: torch.Tensor, *, fast: bool = True) -> torch.Tensor:
+    """``t(x)`` for a plain image tensor, drawing exactly what ``t.forward`` draws, in the same order.
+
+    ``fast=False`` keeps torchvision's own kernel (bit-identical result).
+    """
+    if type(t) not in _PLAIN:
+        return t(x)  # automatic policies and anything else: torchvision's own forward
+    if isinstance(t, _RandomApplyTransform) and torch.rand(1) >= t.p:
+        return x
+    params = t.make_params([x])
+    kernel = FAST_KERNELS.get(type(t)) if fast else None
+    return kernel(t, x, params) if kernel is not None else t.transform(x, params)
+
+
+def first_fast(transforms: Sequence[v2.Transform]) -> int:
+    """Index from which the fast kernels may be used: after the last conversion to uint8 that is not the final one.
+
+    A difference of ~1e-7 in float only decides the rounding of the *final*
+    conversion (≤ 1 grey level). Rounded to uint8 *mid-pipeline*, that one level
+    could be amplified by what follows (equalize, posterize, a policy's
+    contrast), so kernels before such a conversion stay torchvision's.
+    """
+    start = 0
+    for i, t in enumerate(transforms[:-1]):
+        if isinstance(t, v2.ToDtype) and t.dtype == torch.uint8:
+            start = i + 1
+    return start
+
+
+def run(transforms: Sequence[v2.Transform], x: torch.Tensor) -> torch.Tensor:
+    """The pipeline on one uint8 ``(C, H, W)`` image: what ``v2.Compose(transforms)(x)`` gives (≤ 1 grey level)."""
+    start = first_fast(transforms)
+    for i, t in enumerate(transforms):
+        x = apply(t, x, fast=i >= start)
+    return x
