@@ -400,3 +400,12 @@ def test_fast_preview_without_hue_or_blur_is_bit_identical(cat):
     fast = A.preview(cat, config, num_samples=4, side=128, seed=3)
     exact = A.preview(cat, config, num_samples=4, side=128, seed=3, fast=False)
     assert all(torch.equal(a, b) for a, b in zip(fast.tensors, exact.tensors, strict=True))
+
+
+def test_fast_rotation_is_bit_identical_to_torchvision():
+    """Nearest + fill 0: the ones-mask channel torchvision adds changes nothing, so one grid_sample is exact."""
+    x = torch.rand(3, 37, 53)  # odd, non-square
+    t = v2.RandomRotation(180)
+    angles = [0.0, 90.0, -90.0, 180.0, 45.0, 359.9, *torch.empty(40).uniform_(-180, 180).tolist()]
+    for angle in angles:
+        assert torch.equal(AF._rotate(t, x, {"angle": angle}), t.transform(x, {"angle": angle})), angle
