@@ -11,7 +11,10 @@ separable kernel) → Gaussian noise σ=0.05. Ours converts to float32 once
 after the crop (as its generated code does).
 
 Variants timed (median of REPEATS, after a warm-up):
-- ``ours_preview``: :func:`lab.augment.preview` as the page calls it;
+- ``ours_preview``: :func:`lab.augment.preview` as the page calls it (the
+  :mod:`lab.augment_fast` runner: same draws, leaner hue/blur/rotation kernels);
+- ``ours_exact_compose``: the same preview through ``v2.Compose`` itself
+  (``fast=False``: bit-identical to the generated code), paired with albumentations too;
 - ``albumentations_preview``: the same order — crop the full photo to 256×192
   first, then the rest — what a fair albumentations preview would do;
 - ``albumentations_full``: the whole pipeline at 1024×768 then shown small
@@ -139,6 +142,15 @@ def run() -> dict:
         )
         report["ours_preview_paired_s"] = round(ours_paired, 4)
         report["albumentations_preview_s"] = round(alb_s, 4)
+        # Before lab.augment_fast: the same draws through v2.Compose itself (bit-identical to the generated code).
+        exact_paired, alb_s2 = median_pair(
+            lambda: A.preview(image, config, num_samples=N, side=max(PREVIEW), draw=next(draws) % 1000, fast=False),
+            lambda: [same_order(image=photo)["image"] for _ in range(N)],
+            7,
+        )
+        report["ours_exact_compose_paired_s"] = round(exact_paired, 4)
+        report["ratio_exact_compose_vs_albumentations"] = round(exact_paired / alb_s2, 2)
+        report["fast_speedup_vs_exact_compose"] = round(exact_paired / ours_paired, 2)
         full = _albumentations(False)
         report["albumentations_full_s"] = round(
             median_seconds(lambda: [full(image=photo)["image"] for _ in range(N)]), 4

@@ -82,6 +82,7 @@ class TransformSpec:
     stage: Stage = "float"  # "crop" runs first on the full uint8 photo; "uint8" needs 0–255 integers
     on: bool = False  # enabled by default
     note: str = ""  # one sentence: what it does, and when the label may not survive
+    short: str = ""  # caption name when its probability did not fire ("no h-flip"); default: the title
 
     @property
     def toggle(self) -> Param:
@@ -139,13 +140,13 @@ def _blur_kernel(sigma_max: float, size: tuple[int, int]) -> int:
 
 
 def _describe_crop(p: Mapping[str, Any]) -> str:
-    return f"crop {p['width']}×{p['height']} at ({p['left']},{p['top']})"
+    return f"crop {p['width']}×{p['height']} @{p['left']},{p['top']}"
 
 
 def _describe_affine(p: Mapping[str, Any]) -> str:
     tx, ty = p["translate"]
     sx, sy = p["shear"]
-    return f"shift ({tx},{ty}) px · zoom ×{p['scale']:.2f} · shear {sx:+.0f}°,{sy:+.0f}°".replace("-", "−")
+    return f"shift {tx},{ty} ×{p['scale']:.2f} shear {sx:+.0f}°,{sy:+.0f}°".replace("-", "−")
 
 
 def _describe_perspective(p: Mapping[str, Any]) -> str:
@@ -156,13 +157,13 @@ def _describe_perspective(p: Mapping[str, Any]) -> str:
     x, y = corners[:, 0], corners[:, 1]
     den = g * x + h * y + 1
     moved = np.stack([(a * x + b * y + c) / den, (d * x + e * y + f) / den], 1)
-    return f"perspective, corners moved ≤{np.abs(moved - corners).max():.0f} px"
+    return f"perspective ≤{np.abs(moved - corners).max():.0f} px"
 
 
 def _describe_elastic(p: Mapping[str, Any]) -> str:
     d = p["displacement"]  # (1, H, W, 2) in normalised [-1, 1] grid units
     w = d.shape[2]
-    return f"elastic, max shift {float(d.abs().amax()) * w / 2:.1f} px"
+    return f"elastic ≤{float(d.abs().amax()) * w / 2:.1f} px"
 
 
 def _describe_jitter(p: Mapping[str, Any]) -> str:
@@ -171,14 +172,14 @@ def _describe_jitter(p: Mapping[str, Any]) -> str:
         if p.get(name) is not None:
             parts.append(f"{short}×{p[name]:.2f}")
     if p.get("hue_factor") is not None:
-        parts.append(f"hue {_fmt(p['hue_factor'], 3)}")
+        parts.append(f"h{_fmt(p['hue_factor'], 3)}")
     return " ".join(parts) or "jitter (no change)"
 
 
 def _describe_erasing(p: Mapping[str, Any]) -> str:
     if p.get("v") is None:
         return "erase: none"
-    return f"erased {p['w']}×{p['h']} at ({p['j']},{p['i']})"
+    return f"erased {p['w']}×{p['h']} @{p['j']},{p['i']}"
 
 
 def _describe_ops(ops: Sequence[tuple[str, float]]) -> str:
@@ -215,7 +216,7 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
         "RandomRotation",
         (Param("rotate_deg", "max angle ±°", 15, kind="int", lo=0, hi=180, step=1),),
         lambda v, s: {"degrees": (-float(v["rotate_deg"]), float(v["rotate_deg"]))},
-        lambda p: f"rotate {_fmt(p['angle'], 1)}°",
+        lambda p: f"rot {_fmt(p['angle'], 1)}°",
         on=True,
         note="Rotates by a random angle; corners are filled with black. A cat at 15° is a cat; a 6 at 180° is a 9.",
     ),
@@ -229,6 +230,7 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
         lambda p: "h-flip ↔",
         on=True,
         note="Mirror image left–right: safe for cats, wrong for text and digits.",
+        short="h-flip",
     ),
     TransformSpec(
         "vflip",
@@ -239,6 +241,7 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
         lambda v, s: {"p": float(v["vflip_p"])},
         lambda p: "v-flip ↕",
         note="Upside down: fine for satellite images, odd for cats.",
+        short="v-flip",
     ),
     TransformSpec(
         "affine",
@@ -450,6 +453,7 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
         _describe_erasing,
         stage="float",
         note="Blacks out a random rectangle: the model must use more than one part of the object.",
+        short="erasing",
     ),
 )
 
@@ -671,7 +675,7 @@ def _instrument(
                 raw[spec.key] = list(drawn)
                 drawn.clear()
             elif drawn is None:
-                parts.append(f"no {spec.title.lower()}")  # its probability p did not fire
+                parts.append(f"no {spec.short or spec.title.lower()}")  # its probability p did not fire
                 raw[spec.key] = None
             else:
                 parts.append(spec.describe(drawn))

@@ -139,7 +139,16 @@ def _blur(t: v2.GaussianBlur, x: torch.Tensor, p: dict[str, Any]) -> torch.Tenso
     return gaussian_blur(x, t.kernel_size, p["sigma"])
 
 
-FAST_KERNELS = {v2.ColorJitter: _jitter, v2.GaussianBlur: _blur, v2.RandomRotation: _rotate}
+def _noise(t: v2.GaussianNoise, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+    """``gaussian_noise_image`` for float images, the same ops in place (bit-identical, fewer allocations)."""
+    if not x.is_floating_point() or t.sigma < 0:
+        return t.transform(x, p)
+    noise = torch.randn_like(x).mul_(t.sigma).add_(t.mean)  # = mean + randn * sigma: the same two roundings
+    out = noise.add_(x)  # = x + noise (addition commutes exactly)
+    return out.clamp_(0, 1) if t.clip else out
+
+
+FAST_KERNELS = {v2.ColorJitter: _jitter, v2.GaussianBlur: _blur, v2.RandomRotation: _rotate, v2.GaussianNoise: _noise}
 
 #: Transforms whose ``forward`` is exactly "random-apply test, make_params, transform" (or without the test).
 _PLAIN = (

@@ -39,7 +39,7 @@ def page():
 def test_page_shows_the_preview_grid_the_original_and_the_code(page):
     grid = _grid(page)
     assert len(grid.value) == 12
-    assert any("rotate" in c and "crop" in c for c in grid.captions)  # the drawn parameters
+    assert any("rot " in c and "crop " in c and "°" in c for c in grid.captions)  # the drawn parameters
     assert any(im.captions[0].startswith("**original**") for im in page.get("image"))
     code = _code(page)
     assert "v2.RandomRotation(degrees=(-15.0, 15.0))" in code and "torch.manual_seed(0 + i)" in code
