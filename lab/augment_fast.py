@@ -83,6 +83,7 @@ def gaussian_blur(image: torch.Tensor, kernel_size: Sequence[int], sigma: Sequen
     wx = _get_gaussian_kernel1d(kx, float(sigma[0]), image.dtype, image.device)
     wy = _get_gaussian_kernel1d(ky, float(sigma[1]), image.dtype, image.device)
     x = nnF.pad(image.unsqueeze(0), [kx // 2, kx // 2, ky // 2, ky // 2], mode="reflect")[0]
+    wx, wy = wx.tolist(), wy.tolist()  # Python floats: one conversion, not one per tap
     width, height = image.shape[-1], image.shape[-2]
     rows = x[..., 0:width] * wx[0]  # horizontal pass on the padded rows: (C, H + ky − 1, W)
     for j in range(1, kx):
