@@ -67,7 +67,7 @@ tab_images, tab_sound, tab_train = st.tabs(
     [":material/photo_library: Images", ":material/graphic_eq: Sound", ":material/model_training: As a regulariser"]
 )
 
-PER_ROW = 5  # preview grid: the original + samples, five to a row
+PER_ROW = 4  # preview grid: the original + samples, four to a row (captions of a 6-step pipeline fit in 4 lines)
 
 # ============================================================== images
 with tab_images:
@@ -141,7 +141,7 @@ with tab_images:
             f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
         )
         # One grid over the whole preview column: the original in the first cell, then the samples,
-        # PER_ROW to a row (a 16-sample grid at 256 px fits on a laptop screen).
+        # PER_ROW to a row.
         caption = "**original**"
         if labels:
             caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"

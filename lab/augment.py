@@ -172,7 +172,7 @@ def _describe_jitter(p: Mapping[str, Any]) -> str:
         if p.get(name) is not None:
             parts.append(f"{short}×{p[name]:.2f}")
     if p.get("hue_factor") is not None:
-        parts.append(f"h{_fmt(p['hue_factor'], 3)}")
+        parts.append(f"h{_fmt(p['hue_factor'], 3).replace('0.', '.', 1)}")  # h−.048
     return " ".join(parts) or "jitter (no change)"
 
 
