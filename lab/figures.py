@@ -258,6 +258,12 @@ def add_points(
             )
 
 
+def plane_axes(fig: go.Figure, xs: np.ndarray, ys: np.ndarray) -> None:
+    """Axes of a map over the (x₁, x₂) plane: the grid's range, equal aspect, no empty margins."""
+    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])], constrain="domain")
+    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain")
+
+
 def decision_map(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -314,6 +320,5 @@ def decision_map(
             )
         )
     add_points(fig, X_train, y_train, X_test, y_test)
-    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])], constrain="domain")  # equal aspect, no empty margins
-    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain")
+    plane_axes(fig, xs, ys)
     return layout(fig, title, x_title, y_title, height)

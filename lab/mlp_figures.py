@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from lab.figures import CLASS_COLORS, DIVERGING, add_points, colorize, layout, scale_for
+from lab.figures import CLASS_COLORS, DIVERGING, add_points, colorize, layout, plane_axes, scale_for
 
 NEGATIVE, POSITIVE = "#2166ac", "#d6604d"  # link colours: weight < 0, weight > 0
 
@@ -272,8 +272,7 @@ def class_map(
             )
         )
     add_points(fig, X_train, y_train, X_test, y_test)
-    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
-    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x")
+    plane_axes(fig, xs, ys)
     return layout(fig, title, "x₁", "x₂", height)
 
 
@@ -325,8 +324,7 @@ def regression_map(
                 hovertemplate=f"{label}: y = %{{marker.color:.3f}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
             )
         )
-    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
-    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x")
+    plane_axes(fig, xs, ys)
     return layout(fig, title, "x₁", "x₂", height)
 
 

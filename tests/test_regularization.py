@@ -16,6 +16,7 @@ from lab import batchnorm, digits
 from lab import dropout as drop
 from lab import regularization as reg
 from lab.codegen import run_snippet
+from lab.device import single_thread
 from lab.params import defaults
 
 # --- data ----------------------------------------------------------------------------------------
@@ -173,10 +174,8 @@ def test_every_configuration_starts_from_the_same_weights():
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
     """Tiny MLPs run faster on one thread (and do not fight other processes for the 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
