@@ -167,6 +167,7 @@ with tab_images:
             A.pipeline_code(
                 config,
                 result.size,
+                image_size=tuple(image.shape[-2:]),
                 num_samples=num_samples,
                 first_seed=A.first_seed(seed, draw),
                 path=loaded.name,

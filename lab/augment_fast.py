@@ -11,22 +11,27 @@ convolution, 81 multiply-adds per pixel: ~2.2 ms per image).
 ``torch.rand(1) >= p`` of the random-apply transforms, then ``make_params``
 (so the recording wrappers of :mod:`lab.augment` still see every draw), then
 the transform's own ``transform(image, params)`` — exactly what ``forward``
-does, minus the bookkeeping. Two kernels are replaced:
+does, minus the bookkeeping. Two kernels compute the same maths another way:
 
 - the hue shift: the same HSV hue rotation written directly on the RGB
-  channels (max and min stay, the middle channel moves: ~20 elementwise ops);
+  channels (max and min stay, the middle channel moves: ~30 elementwise ops);
 - the Gaussian blur: torchvision's 2-D kernel is the outer product of two 1-D
   kernels, so a horizontal then a vertical 1-D pass (18 multiply-adds per
   pixel) computes the same sum in another order.
 
-Both agree with torchvision up to float rounding (~1e-7): on the uint8 output
-at most 1 grey level, at a few pixels (tested). Everything else — crops,
-rotations, flips, brightness, contrast, saturation, noise, the automatic
-policies — is torchvision's own code, so it is bit-identical.
+Both agree with torchvision up to float rounding (~1e-6): on the uint8 output
+at most 1 grey level, at a few pixels (tested). The other replaced kernels do
+torchvision's own arithmetic with fewer passes over memory, so they are
+bit-identical: rotation (one ``grid_sample``, the angle-free half of the grid
+cached), brightness / contrast / saturation and noise written in place into
+tensors the run made itself (never into the caller's image), and the
+uint8 → float conversion in one pass. Crops, flips, the automatic policies and
+the rest are torchvision's own code.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +41,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2._transform import _RandomApplyTransform
 from torchvision.transforms.v2._utils import _get_fill
-from torchvision.transforms.v2.functional._geometry import _affine_grid, _get_inverse_affine_matrix
+from torchvision.transforms.v2.functional._geometry import _get_inverse_affine_matrix
 from torchvision.transforms.v2.functional._misc import _get_gaussian_kernel1d
 
 
@@ -47,7 +52,8 @@ def adjust_hue(image: torch.Tensor, hue_factor: float) -> torch.Tensor:
     written on RGB: max and min stay, chroma C = max − min, and with h' the
     shifted hue in sixths, channel k (n = 5, 3, 1 for R, G, B) is
     min + C·clamp(|t − 2| − 1, 0, 1), t = (n + h') mod 6 — the textbook
-    HSV → RGB formula V − C·clamp(min(t, 4 − t), 0, 1) rearranged.
+    HSV → RGB formula V − C·clamp(min(t, 4 − t), 0, 1) rearranged, and
+    computed in turns (t / 6) to save passes over the image.
     """
     if image.ndim != 3 or image.shape[-3] != 3 or not image.is_floating_point():
         return TF.adjust_hue(image, hue_factor)
@@ -60,19 +66,22 @@ def adjust_hue(image: torch.Tensor, hue_factor: float) -> torch.Tensor:
     is_r = 1.0 - torch.sign(maxc - r)
     is_g = (1.0 - torch.sign(maxc - g)).mul_(1.0 - is_r)
     is_b = 1.0 - is_r - is_g
-    num = (
+    num = (  # the hue in sixths of a turn, times the chroma
         (g - b)
         .mul_(is_r)
         .add_((b - r).add_(chroma, alpha=2.0).mul_(is_g))
         .add_((r - g).add_(chroma, alpha=4.0).mul_(is_b))
     )
-    h = num.div_(chroma + 1.0 - torch.sign(chroma)).add_(6.0 * hue_factor + 6.0)  # > 0 (≥ −1 − 3 + 6)
+    # In turns from here: u = ((n + h') / 6) mod 1 and the channel is min + 6C·clamp(|u − 1/3| − 1/6, 0, 1/6).
+    chroma6 = chroma.mul_(6.0)
+    h = num.div_(chroma6.clamp_min(_TINY)).add_(hue_factor + 1.0)  # > 0; grey pixels: 0 / tiny = 0
     t = h.unsqueeze(0) + _HUE_OFFSETS.to(image.device, image.dtype)  # (3, H, W), > 0
-    t = t.mul_(1.0 / 6.0).frac_().mul_(6.0)  # mod 6 (positive values: frac is ~4× cheaper than remainder)
-    return t.sub_(2.0).abs_().sub_(1.0).clamp_(0.0, 1.0).mul_(chroma).add_(minc)
+    t = t.frac_().sub_(1.0 / 3.0).abs_().sub_(1.0 / 6.0).clamp_(0.0, 1.0 / 6.0)  # frac: ~4× cheaper than remainder
+    return torch.addcmul(minc.unsqueeze(0), t, chroma6.unsqueeze(0))
 
 
-_HUE_OFFSETS = torch.tensor([5.0, 3.0, 1.0]).view(3, 1, 1)
+_HUE_OFFSETS = torch.tensor([5.0, 3.0, 1.0]).view(3, 1, 1) / 6.0
+_TINY = torch.finfo(torch.float32).tiny  # the divisor of grey pixels (chroma 0, numerator 0)
 
 
 def gaussian_blur(image: torch.Tensor, kernel_size: Sequence[int], sigma: Sequence[float]) -> torch.Tensor:
@@ -100,7 +109,8 @@ def rotate_nearest(image: torch.Tensor, angle: float) -> torch.Tensor:
     torchvision appends a ones channel to mark the pixels that came from outside
     and then writes the fill there (``torch.where``: slow on the CPU). With
     nearest sampling, zero padding and fill 0 those pixels are already 0, so the
-    same grid through one ``grid_sample`` gives the same image.
+    same grid through one ``grid_sample`` gives the same image. The grid is
+    torchvision's ``_affine_grid`` with its angle-independent half cached.
     """
     a = angle % 360
     if a in (0, 90, 180, 270) or not image.is_floating_point() or image.ndim != 3:
@@ -108,11 +118,23 @@ def rotate_nearest(image: torch.Tensor, angle: float) -> torch.Tensor:
     height, width = image.shape[-2:]
     matrix = _get_inverse_affine_matrix([0.0, 0.0], -a, [0.0, 0.0], 1.0, [0.0, 0.0])
     theta = torch.tensor(matrix, dtype=image.dtype, device=image.device).reshape(1, 2, 3)
-    grid = _affine_grid(theta, w=width, h=height, ow=width, oh=height)
+    scale = torch.tensor([0.5 * width, 0.5 * height], dtype=image.dtype, device=image.device)
+    base = _base_grid(height, width, image.dtype, image.device)
+    grid = base.bmm(theta.transpose(1, 2).div_(scale)).view(1, height, width, 2)  # exactly _affine_grid's ops
     return nnF.grid_sample(image.unsqueeze(0), grid, mode="nearest", padding_mode="zeros", align_corners=False)[0]
 
 
-def _rotate(t: v2.RandomRotation, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+@functools.lru_cache(maxsize=8)
+def _base_grid(height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``_affine_grid``'s (1, H·W, 3) grid of pixel centres (x, y, 1): the part that does not depend on the angle."""
+    grid = torch.empty(1, height, width, 3, dtype=dtype, device=device)
+    grid[..., 0].copy_(torch.linspace((1.0 - width) * 0.5, (width - 1.0) * 0.5, steps=width, device=device))
+    grid[..., 1].copy_(torch.linspace((1.0 - height) * 0.5, (height - 1.0) * 0.5, steps=height, device=device)[:, None])
+    grid[..., 2].fill_(1)
+    return grid.view(1, height * width, 3)
+
+
+def _rotate(t: v2.RandomRotation, x: torch.Tensor, p: dict[str, Any], own: bool) -> torch.Tensor:
     fill = _get_fill(t._fill, type(x))
     mode = t.interpolation.value if isinstance(t.interpolation, v2.InterpolationMode) else t.interpolation
     plain = mode == "nearest" and not t.expand and t.center is None
@@ -122,25 +144,42 @@ def _rotate(t: v2.RandomRotation, x: torch.Tensor, p: dict[str, Any]) -> torch.T
     return t.transform(x, p)
 
 
-def _jitter(t: v2.ColorJitter, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
-    for fn_id in p["fn_idx"]:  # the order ColorJitter drew; the same kernels except the hue
-        fn_id = int(fn_id)
+def _blend_(x: torch.Tensor, other: torch.Tensor, ratio: float, own: bool) -> torch.Tensor:
+    """torchvision's ``_blend`` for float images (``ratio·x + (1 − ratio)·other``, clamped), in place if ``own``."""
+    return (x.mul_(ratio) if own else x.mul(ratio)).add_(other, alpha=1.0 - ratio).clamp_(0.0, 1.0)
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    r, g, b = x.unbind(dim=-3)  # torchvision's _rgb_to_grayscale_image, float: the same three ops
+    return r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).unsqueeze(dim=-3)
+
+
+def _jitter(t: v2.ColorJitter, x: torch.Tensor, p: dict[str, Any], own: bool) -> torch.Tensor:
+    """``ColorJitter.transform``: the order it drew, torchvision's arithmetic, in place after the first op; the hue faster."""
+    if not x.is_floating_point() or x.ndim != 3 or x.shape[-3] != 3:
+        return t.transform(x, p)
+    for fn_id in p["fn_idx"].tolist():
         if fn_id == 0 and p["brightness_factor"] is not None:
-            x = TF.adjust_brightness(x, brightness_factor=p["brightness_factor"])
+            factor = float(p["brightness_factor"])
+            x = (x.mul_(factor) if own else x.mul(factor)).clamp_(0.0, 1.0)
         elif fn_id == 1 and p["contrast_factor"] is not None:
-            x = TF.adjust_contrast(x, contrast_factor=p["contrast_factor"])
+            mean = torch.mean(_gray(x), dim=(-3, -2, -1), keepdim=True)
+            x = _blend_(x, mean, float(p["contrast_factor"]), own)
         elif fn_id == 2 and p["saturation_factor"] is not None:
-            x = TF.adjust_saturation(x, saturation_factor=p["saturation_factor"])
+            x = _blend_(x, _gray(x), float(p["saturation_factor"]), own)
         elif fn_id == 3 and p["hue_factor"] is not None:
             x = adjust_hue(x, p["hue_factor"])
+        else:
+            continue
+        own = True  # every branch above returned a new tensor or wrote into one of ours
     return x
 
 
-def _blur(t: v2.GaussianBlur, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+def _blur(t: v2.GaussianBlur, x: torch.Tensor, p: dict[str, Any], own: bool) -> torch.Tensor:
     return gaussian_blur(x, t.kernel_size, p["sigma"])
 
 
-def _noise(t: v2.GaussianNoise, x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+def _noise(t: v2.GaussianNoise, x: torch.Tensor, p: dict[str, Any], own: bool) -> torch.Tensor:
     """``gaussian_noise_image`` for float images, the same ops in place (bit-identical, fewer allocations)."""
     if not x.is_floating_point() or t.sigma < 0:
         return t.transform(x, p)
@@ -149,7 +188,24 @@ def _noise(t: v2.GaussianNoise, x: torch.Tensor, p: dict[str, Any]) -> torch.Ten
     return out.clamp_(0, 1) if t.clip else out
 
 
-FAST_KERNELS = {v2.ColorJitter: _jitter, v2.GaussianBlur: _blur, v2.RandomRotation: _rotate, v2.GaussianNoise: _noise}
+def _to_dtype(t: v2.ToDtype, x: torch.Tensor, p: dict[str, Any], own: bool) -> torch.Tensor:
+    """uint8 ↔ float32 with ``scale=True`` in one pass each way where torchvision takes two (bit-identical)."""
+    if t.scale and t.dtype == torch.float32 and x.dtype == torch.uint8:
+        return torch.mul(x, _INV_255)  # uint8 × float32 scalar → float32: to(float32).mul_(1/255) in one pass
+    if t.scale and t.dtype == torch.uint8 and x.dtype == torch.float32 and own:
+        return x.mul_(255.999).to(torch.uint8)  # to_dtype_image's ``mul(255 + 1 − 1e-3)``, in place
+    return t.transform(x, p)
+
+
+_INV_255 = torch.tensor(1.0 / 255, dtype=torch.float32)
+
+FAST_KERNELS = {
+    v2.ColorJitter: _jitter,
+    v2.GaussianBlur: _blur,
+    v2.RandomRotation: _rotate,
+    v2.GaussianNoise: _noise,
+    v2.ToDtype: _to_dtype,
+}
 
 #: Transforms whose ``forward`` is exactly "random-apply test, make_params, transform" (or without the test).
 _PLAIN = (
@@ -173,10 +229,11 @@ _PLAIN = (
 )
 
 
-def apply(t: v2.Transform, x: torch.Tensor, *, fast: bool = True) -> torch.Tensor:
+def apply(t: v2.Transform, x: torch.Tensor, *, fast: bool = True, own: bool = False) -> torch.Tensor:
     """``t(x)`` for a plain image tensor, drawing exactly what ``t.forward`` draws, in the same order.
 
     ``fast=False`` keeps torchvision's own kernel (bit-identical result).
+    ``own=True`` lets a fast kernel overwrite ``x`` (an intermediate nobody else holds).
     """
     if type(t) not in _PLAIN:
         return t(x)  # automatic policies and anything else: torchvision's own forward
@@ -184,7 +241,7 @@ def apply(t: v2.Transform, x: torch.Tensor, *, fast: bool = True) -> torch.Tenso
         return x
     params = t.make_params([x])
     kernel = FAST_KERNELS.get(type(t)) if fast else None
-    return kernel(t, x, params) if kernel is not None else t.transform(x, params)
+    return kernel(t, x, params, own) if kernel is not None else t.transform(x, params)
 
 
 def first_fast(transforms: Sequence[v2.Transform]) -> int:
@@ -205,6 +262,9 @@ def first_fast(transforms: Sequence[v2.Transform]) -> int:
 def run(transforms: Sequence[v2.Transform], x: torch.Tensor) -> torch.Tensor:
     """The pipeline on one uint8 ``(C, H, W)`` image: what ``v2.Compose(transforms)(x)`` gives (≤ 1 grey level)."""
     start = first_fast(transforms)
+    source = x.untyped_storage().data_ptr()
     for i, t in enumerate(transforms):
-        x = apply(t, x, fast=i >= start)
+        # In place only on plain tensors this run made (not the caller's image or a view of it, not an expand()).
+        own = x.is_contiguous() and x.untyped_storage().data_ptr() != source
+        x = apply(t, x, fast=i >= start, own=own)
     return x

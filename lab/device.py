@@ -14,6 +14,7 @@ import contextlib
 import os
 import random
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,10 +90,14 @@ def generator(seed: int, device: str = "cpu"):
 # --- CPU threads ------------------------------------------------------------------------
 #
 # Policy: big tensors (GoogLeNet, a 12-MP convolution) use torch's default thread
-# pool; small models and previews run inside ``single_thread()``. Their ops are
-# microseconds long, so splitting them over threads costs more in hand-offs than
-# it gains — on an idle 2-core CPU 2 threads are ~10 % slower for a Playground
-# MLP, and on a busy one (several sessions) 5–20× slower.
+# pool; small models run inside ``single_thread()``. Their ops are microseconds
+# long, so splitting them over threads costs more in hand-offs than it gains — on
+# an idle 2-core CPU 2 threads are ~10 % slower for a Playground MLP, and on a
+# busy one (several sessions) 5–20× slower. In between, image previews (~10⁵
+# values per op) run inside ``cores_if_alone()``: on an idle 2-core CPU two
+# threads make them ~1.3× faster, but two sessions each splitting their ops over
+# both cores would wait on each other at every op, so only a session that is the
+# only one computing in the process gets them.
 
 
 @contextlib.contextmanager
@@ -114,3 +119,31 @@ def single_thread(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+_alone_lock = threading.Lock()
+_busy = 0  # blocks inside cores_if_alone() right now, in this process
+
+
+@contextlib.contextmanager
+def cores_if_alone() -> Iterator[int]:
+    """Torch's default intra-op threads if no other such block is running in this process, else one.
+
+    Yields the thread count used. Decided on entry (a session that starts later
+    gets one thread); set and restored in the calling thread like :func:`single_thread`.
+    """
+    global _busy
+    with _alone_lock:
+        alone = _busy == 0
+        _busy += 1
+    try:
+        if alone:
+            import torch
+
+            yield torch.get_num_threads()
+        else:
+            with single_thread():
+                yield 1
+    finally:
+        with _alone_lock:
+            _busy -= 1

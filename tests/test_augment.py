@@ -3,6 +3,8 @@ loading from the hub cache, and augmentation as a regulariser (lab.augment_train
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -179,13 +181,32 @@ def test_drawn_rotation_angle_is_the_one_applied(cat):
 def test_drawn_crop_box_is_the_one_applied(cat):
     config = A.PipelineConfig.from_values({}, enabled=["crop"])
     result = A.preview(cat, config, num_samples=3, seed=1)
+    source = A.prepare(cat, config, result.size)  # the crop's source copy: smaller than the photo here
+    assert source.shape[-2:] == A.crop_source_size(cat.shape[-2:], config, result.size) != cat.shape[-2:]
     for d, sample in zip(result.drawn, result.tensors, strict=True):
         box = d["crop"]
         expected = TF.resized_crop(
-            cat, box["top"], box["left"], box["height"], box["width"], list(result.size), antialias=True
+            source, box["top"], box["left"], box["height"], box["width"], list(result.size), antialias=True
         )
         assert torch.equal(expected, sample)
-        assert box["height"] * box["width"] >= 0.5 * cat.shape[1] * cat.shape[2] * 0.99
+        assert box["height"] * box["width"] >= 0.5 * source.shape[1] * source.shape[2] * 0.99
+
+
+@pytest.mark.parametrize(("scale", "ratio"), [(0.5, 1.33), (0.08, 1.0), (0.3, 2.0), (1.0, 1.0)])
+def test_crop_source_never_enlarges_a_window(scale, ratio):
+    """Every window the crop can draw from its source copy is at least (almost) the preview size."""
+    config = A.PipelineConfig.from_values({"crop_scale": scale, "crop_ratio": ratio}, enabled=["crop"])
+    photo = (3000, 4000)
+    size = A.preview_size(photo, 256)
+    source = A.crop_source_size(photo, config, size)
+    assert source[0] <= photo[0] and source[1] <= photo[1]
+    crop = A.build_pipeline(config, size).transforms[0]
+    torch.manual_seed(0)
+    for _ in range(300):
+        params = crop.make_params([torch.empty(3, *source)])
+        assert params["height"] >= size[0] - 1 and params["width"] >= size[1] - 1
+    # The copy is no bigger than needed: the narrowest window allowed is within 2 px of the preview width.
+    assert source[1] * math.sqrt(scale / ratio) < size[1] + 2
 
 
 def test_skipped_flip_is_reported(cat):
@@ -227,7 +248,9 @@ def test_generated_code_reproduces_the_page(values, cat, tmp_path):
     config = A.PipelineConfig.from_values(values)
     result = A.preview(cat, config, num_samples=5, side=192, seed=4, draw=2)
     exact = A.preview(cat, config, num_samples=5, side=192, seed=4, draw=2, fast=False)
-    source = A.pipeline_code(config, result.size, num_samples=5, first_seed=A.first_seed(4, 2), path=str(path))
+    source = A.pipeline_code(
+        config, result.size, image_size=cat.shape[-2:], num_samples=5, first_seed=A.first_seed(4, 2), path=str(path)
+    )
     assert "v2.Compose([" in source
     namespace = run_snippet(source)
     assert len(namespace["samples"]) == 5
@@ -402,19 +425,54 @@ def test_fast_preview_without_hue_or_blur_is_bit_identical(cat):
     assert all(torch.equal(a, b) for a, b in zip(fast.tensors, exact.tensors, strict=True))
 
 
+@pytest.mark.parametrize(
+    ("values", "as_float"),
+    [
+        ({**ALWAYS, "blur": True, "noise": True, "grayscale": True}, False),
+        ({**ALWAYS, "crop": False, "blur": True, "noise": True}, False),
+        # A float photo: the first ToDtype hands it on unchanged, so the jitter must not work in place.
+        ({"crop": False, "rotate": False, "hflip": False, "noise": True}, True),
+    ],
+    ids=["crop", "no-crop", "float-input"],
+)
+def test_fast_runner_never_writes_into_the_callers_image(values, as_float, cat):
+    """Its kernels work in place only on tensors the run made; the photo passed in stays as it was."""
+    config = A.PipelineConfig.from_values(values)
+    size = A.preview_size(tuple(cat.shape[-2:]), 96)
+    start = A.prepare(cat, config, size)
+    if as_float:
+        start = TF.to_dtype(start, torch.float32, scale=True)
+    kept = start.clone()
+    transforms = A.build_pipeline(config, size).transforms
+    torch.manual_seed(0)
+    out = AF.run(transforms, start)
+    assert torch.equal(start, kept) and out.untyped_storage().data_ptr() != start.untyped_storage().data_ptr()
+    torch.manual_seed(0)
+    assert_within_one_grey_level(out, v2.Compose(transforms)(start))
+
+
+def test_fast_dtype_conversions_are_bit_identical():
+    x = torch.randint(0, 256, (3, 19, 31), dtype=torch.uint8)
+    to_float, to_uint8 = v2.ToDtype(torch.float32, scale=True), v2.ToDtype(torch.uint8, scale=True)
+    as_float = AF._to_dtype(to_float, x, {}, False)
+    assert as_float.dtype == torch.float32 and torch.equal(as_float, to_float(x))
+    y = torch.rand(3, 19, 31)
+    assert torch.equal(AF._to_dtype(to_uint8, y.clone(), {}, True), to_uint8(y))
+
+
 def test_fast_rotation_is_bit_identical_to_torchvision():
     """Nearest + fill 0: the ones-mask channel torchvision adds changes nothing, so one grid_sample is exact."""
     x = torch.rand(3, 37, 53)  # odd, non-square
     t = v2.RandomRotation(180)
     angles = [0.0, 90.0, -90.0, 180.0, 45.0, 359.9, *torch.empty(40).uniform_(-180, 180).tolist()]
     for angle in angles:
-        assert torch.equal(AF._rotate(t, x, {"angle": angle}), t.transform(x, {"angle": angle})), angle
+        assert torch.equal(AF._rotate(t, x, {"angle": angle}, False), t.transform(x, {"angle": angle})), angle
 
 
 def test_fast_noise_is_bit_identical_to_torchvision():
     x = torch.rand(3, 21, 34)
     for t in (v2.GaussianNoise(sigma=0.05), v2.GaussianNoise(mean=0.1, sigma=0.3, clip=False)):
         torch.manual_seed(0)
-        ours = AF._noise(t, x, {})
+        ours = AF._noise(t, x, {}, False)
         torch.manual_seed(0)
         assert torch.equal(ours, t.transform(x, {}))

@@ -71,3 +71,39 @@ def test_single_thread_nests_and_restores_the_setting():
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_cores_if_alone_gives_one_thread_to_a_second_concurrent_block():
+    import threading
+
+    from lab.device import cores_if_alone
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    entered, release = threading.Event(), threading.Event()
+    seen: dict[str, int] = {}
+
+    def first() -> None:
+        torch.set_num_threads(2)  # each thread has its own setting
+        with cores_if_alone() as n:
+            seen["first"] = n
+            entered.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=first)
+    try:
+        worker.start()
+        assert entered.wait(10)
+        with cores_if_alone() as n:  # another block is running: one thread
+            seen["second"] = n
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2  # restored
+        release.set()
+        worker.join(10)
+        with cores_if_alone() as n:  # alone again: the default pool
+            seen["alone"] = n
+            assert torch.get_num_threads() == 2
+        assert seen == {"first": 2, "second": 1, "alone": 2}
+    finally:
+        release.set()
+        torch.set_num_threads(before)
