@@ -143,7 +143,10 @@ def _blur_kernel(sigma_max: float, size: tuple[int, int]) -> int:
 
 
 def _describe_crop(p: Mapping[str, Any]) -> str:
-    return f"crop {p['width']}×{p['height']} @{p['left']},{p['top']}"
+    """The window as a share of the area it was cut from (the crop's source copy is not the photo's size)."""
+    height, width = p["_size"]
+    area = p["width"] * p["height"] / (width * height)
+    return f"crop {area:.0%} ({p['width'] / p['height']:.2f}:1) @{p['left'] / width:.0%},{p['top'] / height:.0%}"
 
 
 def _describe_affine(p: Mapping[str, Any]) -> str:

@@ -183,13 +183,15 @@ def test_drawn_crop_box_is_the_one_applied(cat):
     result = A.preview(cat, config, num_samples=3, seed=1)
     source = A.prepare(cat, config, result.size)  # the crop's source copy: smaller than the photo here
     assert source.shape[-2:] == A.crop_source_size(cat.shape[-2:], config, result.size) != cat.shape[-2:]
-    for d, sample in zip(result.drawn, result.tensors, strict=True):
+    for d, sample, caption in zip(result.drawn, result.tensors, result.captions, strict=True):
         box = d["crop"]
         expected = TF.resized_crop(
             source, box["top"], box["left"], box["height"], box["width"], list(result.size), antialias=True
         )
         assert torch.equal(expected, sample)
-        assert box["height"] * box["width"] >= 0.5 * source.shape[1] * source.shape[2] * 0.99
+        share = box["height"] * box["width"] / (source.shape[1] * source.shape[2])
+        assert share >= 0.5 * 0.99
+        assert caption[0].startswith(f"crop {share:.0%} ({box['width'] / box['height']:.2f}:1) @")
 
 
 @pytest.mark.parametrize(("scale", "ratio"), [(0.5, 1.33), (0.08, 1.0), (0.3, 2.0), (1.0, 1.0)])
