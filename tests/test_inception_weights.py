@@ -35,6 +35,7 @@ class _Evil:
         return (Path.touch, (self.target,))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch, while refusing it
 def test_a_pickle_carrying_code_is_refused_and_nothing_runs(tmp_path):
     target = tmp_path / "pwned.txt"
     payload = _bytes({"conv1.conv.weight": torch.zeros(1), "evil": _Evil(target)})
