@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
+from pathlib import Path
 
 import streamlit as st
+from PIL import Image
 
 import ui
 from lab import audio as au
@@ -47,6 +50,13 @@ def _labels(key: str, _images, device: str):
 @st.cache_data(max_entries=16, show_spinner=False)
 def _image_tensor(digest: str, _array):
     return A.to_tensor(_array)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _png(digest: str, _array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(_array).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -111,15 +121,21 @@ with tab_images:
     array = loaded.to_array()
     digest = hashlib.sha256(array.tobytes() + str(array.shape).encode()).hexdigest()
     image = _image_tensor(digest, array)
+    photo_file = f"{Path(loaded.name).stem}_dl101.png"
     key = f"{digest}|{config!r}|{num_samples}|{side}|{seed}|{draw}"
     try:
         result = _preview(key, image, config, num_samples, side, seed, draw)
-    except (ValueError, RuntimeError) as err:  # e.g. a setting the image is too small for
-        st.error(f"The pipeline could not run on this image: {err}")
-        st.stop()
+    except (ValueError, RuntimeError) as err:  # a safety net: every setting in range is tested on tiny photos
+        result = None
+        right.error(
+            f"The pipeline could not run on this {array.shape[1]}×{array.shape[0]} photo: {err}\n\n"
+            "Switch off the last transform you turned on, or choose a larger preview size. "
+            "The sound and regulariser tabs still work.",
+            icon=":material/error:",
+        )
 
     labels = None
-    if check_labels:
+    if check_labels and result is not None:
         if A.googlenet_available():
             with st.spinner("GoogLeNet is looking at every sample…"):
                 original_t = A.to_tensor(result.original)
@@ -133,47 +149,65 @@ with tab_images:
                 icon=":material/cloud_off:",
             )
 
-    with right:
-        h, w = result.size
-        names = ", ".join(t.title for t in config.specs) or "nothing (every sample equals the original)"
-        st.caption(
-            f"**{num_samples} samples** at {w}×{h} px · pipeline: {names} · seeds {result.seeds[0]}…{result.seeds[-1]} "
-            f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
-        )
-        # One grid over the whole preview column: the original in the first cell, then the samples,
-        # PER_ROW to a row.
-        caption = "**original**"
-        if labels:
-            caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"
-        cells = [(result.original, caption)]
-        for i, parts in enumerate(result.captions):
-            text = f"#{i + 1}: " + (" · ".join(parts) if parts else "unchanged")
-            if labels:
-                lab = labels[i + 1]
-                same = "✓ same" if lab.index == labels[0].index else "✗ changed"
-                text += f" — {lab.name} ({lab.prob:.0%}) {same}"
-            cells.append((result.samples[i], text))
-        for row in range(0, len(cells), PER_ROW):
-            for col, (img, text) in zip(st.columns(PER_ROW, gap="small"), cells[row : row + PER_ROW], strict=False):
-                col.image(img, caption=text, width="stretch")
-        if labels:
-            kept = sum(lab.index == labels[0].index for lab in labels[1:])
-            st.metric(
-                "Label survives", f"{kept}/{num_samples}", help="Samples whose top-1 class equals the original's."
+    if result is not None:
+        with right:
+            h, w = result.size
+            names = ", ".join(t.title for t in config.specs) or "nothing (every sample equals the original)"
+            st.caption(
+                f"**{num_samples} samples** at {w}×{h} px · pipeline: {names} · seeds {result.seeds[0]}…{result.seeds[-1]} "
+                f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
             )
-        with st.expander("What each transform does", icon=":material/help:"):
-            st.markdown("\n".join(f"- **{t.title}** (`v2.{t.v2_class}`): {t.note}" for t in A.TRANSFORMS))
-        ui.show_code(
-            A.pipeline_code(
-                config,
-                result.size,
-                image_size=tuple(image.shape[-2:]),
-                num_samples=num_samples,
-                first_seed=A.first_seed(seed, draw),
-                path=loaded.name,
-            ),
-            filename="augmentation_pipeline.py",
-        )
+            # One grid over the whole preview column: the original in the first cell, then the samples,
+            # PER_ROW to a row.
+            caption = "**original**"
+            if labels:
+                caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"
+            cells = [(result.original, caption)]
+            for i, parts in enumerate(result.captions):
+                text = f"#{i + 1}: " + (" · ".join(parts) if parts else "unchanged")
+                if labels:
+                    lab = labels[i + 1]
+                    same = "✓ same" if lab.index == labels[0].index else "✗ changed"
+                    text += f" — {lab.name} ({lab.prob:.0%}) {same}"
+                cells.append((result.samples[i], text))
+            for row in range(0, len(cells), PER_ROW):
+                for col, (img, text) in zip(st.columns(PER_ROW, gap="small"), cells[row : row + PER_ROW], strict=False):
+                    col.image(img, caption=text, width="stretch", output_format="PNG")  # lossless: noise stays noise
+            if labels:
+                kept = sum(lab.index == labels[0].index for lab in labels[1:])
+                st.metric(
+                    "Label survives", f"{kept}/{num_samples}", help="Samples whose top-1 class equals the original's."
+                )
+            with st.expander("What each transform does, and how to read the captions", icon=":material/help:"):
+                st.markdown(
+                    "Each caption lists what was drawn for that sample, transform by transform: **crop 75% (1.75:1) "
+                    "@4%,8%** kept 75 % of the area in a window 1.75 times as wide as high, starting 4 % from the "
+                    "left and 8 % from the top; **rot** is the angle; **b× c× s×** are the brightness, contrast and "
+                    "saturation factors (×1 = unchanged) and **h** the hue shift in turns of the colour wheel; "
+                    "**no …** means that transform's probability did not fire."
+                )
+                st.markdown("\n".join(f"- **{t.title}** (`v2.{t.v2_class}`): {t.note}" for t in A.TRANSFORMS))
+            ui.show_code(
+                A.pipeline_code(
+                    config,
+                    result.size,
+                    image_size=tuple(image.shape[-2:]),
+                    num_samples=num_samples,
+                    first_seed=A.first_seed(seed, draw),
+                    path=photo_file,
+                ),
+                filename="augmentation_pipeline.py",
+            )
+            st.download_button(
+                "Download the photo the code reads (PNG)",
+                _png(digest, array),
+                file_name=photo_file,
+                mime="image/png",
+                icon=":material/download:",
+                help="The photo exactly as this page uses it — upright, RGB, at most 1024 px a side — so the code "
+                "above reproduces the grid for your upload too.",
+            )
+
 
 # ============================================================== sound
 with tab_sound:

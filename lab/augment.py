@@ -157,13 +157,13 @@ def _describe_affine(p: Mapping[str, Any]) -> str:
 
 def _describe_perspective(p: Mapping[str, Any]) -> str:
     # The coefficients map output pixels to input pixels: x_in = (a x + b y + c) / (g x + h y + 1), …
+    # Where the photo's corners land is the inverse map (well defined: torchvision draws those end points).
     a, b, c, d, e, f, g, h = p["coefficients"]
     height, width = p["_size"]
-    corners = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], float)
-    x, y = corners[:, 0], corners[:, 1]
-    den = g * x + h * y + 1
-    moved = np.stack([(a * x + b * y + c) / den, (d * x + e * y + f) / den], 1)
-    return f"perspective ≤{np.abs(moved - corners).max():.0f} px"
+    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [width - 1, height - 1, 1], [0, height - 1, 1]], float)
+    landed = corners @ np.linalg.inv(np.array([[a, b, c], [d, e, f], [g, h, 1.0]])).T
+    moved = landed[:, :2] / landed[:, 2:]
+    return f"perspective: corners moved ≤{np.abs(moved - corners[:, :2]).max():.0f} px"
 
 
 def _describe_elastic(p: Mapping[str, Any]) -> str:
@@ -295,9 +295,11 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
             Param("elastic_alpha", "strength α (px)", 50.0, lo=0.0, hi=250.0, step=5.0),
             Param("elastic_sigma", "smoothness σ (px)", 5.0, lo=1.0, hi=10.0, step=0.5),
         ),
-        lambda v, s: {"alpha": float(v["elastic_alpha"]), "sigma": float(v["elastic_sigma"])},
+        # torchvision smooths the displacement with a reflect-padded kernel 8σ + 1 wide, which must fit the image.
+        lambda v, s: {"alpha": float(v["elastic_alpha"]), "sigma": min(float(v["elastic_sigma"]), (min(s) - 1) / 4)},
         _describe_elastic,
-        note="Bends the image like rubber (popular for handwriting).",
+        note="Bends the image like rubber (popular for handwriting). σ is capped at a quarter of the preview's "
+        "shorter side: torchvision's smoothing kernel (8σ + 1 px) must fit inside the image.",
     ),
     # --- colour and noise -----------------------------------------------------------------
     TransformSpec(
@@ -421,7 +423,8 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
         lambda v, s: {"num_magnitude_bins": int(v["trivialaugment_bins"])},
         _describe_ops,
         stage="uint8",
-        note="Müller & Hutter 2021: one random op at a random magnitude per image — no settings to tune.",
+        note="Müller & Hutter 2021: one random op at a random magnitude per image — no policy to search; "
+        "the only setting is how finely the magnitudes are graded (bins).",
     ),
     TransformSpec(
         "augmix",
@@ -595,6 +598,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
+# The photo exactly as the page used it (upright, RGB, ≤ 1024 px): the PNG download under this code.
 image = v2.functional.pil_to_tensor(Image.open({path}).convert("RGB"))  # (3, H, W) uint8
 {prepare}
 pipeline = v2.Compose([

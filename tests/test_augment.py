@@ -167,6 +167,49 @@ def test_recording_the_params_does_not_change_the_samples(cat, fast):
             assert torch.equal(plain(start), sample)
 
 
+def _extremes(t: A.TransformSpec) -> list[dict]:
+    """Every combination of each numeric setting's lowest and highest value (probabilities at 1)."""
+    combos: list[dict] = [{}]
+    for p in t.params:
+        if p.kind in ("float", "int") and p.lo is not None:
+            combos = [{**c, p.name: v} for c in combos for v in (p.lo, 1.0 if p.name.endswith("_p") else p.hi)]
+    return combos
+
+
+@pytest.mark.parametrize("t", A.TRANSFORMS, ids=lambda t: t.key)
+def test_every_setting_extreme_runs_on_tiny_and_wide_photos(t):
+    """The page accepts photos from 16 px a side and any aspect: no setting in range may fail on them."""
+    for values in _extremes(t):
+        config = A.PipelineConfig.from_values({**ALWAYS, **values}, enabled=[t.key])
+        for shape in ((3, 16, 16), (3, 16, 70), (3, 300, 1200)):
+            image = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+            result = A.preview(image, config, num_samples=1, side=64, seed=1)
+            assert result.samples[0].shape[:2] == result.size, (values, shape)
+
+
+def test_elastic_sigma_is_capped_to_fit_a_wide_preview_and_the_code_says_so():
+    config = A.PipelineConfig.from_values({"elastic_sigma": 10.0}, enabled=["elastic"])
+    panorama = torch.zeros(3, 300, 1200, dtype=torch.uint8)
+    size = A.preview_size((300, 1200), 128)  # (32, 128): a kernel of 8σ + 1 = 81 px cannot fit 32 rows
+    assert size == (32, 128)
+    elastic = next(t for t in A.build_pipeline(config, size).transforms if isinstance(t, v2.ElasticTransform))
+    assert elastic.sigma == [7.75, 7.75]  # (32 − 1) / 4
+    code = A.pipeline_code(config, size, image_size=(300, 1200), num_samples=1, first_seed=0)
+    assert "sigma=7.75" in code
+    assert A.preview(panorama, config, num_samples=1, side=128).size == size
+
+
+def test_perspective_caption_gives_how_far_the_corners_moved(cat):
+    config = A.PipelineConfig.from_values(
+        {"perspective_distortion": 1.0, "perspective_p": 1.0}, enabled=["perspective"]
+    )
+    result = A.preview(cat, config, num_samples=8, seed=1)
+    h, w = result.size
+    for caption in result.captions:
+        moved = float(caption[0].split("≤")[1].split(" px")[0])
+        assert 0 < moved <= max(h, w) / 2 + 1  # torchvision moves each corner by at most distortion · half the side
+
+
 def test_drawn_rotation_angle_is_the_one_applied(cat):
     config = A.PipelineConfig.from_values({"rotate_deg": 40}, enabled=["rotate"])
     result = A.preview(cat, config, num_samples=4, seed=5)

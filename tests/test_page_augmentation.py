@@ -108,3 +108,12 @@ def test_training_both_runs_reports_the_gain():
     labels = [m.label for m in at.metric]
     assert "Validation accuracy, without" in labels and "…with augmentation" in labels
     assert any("points" in (m.delta or "") for m in at.metric)
+
+
+def test_extreme_elastic_at_the_smallest_preview_draws_the_grid_and_every_tab():
+    at = run_page(SCRIPT, query={"elastic": "1", "elastic_sigma": "10", "side": "128", "num_samples": "4"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    grid = _grid(at)
+    assert len(grid.value) == 4 and all("elastic ≤" in c for c in grid.captions)
+    assert any(b.label.startswith("Download the photo the code reads") for b in at.get("download_button"))
+    assert at.get("plotly_chart")  # the sound tab below still rendered
