@@ -19,6 +19,7 @@ PAGE = "augmentation"
 DRAW_KEY = f"{PAGE}.draw"
 LABELS_KEY = f"{PAGE}.labels"
 TRAIN_KEY = f"{PAGE}.train_result"
+STOPPED_KEY = f"{PAGE}.train_stopped"
 
 info = ui.page_header(
     "5. Data augmentation",
@@ -52,17 +53,33 @@ def _image_tensor(digest: str, _array):
     return A.to_tensor(_array)
 
 
+def _encode_png(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def _png(digest: str, _array) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(_array).save(buf, format="PNG")
-    return buf.getvalue()
+    return _encode_png(_array)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _grid_pngs(key: str, _arrays) -> list[bytes]:
+    """The grid's cells as PNG (lossless: noise and posterize bands as drawn), encoded once per preview."""
+    return [_encode_png(a) for a in _arrays]
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _sound(key: str, _x, config: au.AudioConfig, seed: int):
     result = au.augment(_x, config, seed=seed)
     return result, au.to_wav(result.before), au.to_wav(result.after)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _sound_figures(key: str, _before, _after, sr: int):
+    """Waveform and spectrogram figures, built once per sound (read-only afterwards: shared, not copied)."""
+    return au.waveform_figure(_before, _after, sr), au.spectrogram_figure(_before, _after, sr)
 
 
 def _bump_draw() -> None:
@@ -170,9 +187,11 @@ with tab_images:
                     same = "✓ same" if lab.index == labels[0].index else "✗ changed"
                     text += f" — {lab.name} ({lab.prob:.0%}) {same}"
                 cells.append((result.samples[i], text))
+            pngs = _grid_pngs(key, [img for img, _ in cells])
+            cells = [(png, text) for png, (_, text) in zip(pngs, cells, strict=True)]
             for row in range(0, len(cells), PER_ROW):
                 for col, (img, text) in zip(st.columns(PER_ROW, gap="small"), cells[row : row + PER_ROW], strict=False):
-                    col.image(img, caption=text, width="stretch", output_format="PNG")  # lossless: noise stays noise
+                    col.image(img, caption=text, width="stretch")
             if labels:
                 kept = sum(lab.index == labels[0].index for lab in labels[1:])
                 st.metric(
@@ -250,8 +269,9 @@ with tab_sound:
         play_before.audio(wav_before, format="audio/wav")
         play_after.caption("after")
         play_after.audio(wav_after, format="audio/wav")
-        st.plotly_chart(au.waveform_figure(sound.before, sound.after, sound.sr), width="stretch")
-        st.plotly_chart(au.spectrogram_figure(sound.before, sound.after, sound.sr), width="stretch")
+        waveform, spectrogram = _sound_figures(sound_key, sound.before, sound.after, sound.sr)
+        st.plotly_chart(waveform, width="stretch")
+        st.plotly_chart(spectrogram, width="stretch")
 
 # ============================================================== regulariser
 with tab_train:
@@ -273,6 +293,14 @@ with tab_train:
         st.image(originals, width=64)
         st.image(augmented, width=64)
         if start:
+            st.session_state.pop(STOPPED_KEY, None)
+            st.button(
+                "Stop",
+                icon=":material/stop:",
+                on_click=st.session_state.__setitem__,
+                args=(STOPPED_KEY, True),
+                help="Stop training now (a comparison needs both runs complete, so nothing is kept).",
+            )
             bars = {name: st.progress(0.0, text=f"{name}…") for name in ("without augmentation", "with augmentation")}
 
             def on_progress(name: str, p) -> None:
@@ -288,8 +316,18 @@ with tab_train:
             for bar in bars.values():
                 bar.empty()
         stored = st.session_state.get(TRAIN_KEY)
+        if st.session_state.pop(STOPPED_KEY, False) and not start:
+            st.warning(
+                "Training stopped before both runs finished; "
+                + ("the results below are from the previous run." if stored else "press **Train both** to run again."),
+                icon=":material/stop_circle:",
+            )
         if stored is None:
-            st.info("Press **Train both** — two runs of a few seconds each.", icon=":material/play_arrow:")
+            st.info(
+                "Press **Train both**: two runs of a few seconds each at the default settings "
+                "(about a minute with 1,000 digits and 150 epochs).",
+                icon=":material/play_arrow:",
+            )
         else:
             run_config, comparison = stored
             if run_config != train_config:
@@ -297,18 +335,19 @@ with tab_train:
             for h in (comparison.plain, comparison.augmented):
                 if not h.ok:
                     st.error(h.reason)
+            # In percentage points rounded as shown, so the deltas add up on screen.
+            plain, augmented = (round(comparison.final(h) * 100, 1) for h in (comparison.plain, comparison.augmented))
+            gap_plain, gap_aug = round(comparison.gap_plain * 100, 1), round(comparison.gap_augmented * 100, 1)
             m1, m2, m3 = st.columns(3)
-            m1.metric("Validation accuracy, without", f"{comparison.final(comparison.plain):.1%}")
-            m2.metric(
-                "…with augmentation",
-                f"{comparison.final(comparison.augmented):.1%}",
-                delta=f"{comparison.gain * 100:+.1f} points",
-            )
+            m1.metric("Validation accuracy, without", f"{plain:.1f}%")
+            m2.metric("…with augmentation", f"{augmented:.1f}%", delta=f"{augmented - plain:+.1f} points")
             m3.metric(
                 "Overfitting gap (train − val)",
-                f"{comparison.gap_augmented:.1%}",
-                delta=f"{(comparison.gap_augmented - comparison.gap_plain) * 100:+.1f} points vs without",
+                f"{gap_aug:.1f} points",
+                delta=f"{gap_aug - gap_plain:+.1f} vs without",
                 delta_color="inverse",
+                help="Training accuracy minus validation accuracy, with augmentation; the delta compares it "
+                "with the run without.",
             )
             st.plotly_chart(AT.comparison_figure(comparison), width="stretch")
             st.caption(

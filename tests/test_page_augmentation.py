@@ -105,9 +105,22 @@ def test_training_both_runs_reports_the_gain():
     at = run_page(SCRIPT, query={"num_samples": "1", "tr_epochs": "5", "tr_train_size": "50"})
     next(b for b in at.button if b.label == "Train both").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    labels = [m.label for m in at.metric]
-    assert "Validation accuracy, without" in labels and "…with augmentation" in labels
-    assert any("points" in (m.delta or "") for m in at.metric)
+    metrics = {m.label: m for m in at.metric}
+    without, with_aug = (
+        float(metrics[k].value.rstrip("%")) for k in ("Validation accuracy, without", "…with augmentation")
+    )
+    # The delta is the difference of the two numbers as shown (no rounding surprise on screen).
+    assert metrics["…with augmentation"].delta == f"{with_aug - without:+.1f} points"
+    assert metrics["Overfitting gap (train − val)"].value.endswith(" points")
+    assert not any("Training stopped" in w.value for w in at.warning)
+
+
+def test_a_stopped_training_says_so_once():
+    at = run_page(SCRIPT, session_state={"augmentation.train_stopped": True})
+    assert not at.exception
+    assert any("Training stopped before both runs finished" in w.value for w in at.warning)
+    at.run()  # the notice is shown once
+    assert not any("Training stopped" in w.value for w in at.warning)
 
 
 def test_extreme_elastic_at_the_smallest_preview_draws_the_grid_and_every_tab():
