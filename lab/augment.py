@@ -188,8 +188,11 @@ def _describe_erasing(p: Mapping[str, Any]) -> str:
     return f"erased {p['w']}×{p['h']} @{p['j']},{p['i']}"
 
 
-def _describe_ops(ops: Sequence[tuple[str, float]]) -> str:
-    return ", ".join(f"{name} {_fmt(m)}" if m else name for name, m in ops) or "identity"
+def _describe_ops(ops: Sequence[tuple[str, float]], shown: int = 4) -> str:
+    """The policy's ops in the order applied; past ``shown`` only a count (AugMix can apply dozens)."""
+    parts = [f"{name} {_fmt(m)}" if m else name for name, m in ops]
+    more = f" … +{len(parts) - shown} more" if len(parts) > shown else ""
+    return ", ".join(parts[:shown]) + more or "identity"
 
 
 TRANSFORMS: tuple[TransformSpec, ...] = (

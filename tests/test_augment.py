@@ -521,3 +521,9 @@ def test_fast_noise_is_bit_identical_to_torchvision():
         ours = AF._noise(t, x, {}, False)
         torch.manual_seed(0)
         assert torch.equal(ours, t.transform(x, {}))
+
+
+def test_policy_captions_list_the_first_ops_then_count_the_rest():
+    ops = [("Rotate", 3.0), ("Equalize", 0.0), ("Posterize", 4.0), ("Shear", 0.1), ("Solarize", 0.5), ("Color", 0.2)]
+    assert A._describe_ops(ops) == "Rotate +3.00, Equalize, Posterize +4.00, Shear +0.10 … +2 more"
+    assert A._describe_ops(ops[:2]) == "Rotate +3.00, Equalize" and A._describe_ops([]) == "identity"
