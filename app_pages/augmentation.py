@@ -236,7 +236,7 @@ with tab_sound:
         url_specs += au.AUDIO_SPECS
         url_values.update(sound_values)
         upload = st.file_uploader(
-            "…or upload a WAV (≤ 10 s)",
+            "…or upload a WAV (0.25–10 s)",
             type=["wav"],
             key=f"{PAGE}.wav",
             help="Mono or stereo, any sample rate; it is resampled to 16 kHz.",

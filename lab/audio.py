@@ -28,6 +28,7 @@ from lab.params import Param
 
 SAMPLE_RATE = 16_000  # Hz: enough for speech, light enough for the browser
 MAX_SECONDS = 10.0  # longer uploads are refused (the page must stay fast)
+MIN_SECONDS = 0.25  # shorter uploads are refused: too little sound to shift, stretch or hear the change
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -139,7 +140,7 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
     :func:`read_wav`), any channel count (mixed down) and any sample rate
     (resampled). Refuses empty files, files
     that are not WAV (the content decides, not the name), silent or zero-length
-    audio and audio longer than ``max_seconds``.
+    audio, audio shorter than :data:`MIN_SECONDS` and audio longer than ``max_seconds``.
     """
     if not data:
         raise AudioInputError(f"“{name}” is empty (0 bytes). Please choose a WAV file.")
@@ -170,6 +171,12 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
     if raw.size == 0 or sr <= 0:
         raise AudioInputError(f"“{name}” contains no audio samples.")
     seconds = raw.shape[0] / sr
+    # In whole frames (0.25 s at 22 050 Hz is 5512 frames); the length shown is rounded down, never up to 0.25.
+    if raw.shape[0] < math.floor(MIN_SECONDS * sr):
+        raise AudioInputError(
+            f"“{name}” is only {raw.shape[0] * 100 // sr / 100:.2f} s long; this lab needs at least "
+            f"{MIN_SECONDS:g} s of sound to shift, stretch and noise up. Please upload a longer clip."
+        )
     if seconds > max_seconds:
         raise AudioInputError(
             f"“{name}” is {seconds:.1f} s long; this lab takes at most {max_seconds:.0f} s. Please trim it."
@@ -305,20 +312,36 @@ def to_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
 
 
 def power(x: np.ndarray) -> float:
-    """Mean power ``mean(x²)``."""
-    return float(np.mean(np.asarray(x, np.float64) ** 2))
+    """Mean power ``mean(x²)``; 0 for an empty array."""
+    x = np.asarray(x, np.float64)
+    return float(np.mean(x**2)) if x.size else 0.0
 
 
 def snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
-    """Measured SNR in dB: ``10 log10(P(clean) / P(noisy − clean))``."""
-    return 10.0 * math.log10(power(clean) / max(power(np.asarray(noisy, np.float64) - clean), 1e-30))
+    """Measured SNR in dB: ``10 log10(P(clean) / P(noisy − clean))``.
+
+    A silent ``clean`` (power 0, e.g. a clip shifted out of its window) has no
+    signal at all, so the SNR is ``-math.inf``; a noise power of 0 is floored at
+    1e-30 (a finite, very large SNR).
+    """
+    p_clean = power(clean)
+    if p_clean == 0.0:
+        return -math.inf
+    return 10.0 * math.log10(p_clean / max(power(np.asarray(noisy, np.float64) - clean), 1e-30))
 
 
 NOISES = ("white", "pink", "brown", "hum", "babble")
 
 
 def make_noise(kind: str, n: int, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
-    """Background noise ``(n,)`` (unit power): white, pink (1/f), brown (1/f²), mains hum or babble."""
+    """Background noise ``(n,)`` (unit power): white, pink (1/f), brown (1/f²), mains hum or babble.
+
+    The mean is removed, so a single sample (or a babble of two, all fade) is silence: power 0, not NaN.
+    """
+    if kind not in NOISES:
+        raise ValueError(f"unknown noise {kind!r}; use one of {NOISES}")
+    if n == 0:
+        return np.zeros(0)
     rng = np.random.default_rng(seed)
     if kind in ("white", "pink", "brown"):
         spectrum = np.fft.rfft(rng.standard_normal(n))
@@ -334,30 +357,38 @@ def make_noise(kind: str, n: int, sr: int = SAMPLE_RATE, seed: int = 0) -> np.nd
         seconds = n / sr
         noise = sum(make_signal("speech", seconds, sr, seed=seed + 1 + k)[:n] for k in range(4))
         noise = np.pad(noise, (0, n - noise.size))
-    else:
-        raise ValueError(f"unknown noise {kind!r}; use one of {NOISES}")
     noise = noise - noise.mean()
     return (noise / math.sqrt(max(power(noise), 1e-30))).astype(np.float64)
 
 
-def add_noise(x: np.ndarray, snr: float, kind: str = "white", seed: int = 0) -> np.ndarray:
+def add_noise(
+    x: np.ndarray, snr: float, kind: str = "white", seed: int = 0, *, reference: float | None = None
+) -> np.ndarray:
     """``x`` plus background noise scaled so that P(x) / P(noise) = 10^(snr/10).
 
     The scale uses the noise actually drawn: ``noise · sqrt(P(x) / (10^(snr/10) · P(noise)))``.
+    ``reference`` replaces P(x) as the signal power the noise is set against (e.g. the clip's power
+    before a shift moved it out, so a silent ``x`` still gets noise at a sensible level). With a
+    reference power of 0, or a clip too short to hold any noise (one sample), ``x`` comes back unchanged.
     Not clipped (clipping would change the SNR); :func:`augment` reports clipping.
     """
+    x = np.asarray(x)
     noise = make_noise(kind, x.size, seed=seed)
-    scale = math.sqrt(power(x) / (10.0 ** (snr / 10.0) * power(noise)))
+    p_signal, p_noise = power(x) if reference is None else reference, power(noise)
+    scale = math.sqrt(p_signal / (10.0 ** (snr / 10.0) * p_noise)) if p_signal > 0 and p_noise > 0 else 0.0
     return (x.astype(np.float64) + scale * noise).astype(np.float32)
 
 
 def time_shift(x: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Shift later (positive) or earlier (negative) by ``seconds``, padding with silence; length kept."""
+    """Shift later (positive) or earlier (negative) by ``seconds``, padding with silence; length kept.
+
+    A shift of the clip's length or more moves all of it out: the result is silence.
+    """
     k = round(seconds * sr)
     out = np.zeros_like(x)
-    if k >= 0:
-        out[k:] = x[: max(0, x.size - k)]
-    else:
+    if 0 <= k < x.size:
+        out[k:] = x[: x.size - k]
+    elif -x.size < k < 0:
         out[: x.size + k] = x[-k:]
     return out
 
@@ -405,9 +436,20 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) 
 
     STFT (torch), then frames are read at ``rate`` × the hop with their phase
     advanced by the measured instantaneous frequency, then inverse STFT.
+    Output length ``round(len(x) / rate)`` (at least 1). A clip no longer than ``n_fft``
+    (too short for the STFT's reflect padding) is padded with silence to
+    ``2 · n_fft`` first and the stretched result cut back to that length.
     """
+    if rate <= 0:
+        raise ValueError(f"rate must be positive, not {rate}")
+    x = np.asarray(x, np.float64)
+    if x.size == 0:
+        return np.zeros(0, np.float32)
+    n = max(1, round(x.size / rate))
+    if x.size <= n_fft:
+        x = np.pad(x, (0, 2 * n_fft - x.size))
     window = torch.hann_window(n_fft, dtype=torch.float64)
-    spec = torch.stft(torch.from_numpy(np.asarray(x, np.float64)), n_fft, hop, window=window, return_complex=True)
+    spec = torch.stft(torch.from_numpy(x), n_fft, hop, window=window, return_complex=True)
     mag, phase = spec.abs(), spec.angle()  # (F, T)
     steps = torch.arange(0, spec.shape[1] - 1, rate, dtype=torch.float64)
     expected = torch.linspace(0, math.pi * hop, spec.shape[0], dtype=torch.float64)  # phase advance per hop per bin
@@ -420,7 +462,6 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 1024, hop: int = 256) 
     # The stretched frames cover hop × (frames − 1) samples; asking istft for more would divide the
     # uncovered tail by a near-zero window sum (spikes of 10⁴), so pad that tail with silence instead.
     out = torch.istft(torch.polar(mags, acc), n_fft, hop, window=window).numpy()
-    n = round(x.size / rate)
     return np.pad(out, (0, max(0, n - out.size)))[:n].astype(np.float32)
 
 
@@ -486,14 +527,24 @@ class AudioResult:
     before: np.ndarray  # (N,) float32
     after: np.ndarray  # (M,) float32 (M = N / speed)
     sr: int
-    snr_measured: float | None  # dB, None without noise
+    snr_measured: float | None  # dB; None without noise; -inf when no signal is left (only noise)
     clipped: float  # fraction of samples beyond ±1 (they are clipped for playback)
     steps: list[str]  # what was done, in order
 
 
 def augment(x: np.ndarray, config: AudioConfig, *, sr: int = SAMPLE_RATE, seed: int = 0) -> AudioResult:
-    """Apply the audio augmentations of ``config`` to ``x`` (N,) and describe each step."""
-    y = np.asarray(x, np.float32)
+    """Apply the audio augmentations of ``config`` to ``x`` (N,) and describe each step.
+
+    Every setting in :data:`AUDIO_SPECS`' ranges gives a finite result of length ``ceil(N / speed)``,
+    whatever the clip's length. When the shift moves all of the sound out of the clip (e.g. speed ×2
+    then +1 s on a 2 s clip) the result is silence, and the noise is added at the level the requested
+    SNR gives against the clip before the shift (measured SNR −∞ dB: only noise is left); the steps
+    say so. An empty ``x`` is returned unchanged.
+    """
+    x = np.asarray(x, np.float32)
+    if x.size == 0:
+        return AudioResult(x.copy(), x.copy(), sr, None, 0.0, ["the clip is empty: nothing to augment"])
+    y = x
     steps = []
     if config.snd_speed != 1.0:
         y = change_speed(y, config.snd_speed)
@@ -503,20 +554,43 @@ def augment(x: np.ndarray, config: AudioConfig, *, sr: int = SAMPLE_RATE, seed: 
     if config.snd_pitch != 0.0:
         y = pitch_shift(y, config.snd_pitch)
         steps.append(f"pitch {config.snd_pitch:+g} semitones (×{2 ** (config.snd_pitch / 12):.3f}), duration kept")
+    level = power(y)  # the clip's power before the shift: the noise's reference if nothing is left after it
     if config.snd_shift != 0.0:
         y = time_shift(y, config.snd_shift, sr)
-        steps.append(f"shifted {'later' if config.snd_shift > 0 else 'earlier'} by {abs(config.snd_shift):g} s")
+        step = f"shifted {'later' if config.snd_shift > 0 else 'earlier'} by {abs(config.snd_shift):g} s"
+        if level > 0 and not np.any(y):
+            if abs(round(config.snd_shift * sr)) >= y.size:
+                step += f", which moves the whole {y.size / sr:.2f} s clip out of its window: only silence is left"
+            else:
+                step += ", which leaves only the clip's silent edge: nothing is left to hear"
+        steps.append(step)
     snr = None
     if config.snd_noise != "none":
         clean = y
-        y = add_noise(y, config.snd_snr, config.snd_noise, seed=seed)
-        snr = snr_db(clean, y)
-        steps.append(f"{config.snd_noise} noise at {config.snd_snr:g} dB SNR (measured {snr:.2f} dB)")
+        if level == 0:
+            steps.append(
+                f"no {config.snd_noise} noise: the clip is silent, so there is no level to set "
+                f"{config.snd_snr:g} dB SNR against"
+            )
+        elif power(clean) == 0:
+            y = add_noise(y, config.snd_snr, config.snd_noise, seed=seed, reference=level)
+            snr = snr_db(clean, y)  # -inf: no signal
+            steps.append(
+                f"{config.snd_noise} noise as loud as {config.snd_snr:g} dB SNR makes it for the clip before the "
+                "shift (no clip is left to measure against: SNR −∞ dB, the result is noise only)"
+            )
+        else:
+            y = add_noise(y, config.snd_snr, config.snd_noise, seed=seed)
+            if np.array_equal(y, clean):
+                steps.append(f"no {config.snd_noise} noise: {y.size} sample(s) are too few to hold any")
+            else:
+                snr = snr_db(clean, y)
+                steps.append(f"{config.snd_noise} noise at {config.snd_snr:g} dB SNR (measured {snr:.2f} dB)")
     if config.snd_gain != 0.0:
         y = gain(y, config.snd_gain)
         steps.append(f"gain {config.snd_gain:+g} dB (×{10 ** (config.snd_gain / 20):.2f})")
     clipped = float(np.mean(np.abs(y) > 1.0))
-    return AudioResult(np.asarray(x, np.float32), np.clip(y, -1, 1).astype(np.float32), sr, snr, clipped, steps)
+    return AudioResult(x, np.clip(y, -1, 1).astype(np.float32), sr, snr, clipped, steps)
 
 
 # --- figures -------------------------------------------------------------------------------------------
@@ -540,6 +614,8 @@ def spectrogram(
 def _envelope(x: np.ndarray, sr: int, points: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min/max per bucket so a 10 s waveform is a few KB of JSON and still shows every peak."""
     n = x.size
+    if n == 0:  # an empty clip: one point at silence
+        return np.zeros(1), np.zeros(1), np.zeros(1)
     buckets = max(1, min(points, n))
     edges = np.linspace(0, n, buckets + 1).astype(int)
     lo = np.minimum.reduceat(x, edges[:-1])

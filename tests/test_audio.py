@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import struct
 
@@ -67,6 +68,23 @@ def test_noise_lands_within_half_a_db_of_the_requested_snr(kind, snr):
     assert abs(au.snr_db(clean, noisy) - measured) < 1e-6
 
 
+def test_snr_of_a_silent_clean_signal_is_minus_infinity():
+    silent = np.zeros(1000, np.float32)
+    noisy = au.add_noise(silent, 10.0, "white")
+    np.testing.assert_array_equal(noisy, silent)  # no level to scale the noise to: unchanged, no NaN
+    assert au.snr_db(silent, noisy) == -math.inf
+    assert au.snr_db(silent, au.make_noise("white", 1000)) == -math.inf
+    assert au.power(np.zeros(0)) == 0.0
+
+
+def test_noise_on_a_silent_clip_can_be_set_against_a_reference_power():
+    silent = np.zeros(4000, np.float32)
+    for kind, snr in (("white", 10.0), ("babble", -10.0), ("hum", 40.0)):
+        noisy = au.add_noise(silent, snr, kind, reference=0.25)
+        assert np.isfinite(noisy).all()
+        assert abs(au.power(noisy) - 0.25 / 10 ** (snr / 10)) <= 1e-5 * 0.25 / 10 ** (snr / 10), kind
+
+
 def test_noise_colours_have_their_spectral_slopes():
     n = 1 << 16
     f = np.fft.rfftfreq(n, 1 / SR)
@@ -93,6 +111,66 @@ def test_time_shift_pads_with_silence_and_keeps_length():
     np.testing.assert_array_equal(au.time_shift(x, -2 / SR), [3, 4, 5, 6, 7, 8, 9, 10, 0, 0])
 
 
+def test_time_shift_by_the_clip_length_or_more_leaves_silence():
+    x = np.arange(1, 11, dtype=np.float32)
+    for k in (10, 11, 25, -10, -11, -25):
+        np.testing.assert_array_equal(au.time_shift(x, k / SR), np.zeros(10))
+    np.testing.assert_array_equal(au.time_shift(x, -9 / SR), [10, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+
+
+SPECS = {p.name: p for p in au.AUDIO_SPECS}
+
+
+@pytest.mark.parametrize("seconds", [2.0, au.MIN_SECONDS])  # the page's generated clip and the shortest upload
+@pytest.mark.parametrize("speed", [SPECS["snd_speed"].lo, SPECS["snd_speed"].hi])
+@pytest.mark.parametrize("shift", [SPECS["snd_shift"].lo, SPECS["snd_shift"].hi])
+@pytest.mark.parametrize("pitch", [SPECS["snd_pitch"].lo, 0.0, SPECS["snd_pitch"].hi])
+@pytest.mark.parametrize("noise", ["none", "white", "babble"])
+def test_extreme_speed_and_shift_give_finite_audio_and_say_when_the_clip_is_shifted_out(
+    seconds, speed, shift, pitch, noise
+):
+    x = au.make_signal("speech", seconds)
+    snr = 10.0
+    result = au.augment(x, au.AudioConfig(noise, snr, shift, speed, pitch, 0.0))
+    assert result.after.dtype == np.float32 and result.after.size == round(x.size / speed)
+    assert np.isfinite(result.after).all() and float(np.abs(result.after).max()) <= 1.0
+    text = "; ".join(result.steps)
+    shifted_out = abs(shift) * SR >= x.size / speed  # the shift is at least the (sped-up) clip's length
+    assert ("moves the whole" in text) == shifted_out, text
+    if noise == "none":
+        assert result.snr_measured is None
+        if shifted_out:
+            assert not np.any(result.after)  # nothing left to hear
+    elif shifted_out:
+        assert result.snr_measured == -math.inf and "−∞ dB" in text and "noise only" in text
+        if pitch == 0.0:  # the noise has the power that SNR gives against the sped-up clip before the shift
+            expected = au.power(au.change_speed(x, speed)) / 10 ** (snr / 10)
+            assert abs(au.power(result.after) - expected) <= 1e-5 * expected
+    else:
+        assert math.isfinite(result.snr_measured) and abs(result.snr_measured - snr) < 0.5
+
+
+def test_the_page_deep_link_speed_2_shift_1_is_noise_only():
+    x = au.make_signal("speech", 2.0)  # augmentation?snd_speed=2&snd_shift=1 (default babble at 10 dB)
+    result = au.augment(x, au.AudioConfig(snd_speed=2.0, snd_shift=1.0))
+    assert result.after.size == SR and np.isfinite(result.after).all() and au.power(result.after) > 0
+    assert result.snr_measured == -math.inf
+    assert "moves the whole 1.00 s clip out of its window" in result.steps[1]
+
+
+@pytest.mark.parametrize("seconds", [2.0, au.MIN_SECONDS])
+def test_every_corner_of_the_settings_gives_finite_audio(seconds):
+    x = au.make_signal("chirp", seconds)
+    numeric = ["snd_snr", "snd_shift", "snd_speed", "snd_pitch", "snd_gain"]
+    for corner in itertools.product(*[(SPECS[k].lo, SPECS[k].hi) for k in numeric]):
+        values = dict(zip(numeric, corner, strict=True))
+        for noise in ("white", "brown"):
+            result = au.augment(x, au.AudioConfig(snd_noise=noise, **values))
+            assert result.after.size == round(x.size / values["snd_speed"]), values
+            assert np.isfinite(result.after).all() and 0.0 <= result.clipped <= 1.0, values
+            assert result.snr_measured is not None and not math.isnan(result.snr_measured), values
+
+
 @pytest.mark.parametrize("factor", [0.8, 1.25, 1.5])
 def test_speed_change_scales_duration_and_frequency(factor):
     x = au.make_signal("tone", 1.0)
@@ -114,6 +192,44 @@ def test_time_stretch_changes_duration_not_pitch():
     y = au.time_stretch(x, 0.5)
     assert abs(y.size - 2 * x.size) <= 1
     assert abs(au.dominant_frequency(y) - 440) <= 1.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 100, 512, 513])
+def test_time_stretch_and_pitch_shift_accept_clips_shorter_than_the_stft_window(n):
+    x = (0.5 * np.sin(2 * np.pi * 440 * np.arange(n) / SR)).astype(np.float32) + np.float32(0.1)
+    for rate in (0.5, 2.0):
+        y = au.time_stretch(x, rate)
+        assert y.size == max(1, round(n / rate)) and np.isfinite(y).all()
+    for semitones in (-12, 3, 12):
+        y = au.pitch_shift(x, semitones)
+        assert y.size == n and np.isfinite(y).all()
+    assert au.time_stretch(np.zeros(0, np.float32), 0.5).size == 0
+
+
+@pytest.mark.parametrize("n", [600, 800, 1024])
+def test_short_clips_are_still_stretched_and_pitch_shifted_correctly(n):
+    x = au.make_signal("tone", n / SR)
+    y = au.time_stretch(x, 0.5)
+    assert y.size == 2 * n and abs(au.dominant_frequency(y) - 440) <= SR / y.size  # within one FFT bin
+    for semitones in (-12, 12):
+        y = au.pitch_shift(x, semitones)
+        assert abs(au.dominant_frequency(y) - 440 * 2 ** (semitones / 12)) <= SR / n
+
+
+def test_augment_handles_short_silent_and_empty_clips():
+    short = au.make_signal("tone", 100 / SR)
+    result = au.augment(short, au.AudioConfig(snd_pitch=3.0, snd_shift=0.0, snd_noise="white"))
+    assert result.after.size == 100 and np.isfinite(result.after).all()
+    assert any(s.startswith("pitch +3") for s in result.steps) and abs(result.snr_measured - 10.0) < 0.5
+    one = au.augment(np.array([0.5], np.float32), au.AudioConfig(snd_shift=0.0))
+    assert one.after.tolist() == [0.5] and one.snr_measured is None
+    assert "too few" in one.steps[-1]
+    silent = au.augment(np.zeros(SR, np.float32), au.AudioConfig())
+    assert not np.any(silent.after) and silent.snr_measured is None
+    assert "the clip is silent" in silent.steps[-1]
+    empty = au.augment(np.zeros(0, np.float32), au.AudioConfig())
+    assert empty.after.size == 0 and "empty" in empty.steps[0]
+    assert len(au.waveform_figure(empty.before, empty.after).data) == 2
 
 
 def test_gain_in_decibels():
@@ -242,6 +358,18 @@ def test_too_long_and_silent_uploads_are_refused():
         au.load_wav(_wav(np.zeros(8000, np.int16)), "silence.wav")
     with pytest.raises(au.AudioInputError, match="no audio"):
         au.load_wav(_wav(np.zeros(0, np.int16)), "nothing.wav")
+
+
+def test_too_short_uploads_are_refused_with_the_minimum():
+    assert au.MIN_SECONDS == 0.25
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(SR // 10) / SR) * 32767).astype(np.int16)  # 0.1 s
+    with pytest.raises(au.AudioInputError, match=r"“short\.wav” is only 0\.10 s long.*at least 0\.25 s"):
+        au.load_wav(_wav(tone), "short.wav")
+    with pytest.raises(au.AudioInputError, match=r"0\.24 s long.*at least 0\.25 s"):
+        au.load_wav(_wav(np.full(3999, 1000, np.int16)), "almost.wav")
+    # exactly the minimum is accepted, also where 0.25 s is not a whole number of frames (22 050 Hz: 5512)
+    assert au.load_wav(_wav(np.full(4000, 1000, np.int16)), "quarter.wav").x.size == 4000
+    assert au.load_wav(_wav(np.full(5512, 1000, np.int16), 22_050), "quarter.wav").x.size == 4000
 
 
 # --- figures -------------------------------------------------------------------------------------------------
