@@ -51,3 +51,108 @@ def test_changing_a_widget_writes_the_url():
     at.selectbox(key="demo.opt").set_value("adam").run()
     assert at.query_params["steps"] == "300" and at.query_params["opt"] == "adam"
     assert "lr" not in at.query_params  # defaults stay out of the link
+
+
+# --- image_input: the sample photo in the link, and bad uploads -----------------------------------------------------
+
+
+def _image_script(root: str):
+    import sys
+
+    sys.path.insert(0, root)
+    import streamlit as st
+
+    import ui
+    from lab.params import Param
+
+    specs = (Param("steps", "Steps", 100, kind="int", lo=1, hi=1000),)
+    loaded = ui.image_input("demo")
+    values = ui.controls(specs, page="demo")
+    ui.sync_url(specs, values)
+    st.write(f"showing={loaded.name}")
+
+
+def _image_app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_function(_image_script, args=(str(ROOT),), default_timeout=APPTEST_TIMEOUT)
+    at.session_state["global.seed"] = 0
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def _showing(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("showing=")).removeprefix("showing=")
+
+
+def _png(size: tuple[int, int] = (64, 48), mode: str = "RGBA") -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, size, (10, 200, 30, 128) if mode == "RGBA" else (10, 200, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_sample_photo_comes_from_the_link():
+    at = _image_app({"photo": "astronaut"}).run()
+    assert not at.exception
+    assert at.selectbox(key="demo.sample").value == "astronaut"
+    assert _showing(at) == "astronaut.jpg"
+    assert at.query_params["photo"] == "astronaut"  # sync_url keeps it
+
+
+def test_an_unknown_sample_in_the_link_falls_back_to_the_default():
+    at = _image_app({"photo": "../../etc/passwd", "steps": "300"}).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="demo.sample").value == "cat" and _showing(at) == "cat.jpg"
+    assert any("photo=../../etc/passwd" in w.value for w in at.warning)
+    assert "photo" not in at.query_params and at.query_params["steps"] == "300"  # the rest of the link is kept
+
+
+def test_choosing_a_sample_writes_the_link_and_other_settings_keep_it():
+    at = _image_app().run()
+    assert "photo" not in at.query_params
+    at.selectbox(key="demo.sample").set_value("astronaut").run()
+    assert at.query_params["photo"] == "astronaut"
+    at.slider(key="demo.steps").set_value(300).run()  # another setting: sync_url rewrites the link
+    assert at.query_params["photo"] == "astronaut" and at.query_params["steps"] == "300"
+    at.selectbox(key="demo.sample").set_value("cat").run()
+    assert "photo" not in at.query_params  # the default stays out of the link
+    assert not at.exception
+
+
+def test_a_bad_upload_keeps_the_last_good_upload_across_a_run_without_a_file():
+    at = _image_app().run()
+    uploader = lambda: at.get("file_uploader")[0]  # noqa: E731 — the element is rebuilt by every run
+    uploader().set_value(("holiday.png", _png(), "image/png")).run()
+    assert _showing(at) == "holiday.png" and not at.error
+    # Replacing the file in a browser runs the script once with no file in between (seen in Chromium).
+    uploader().set_value(None).run()
+    assert _showing(at) == "cat.jpg"
+    uploader().set_value(("broken.jpg", b"this is not a photo" * 10, "image/jpeg")).run()
+    assert not at.exception
+    assert _showing(at) == "holiday.png"
+    assert len(at.error) == 1 and "Still showing your last good upload, **holiday.png**" in at.error[0].value
+    assert "broken.jpg" in at.error[0].value
+
+
+def test_a_bad_first_upload_names_the_sample_that_is_shown():
+    at = _image_app({"photo": "coffee"}).run()
+    at.get("file_uploader")[0].set_value(("tiny.png", _png((1, 1), "RGB"), "image/png")).run()
+    assert not at.exception and _showing(at) == "coffee.jpg"
+    assert len(at.error) == 1 and "Still showing the sample photo, **coffee.jpg**" in at.error[0].value
+
+
+def test_the_sample_photo_survives_a_page_link_and_navigation():
+    from tests.conftest import run_page
+
+    at = run_page("app_pages/convolution.py", query={"photo": "rocket"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="conv.sample").value == "rocket"
+    assert at.query_params["photo"] == "rocket"
+    at.switch_page("app_pages/logistic_regression.py").run()
+    assert not at.exception
+    assert "photo" not in at.query_params  # the photo belongs to the convolution page's link only
+    at.switch_page("app_pages/convolution.py").run()
+    assert at.selectbox(key="conv.sample").value == "rocket" and at.query_params["photo"] == "rocket"

@@ -8,12 +8,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lab import images, params
 from lab.device import DeviceInfo, resolve_device
 
 DEVICE_KEY = "global.device"
 SEED_KEY = "global.seed"
+#: The URL query key that keeps :func:`image_input`'s sample choice (no lab ``Param`` is called this).
+PHOTO_QUERY_KEY = "photo"
+#: ``{page script hash: {query key: value or None}}``: link entries owned by widgets other than ``controls``.
+_CLAIMS_KEY = "_url.claims"
 
 
 # --- globals set in the sidebar by app.py ----------------------------------------
@@ -114,10 +119,15 @@ def controls(specs: Iterable[params.Param], page: str, container: Any = None) ->
 
 
 def sync_url(specs: Iterable[params.Param], values: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:
-    """Write the non-default settings (and the seed) into the URL so the link reproduces the page."""
+    """Write the non-default settings (and the seed) into the URL so the link reproduces the page.
+
+    Entries that :func:`image_input` keeps in the link (the sample photo) are
+    written too, so they survive this call.
+    """
     query = params.to_query(specs, values)
     if current_seed() != 0:
         query["seed"] = str(current_seed())
+    query.update(_claimed_query())
     query.update(extra or {})
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
@@ -137,6 +147,27 @@ def _sample(name: str, min_side: int, max_side: int) -> images.LoadedImage:
     return images.load_sample(name, min_side=min_side, max_side=max_side)
 
 
+def _page_hash() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
+
+
+def _claim_query(name: str, value: str | None) -> None:
+    """Keep ``name=value`` in this page's link (``None``: leave it out) and write it now."""
+    st.session_state.setdefault(_CLAIMS_KEY, {}).setdefault(_page_hash(), {})[name] = value
+    if value is None:
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != value:
+        st.query_params[name] = value
+
+
+def _claimed_query() -> dict[str, str]:
+    """The link entries claimed on the current page (see :func:`_claim_query`)."""
+    claims = st.session_state.get(_CLAIMS_KEY, {}).get(_page_hash(), {})
+    return {name: value for name, value in claims.items() if value is not None}
+
+
 def image_input(
     key: str,
     *,
@@ -144,41 +175,70 @@ def image_input(
     max_side: int = images.WORKING_SIDE,
     container: Any = None,
     default_sample: str = "cat",
+    url_key: str = PHOTO_QUERY_KEY,
 ) -> images.LoadedImage:
     """A sample-photo picker plus an uploader; returns the image to work on.
 
+    Widget keys are ``{key}.sample`` and ``{key}.upload``. The sample choice is
+    kept in the URL as ``?{url_key}=<name>`` (default ``photo``, left out while
+    it is ``default_sample``) so a shared link shows the same photo: read the
+    first time the picker appears in a session (a name that is not a sample
+    falls back to ``default_sample`` with a warning), kept while navigating away
+    and back, and written back when it changes (:func:`sync_url` keeps it).
+    One ``image_input`` per page may use the default ``url_key``; give a second
+    one its own.
+
     An upload that cannot be used shows a clear message and the page keeps the
-    last good image (or the chosen sample): nothing the student had is lost.
+    student's last good upload from this uploader (or, when there is none, the
+    chosen sample); the message names the photo that is shown: nothing the
+    student had is lost. Replacing a file makes Streamlit run the script once
+    with no file in between, so that run must not forget the last good upload.
     """
     container = container if container is not None else st
     samples = images.sample_images()
     names = list(samples)
+    sample_key, keep_key = f"{key}.sample", f"_keep.{key}.sample"
+    if sample_key not in st.session_state:
+        if st.session_state.get(keep_key) in samples:  # the picker was dropped while another page was shown
+            st.session_state[sample_key] = st.session_state[keep_key]
+        else:  # first time in this session: the link decides
+            linked = st.query_params.get(url_key)
+            if linked is not None and linked not in samples:
+                container.warning(
+                    f"The link's {url_key}={linked} is not one of the sample photos ({', '.join(names)}); "
+                    f"showing **{default_sample}** instead."
+                )
+            st.session_state[sample_key] = linked if linked in samples else default_sample
     choice = container.selectbox(
         "Sample photo",
         names,
-        index=names.index(default_sample),
-        key=f"{key}.sample",
+        key=sample_key,
         format_func=lambda n: f"{n} — {samples[n].caption}",
     )
+    st.session_state[keep_key] = choice
+    _claim_query(url_key, None if choice == default_sample else choice)
     upload = container.file_uploader(
         "…or upload your own photo",
         type=images.UPLOAD_TYPES,
         key=f"{key}.upload",
         help=f"PNG, JPEG, GIF, BMP, TIFF or WebP. Large photos are downscaled to {max_side} px a side.",
     )
-    good_key = f"_last_good.{key}"
-    if upload is not None:
-        data = upload.getvalue()
-        try:
-            loaded = _decode(hashlib.sha256(data).hexdigest(), data, upload.name, min_side, max_side)
-        except images.ImageInputError as err:
-            fallback = st.session_state.get(good_key) or _sample(choice, min_side, max_side)
-            container.error(f"{err}\n\nStill showing **{fallback.name}**.", icon=":material/broken_image:")
-            return fallback
-        for note in loaded.notes:
-            container.info(note, icon=":material/info:")
-    else:
-        loaded = _sample(choice, min_side, max_side)
+    if upload is None:
+        return _sample(choice, min_side, max_side)
+    good_key = f"_last_upload.{key}"  # the last upload of this uploader that decoded
+    data = upload.getvalue()
+    try:
+        loaded = _decode(hashlib.sha256(data).hexdigest(), data, upload.name, min_side, max_side)
+    except images.ImageInputError as err:
+        previous = st.session_state.get(good_key)
+        if previous is not None:
+            fallback, what = previous, "your last good upload"
+        else:
+            fallback, what = _sample(choice, min_side, max_side), "the sample photo"
+        container.error(f"{err}\n\nStill showing {what}, **{fallback.name}**.", icon=":material/broken_image:")
+        return fallback
+    for note in loaded.notes:
+        container.info(note, icon=":material/info:")
     st.session_state[good_key] = loaded
     return loaded
 
