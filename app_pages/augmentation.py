@@ -304,7 +304,7 @@ with tab_train:
         if start:
             st.session_state.pop(STOPPED_KEY, None)
             st.button(
-                "Stop",
+                "Stop training",
                 icon=":material/stop:",
                 on_click=st.session_state.__setitem__,
                 args=(STOPPED_KEY, True),
