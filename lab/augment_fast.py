@@ -189,7 +189,7 @@ def _noise(t: v2.GaussianNoise, x: torch.Tensor, p: dict[str, Any], own: bool) -
 
 
 def _to_dtype(t: v2.ToDtype, x: torch.Tensor, p: dict[str, Any], own: bool) -> torch.Tensor:
-    """uint8 ↔ float32 with ``scale=True`` in one pass each way where torchvision takes two (bit-identical)."""
+    """``ToDtype(scale=True)``: uint8 → float32 in one pass (torchvision: two), float32 → uint8 in place (bit-identical)."""
     if t.scale and t.dtype == torch.float32 and x.dtype == torch.uint8:
         return torch.mul(x, _INV_255)  # uint8 × float32 scalar → float32: to(float32).mul_(1/255) in one pass
     if t.scale and t.dtype == torch.uint8 and x.dtype == torch.float32 and own:
