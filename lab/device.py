@@ -95,9 +95,27 @@ def generator(seed: int, device: str = "cpu"):
 # an idle 2-core CPU 2 threads are ~10 % slower for a Playground MLP, and on a
 # busy one (several sessions) 5–20× slower. In between, image previews (~10⁵
 # values per op) run inside ``cores_if_alone()``: on an idle 2-core CPU two
-# threads make them ~1.3× faster, but two sessions each splitting their ops over
+# threads make them ~1.2× faster, but two sessions each splitting their ops over
 # both cores would wait on each other at every op, so only a session that is the
-# only one computing in the process gets them.
+# only one computing in the process (no other preview, no small model training) gets them.
+
+
+_busy_lock = threading.Lock()
+_busy = 0  # single_thread() and cores_if_alone() blocks running right now, in this process
+
+
+@contextlib.contextmanager
+def _computing() -> Iterator[bool]:
+    """Count this block as computing; yields whether no other block was computing when it started."""
+    global _busy
+    with _busy_lock:
+        alone = _busy == 0
+        _busy += 1
+    try:
+        yield alone
+    finally:
+        with _busy_lock:
+            _busy -= 1
 
 
 @contextlib.contextmanager
@@ -105,7 +123,8 @@ def single_thread(enabled: bool = True) -> Iterator[None]:
     """Run torch CPU ops on one intra-op thread inside this block, then restore the setting.
 
     Set and restored in the calling thread (each Streamlit session runs its
-    script in its own thread); nested blocks restore correctly.
+    script in its own thread); nested blocks restore correctly. While it runs,
+    :func:`cores_if_alone` elsewhere in the process gives one thread too.
     ``enabled=False`` makes it a no-op (e.g. for a large model or a GPU run).
     """
     if not enabled:
@@ -116,27 +135,22 @@ def single_thread(enabled: bool = True) -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with _computing():
+            yield
     finally:
         torch.set_num_threads(before)
 
 
-_alone_lock = threading.Lock()
-_busy = 0  # blocks inside cores_if_alone() right now, in this process
-
-
 @contextlib.contextmanager
 def cores_if_alone() -> Iterator[int]:
-    """Torch's default intra-op threads if no other such block is running in this process, else one.
+    """Torch's default intra-op threads if nothing else in this process is computing, else one.
 
-    Yields the thread count used. Decided on entry (a session that starts later
-    gets one thread); set and restored in the calling thread like :func:`single_thread`.
+    "Computing" means inside another :func:`cores_if_alone` or :func:`single_thread`
+    block (a preview or a small model training in another session). Yields the
+    thread count used. Decided on entry (a session that starts later gets one
+    thread); set and restored in the calling thread like :func:`single_thread`.
     """
-    global _busy
-    with _alone_lock:
-        alone = _busy == 0
-        _busy += 1
-    try:
+    with _computing() as alone:
         if alone:
             import torch
 
@@ -144,6 +158,3 @@ def cores_if_alone() -> Iterator[int]:
         else:
             with single_thread():
                 yield 1
-    finally:
-        with _alone_lock:
-            _busy -= 1

@@ -73,9 +73,11 @@ def test_single_thread_nests_and_restores_the_setting():
         torch.set_num_threads(before)
 
 
-def test_cores_if_alone_gives_one_thread_to_a_second_concurrent_block():
+@pytest.mark.parametrize("other", ["cores_if_alone", "single_thread"])
+def test_cores_if_alone_gives_one_thread_while_another_session_computes(other):
     import threading
 
+    from lab import device
     from lab.device import cores_if_alone
 
     before = torch.get_num_threads()
@@ -85,8 +87,8 @@ def test_cores_if_alone_gives_one_thread_to_a_second_concurrent_block():
 
     def first() -> None:
         torch.set_num_threads(2)  # each thread has its own setting
-        with cores_if_alone() as n:
-            seen["first"] = n
+        with getattr(device, other)() as n:
+            seen["first"] = n if other == "cores_if_alone" else torch.get_num_threads()
             entered.set()
             release.wait(10)
 
@@ -103,7 +105,7 @@ def test_cores_if_alone_gives_one_thread_to_a_second_concurrent_block():
         with cores_if_alone() as n:  # alone again: the default pool
             seen["alone"] = n
             assert torch.get_num_threads() == 2
-        assert seen == {"first": 2, "second": 1, "alone": 2}
+        assert seen == {"first": 2 if other == "cores_if_alone" else 1, "second": 1, "alone": 2}
     finally:
         release.set()
         torch.set_num_threads(before)
