@@ -103,11 +103,11 @@ tab_images, tab_sound, tab_train = st.tabs(
     [":material/photo_library: Images", ":material/graphic_eq: Sound", ":material/model_training: As a regulariser"]
 )
 
-PER_ROW = 4  # preview grid: the original + samples, four to a row (captions of a 6-step pipeline fit in 4 lines)
+CELL_PX = 140  # preview grid cells: they wrap to the column's width (four to a row on a 1400 px window)
 
 # ============================================================== images
 with tab_images:
-    left, right = st.columns([1, 2.6], gap="medium")
+    left, right = st.columns([1.2, 2.6], gap="medium")  # the controls need ~160 px on a 1000 px window
     with left:
         loaded = ui.image_input(f"{PAGE}.image", min_side=16)
         preview_values = ui.controls(A.PREVIEW_SPECS[:2], page=f"{PAGE}.preview")
@@ -184,7 +184,7 @@ with tab_images:
                 f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
             )
             # One grid over the whole preview column: the original in the first cell, then the samples,
-            # PER_ROW to a row.
+            # as many to a row as fit (a wrapping flex row of fixed-width cells: narrow windows get fewer).
             caption = "**original**"
             if labels:
                 caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"
@@ -198,9 +198,9 @@ with tab_images:
                 cells.append((result.samples[i], text))
             encoded = _grid_jpegs(key, [img for img, _ in cells])
             cells = [(data, text) for data, (_, text) in zip(encoded, cells, strict=True)]
-            for row in range(0, len(cells), PER_ROW):
-                for col, (img, text) in zip(st.columns(PER_ROW, gap="small"), cells[row : row + PER_ROW], strict=False):
-                    col.image(img, caption=text, width="stretch")
+            with st.container(horizontal=True, wrap=True, gap="small"):
+                for img, text in cells:
+                    st.image(img, caption=text, width=CELL_PX)
             if labels:
                 kept = sum(lab.index == labels[0].index for lab in labels[1:])
                 st.metric(
