@@ -53,15 +53,11 @@ def _image_tensor(digest: str, _array):
     return A.to_tensor(_array)
 
 
-def _encode_png(array) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def _png(digest: str, _array) -> bytes:
-    return _encode_png(_array)
+    buf = io.BytesIO()
+    Image.fromarray(_array).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -932,30 +932,19 @@ def block_figure(anatomy: BlockAnatomy):
             row=1,
             col=1,
         )
-        fig.add_trace(
-            go.Bar(
-                x=[b.name],
-                y=[b.params],
-                marker_color=color,
-                legendgroup=b.name,
-                showlegend=False,
-                hovertemplate="%{x}: %{y:,} params<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
-        fig.add_trace(
-            go.Bar(
-                x=[b.name],
-                y=[b.macs],
-                marker_color=color,
-                legendgroup=b.name,
-                showlegend=False,
-                hovertemplate="%{x}: %{y:,} MACs<extra></extra>",
-            ),
-            row=1,
-            col=3,
-        )
+        for col, value, unit in ((2, b.params, "params"), (3, b.macs, "MACs")):
+            fig.add_trace(
+                go.Bar(
+                    x=[b.name],
+                    y=[value],
+                    marker_color=color,
+                    legendgroup=b.name,
+                    showlegend=False,
+                    hovertemplate=f"%{{x}}: %{{y:,}} {unit}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="channel index", row=1, col=1)
     fig.update_yaxes(title_text="parameters", row=1, col=2)
     fig.update_yaxes(title_text="MACs", row=1, col=3)

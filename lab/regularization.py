@@ -248,7 +248,37 @@ PRESETS: dict[str, dict[str, object]] = {
 # --- the model ----------------------------------------------------------------------------------
 
 
-class MLP(nn.Module):
+class _Blocks(nn.Module):
+    """What :class:`MLP` and :class:`CNN` share: each hidden block ends norm → activation → dropout.
+
+    ``record = True`` keeps every hidden pre-activation (the input of the
+    nonlinearity) in ``pre_activations``; ``bn_trace`` (a list with BN) collects
+    the first BN layer's batch statistics in training mode.
+    """
+
+    norms: nn.ModuleList
+
+    def _block_setup(
+        self, activation: str, variant: Variant, p: float, p_in: float, generator: torch.Generator | None
+    ) -> None:
+        self.act = ACTIVATIONS[activation]()
+        self.drop = Dropout(p, generator) if variant.dropout and p > 0 else None
+        self.drop_in = Dropout(p_in, generator) if variant.dropout and p_in > 0 else None
+        self.record = False
+        self.pre_activations: list[Tensor] = []
+        self.bn_trace: list[Tensor] | None = [] if variant.batch_norm else None
+
+    def _activate(self, i: int, z: Tensor, norms: list[nn.Module]) -> Tensor:
+        """Block ``i``'s tail on its pre-norm output ``z``: [norm] → (record) → activation → [dropout]."""
+        if norms:
+            z = norms[i](z)
+        if self.record:
+            self.pre_activations.append(z.detach())
+        h = self.act(z)
+        return h if self.drop is None else self.drop(h)
+
+
+class MLP(_Blocks):
     """[input dropout] → (Linear → [BN | LN] → activation → [dropout]) × ``depth`` → Linear head.
 
     ``record = True`` makes ``forward`` keep every hidden pre-activation (the
@@ -284,13 +314,8 @@ class MLP(nn.Module):
             self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(depth))
         else:
             self.norms = nn.ModuleList()  # none: skipped in forward (no Identity calls in the hot loop)
-        self.act = ACTIVATIONS[activation]()
-        self.drop = Dropout(p, generator) if variant.dropout and p > 0 else None
-        self.drop_in = Dropout(p_in, generator) if variant.dropout and p_in > 0 else None
+        self._block_setup(activation, variant, p, p_in, generator)
         self.head = nn.Linear(width, num_classes)
-        self.record = False
-        self.pre_activations: list[Tensor] = []
-        self.bn_trace: list[Tensor] | None = [] if variant.batch_norm else None
 
     def layers(self) -> list[nn.Linear]:
         """Every Linear layer, input side first (the head last)."""
@@ -306,17 +331,11 @@ class MLP(nn.Module):
             if i == 0 and self.bn_trace is not None and self.training:
                 zk = z.detach()[:, :BN_TRACE_UNITS]
                 self.bn_trace.append(torch.stack([zk.mean(0), zk.var(0)]))  # (2, K): mean, unbiased var
-            if norms:
-                z = norms[i](z)
-            if self.record:
-                self.pre_activations.append(z.detach())
-            h = self.act(z)
-            if self.drop is not None:
-                h = self.drop(h)
+            h = self._activate(i, z, norms)
         return self.head(h)
 
 
-class CNN(nn.Module):
+class CNN(_Blocks):
     """A small CNN for square grey images given as flat rows (N, side²).
 
     ``depth`` blocks of Conv2d(3×3, padding 1) → [BatchNorm2d | LayerNorm over
@@ -356,17 +375,12 @@ class CNN(nn.Module):
             self.norms = nn.ModuleList(nn.LayerNorm([channels, n, n]) for n in sides)
         else:
             self.norms = nn.ModuleList()
-        self.act = ACTIVATIONS[activation]()
-        self.drop = Dropout(p, generator) if variant.dropout and p > 0 else None
-        self.drop_in = Dropout(p_in, generator) if variant.dropout and p_in > 0 else None
+        self._block_setup(activation, variant, p, p_in, generator)
         n_flat = channels * s * s
         if variant.dropconnect and p > 0:
             self.head: nn.Linear = DropConnectLinear(n_flat, num_classes, p=p, generator=generator)
         else:
             self.head = nn.Linear(n_flat, num_classes)
-        self.record = False
-        self.pre_activations: list[Tensor] = []
-        self.bn_trace: list[Tensor] | None = [] if variant.batch_norm else None
 
     def layers(self) -> list[nn.Module]:
         """Every Conv2d, input side first, then the Linear head."""
@@ -384,13 +398,7 @@ class CNN(nn.Module):
             if i == 0 and self.bn_trace is not None and self.training:
                 zk = z.detach()[:, :BN_TRACE_UNITS].transpose(0, 1).flatten(1)  # (K, N·H·W): BN2d's per-channel sample
                 self.bn_trace.append(torch.stack([zk.mean(1), zk.var(1)]))
-            if norms:
-                z = norms[i](z)
-            if self.record:
-                self.pre_activations.append(z.detach())
-            h = self.act(z)
-            if self.drop is not None:
-                h = self.drop(h)
+            h = self._activate(i, z, norms)
             if self.pool[i]:
                 h = F.max_pool2d(h, 2)
         return self.head(h.flatten(1))

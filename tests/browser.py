@@ -182,6 +182,20 @@ def upload(page, path: Path | str, label: str = "") -> None:
 PHOTO_UPLOADER = "upload your own photo"
 
 
+def write_photo(path: Path, size: tuple[int, int] = (1600, 1200)) -> Path:
+    """A photo-like JPEG of ``size`` (W, H) at ``path``: smooth colour blocks with sharp edges."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    small = np.random.default_rng(0).integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(small).resize(size, Image.Resampling.NEAREST).save(buf, "JPEG", quality=85)
+    Path(path).write_bytes(buf.getvalue())
+    return Path(path)
+
+
 def screenshot(page, name: str) -> Path:
     """Full-page screenshot into tests/artifacts/<name>.png (kept as a test artifact)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

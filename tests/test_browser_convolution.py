@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
-from PIL import Image
-
-from tests.browser import assert_no_exception, open_page, screenshot, upload, wait_for_script
-
-
-def _photo(path, size=(1600, 1200)) -> None:
-    """A photo-like JPEG: smooth colour blobs with edges."""
-    rng = np.random.default_rng(0)
-    small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
-    img = Image.fromarray(small).resize(size, Image.Resampling.NEAREST)
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=85)
-    path.write_bytes(buf.getvalue())
+from tests.browser import assert_no_exception, open_page, screenshot, upload, wait_for_script, write_photo
 
 
 def test_upload_shows_feature_maps_and_hover(page, streamlit_server, tmp_path):
     open_page(page, streamlit_server, "convolution")
     assert_no_exception(page)
     photo = tmp_path / "my_photo.jpg"
-    _photo(photo)
+    write_photo(photo)
     upload(page, photo)
     assert_no_exception(page)
     body = page.inner_text("body")

@@ -3,27 +3,14 @@ then run a short feature visualisation and see it finish."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
-from PIL import Image
-
-from tests.browser import assert_no_exception, open_page, screenshot, wait_for_script
-
-
-def _photo(path, size=(800, 600)) -> None:
-    rng = np.random.default_rng(0)
-    img = Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).resize(size)
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=85)
-    path.write_bytes(buf.getvalue())
+from tests.browser import assert_no_exception, open_page, screenshot, wait_for_script, write_photo
 
 
 def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_path):
     open_page(page, streamlit_server, "inception")
     assert_no_exception(page)
     photo = tmp_path / "my_photo.jpg"
-    _photo(photo)
+    write_photo(photo, (800, 600))
     # the photo uploader is the one that accepts images (the weights uploader takes .pth)
     page.locator('[data-testid="stFileUploaderDropzoneInput"][accept*=".jpg"]').set_input_files(str(photo))
     page.wait_for_timeout(500)
