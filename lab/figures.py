@@ -30,8 +30,12 @@ FONT = {"size": 13}
 def layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", height: int | None = None) -> go.Figure:
     """The house style every figure ends with: title, axis titles, legend below, font, margins."""
     # Legends go below the plot, in container coordinates, so they never cover the
-    # title or the data however narrow the column is.
-    legend_rows = -(-sum(1 for t in fig.data if t.name and t.showlegend is not False) // 3)
+    # title or the data however narrow the column is. Entries line up in columns
+    # wide enough for the longest name (~7 px a character at this font), so they
+    # wrap and never overlap; rows are counted for a ~390 px wide legend.
+    names = [t.name for t in fig.data if t.name and t.showlegend is not False]
+    entry_px = max(130, 40 + 7 * max((len(n) for n in names), default=0))
+    legend_rows = -(-len(names) // max(1, 390 // entry_px))
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},
         font=FONT,
@@ -43,7 +47,7 @@ def layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", hei
             "y": 0.0,
             "xanchor": "left",
             "x": 0.0,
-            "entrywidth": 130,  # pixels: entries line up in columns and wrap, never overlap
+            "entrywidth": entry_px,
             "entrywidthmode": "pixels",
         },
         height=None if height is None else height + 24 * legend_rows,

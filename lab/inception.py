@@ -949,14 +949,11 @@ def block_figure(anatomy: BlockAnatomy):
     fig.update_yaxes(title_text="parameters", row=1, col=2)
     fig.update_yaxes(title_text="MACs", row=1, col=3)
     fig.update_layout(barmode="overlay")
-    fig = layout(
+    return layout(
         fig,
         f"{anatomy.name}: {anatomy.in_channels} → {anatomy.out_channels} channels at {anatomy.hw[0]}×{anatomy.hw[1]}",
         height=360,
     )
-    # The branch names are long ("1×1 → "5×5" (really 3×3)"): size each legend entry to its text, not 130 px.
-    fig.update_layout(legend_entrywidth=0)
-    return fig
 
 
 def energy_chart(energy: Mapping[str, np.ndarray], widths: Mapping[str, np.ndarray]):
