@@ -215,7 +215,8 @@ with tabs[2]:
                 key=f"{PAGE}.act.{i}",
                 format_func=lambda k: reg.VARIANTS[k].label,
             )
-            col.plotly_chart(reg.activation_figure(comparison.by_variant()[key][0]))
+            # a key per column: both boxes may show the same configuration (one configuration: always)
+            col.plotly_chart(reg.activation_figure(comparison.by_variant()[key][0]), key=f"{PAGE}.act.fig.{i}")
 
 with tabs[3]:
     if comparison is None:

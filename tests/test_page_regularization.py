@@ -92,3 +92,26 @@ def test_cnn_runs_from_the_page_and_spiral_stays_mlp():
     at = run_page(SCRIPT, query={"model": "cnn", "dataset": "spiral"})
     assert not at.exception
     assert any("MLP" in i.value for i in at.info) and "MLP 2-" in _texts(at)
+
+
+def test_one_configuration_link_trains_and_every_tab_renders():
+    """Issue 15 §2: ``?variants=batchnorm&num_epochs=3`` + Train raised StreamlitDuplicateElementId."""
+    at = run_page(SCRIPT, query={"variants": "batchnorm", "num_epochs": "3", "n_train": "100"})
+    at.button(key=f"{PAGE}.train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[f"{PAGE}.result"].status == "finished"
+    # every tab after Activations still renders: BN statistics, dropout demo, bias, vanishing gradients
+    texts = _texts(at)
+    assert "Black diamonds" in texts and "First layer ÷ output layer" in texts
+    # both Activations boxes on the same configuration (the only one) is fine, and a rerun keeps it
+    assert at.selectbox(key=f"{PAGE}.act.0").value == at.selectbox(key=f"{PAGE}.act.1").value == "batchnorm"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_both_activation_boxes_on_the_same_configuration():
+    at = run_page(SCRIPT, query={"variants": "baseline,dropout", "num_epochs": "2", "n_train": "100"})
+    at.button(key=f"{PAGE}.train").click().run()
+    at.selectbox(key=f"{PAGE}.act.1").set_value("baseline").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key=f"{PAGE}.act.0").value == at.selectbox(key=f"{PAGE}.act.1").value
