@@ -1,0 +1,360 @@
+"""Lab 4's training: every configuration × seed on the same data, weights and batches, recorded per epoch.
+
+``compare`` interleaves the runs epoch by epoch (every curve grows together on
+the page) through the shared loop ``lab.training.run_steps`` (one step = one
+epoch of every run), so progress, cancellation and NaN handling are the
+project's. Also: the vanishing-gradient profile at initialisation, the summary
+table and the CSV export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from lab.batchnorm import running_average
+from lab.device import single_thread
+from lab.digits import Split
+from lab.regularization_config import BN_TRACE_UNITS, PROBE_SIZE, QUANTILES, VARIANTS, CompareConfig, Variant
+from lab.regularization_models import Model, build_model, make_optimizer, weight_tensors
+from lab.training import History, Progress, run_steps
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """One configuration trained with one seed."""
+
+    variant: str  # key into VARIANTS
+    seed: int
+    epochs: list[int] = field(default_factory=list)  # 0 (before training), 1, 2, …
+    train_loss: list[float] = field(default_factory=list)  # eval-mode loss on the whole training subset
+    val_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)  # fraction correct, 0…1
+    val_acc: list[float] = field(default_factory=list)
+    act_quantiles: list[np.ndarray] = field(default_factory=list)  # per epoch: (depth, len(QUANTILES))
+    grad_norms: list[np.ndarray] = field(default_factory=list)  # per epoch ≥ 1: (depth + 1,) ‖∂L/∂W‖ last batch
+    bn_batch: np.ndarray | None = None  # (steps, 2, K) first BN layer: batch mean, unbiased batch var
+    bn_running: np.ndarray | None = None  # (steps, 2, K) running mean / var after each step (the formula)
+    bn_buffers: list[np.ndarray] = field(default_factory=list)  # per epoch: (2, K) nn.BatchNorm1d's own buffers
+    bn_buffer_steps: list[int] = field(default_factory=list)  # training steps done when each buffer was read
+    steps_done: int = 0  # optimisation steps so far
+    seconds: float = 0.0  # training time
+    status: str = "running"  # running / finished / diverged / cancelled
+
+    @property
+    def label(self) -> str:
+        return VARIANTS[self.variant].label
+
+    @property
+    def best_val_acc(self) -> float:
+        return max(self.val_acc) if self.val_acc else math.nan
+
+    @property
+    def gap(self) -> float:
+        """Final train accuracy − final validation accuracy (the generalisation gap)."""
+        return self.train_acc[-1] - self.val_acc[-1] if self.val_acc else math.nan
+
+    @property
+    def loss_gap(self) -> float:
+        """Final validation loss − final train loss (the gap measured in cross-entropy)."""
+        return self.val_loss[-1] - self.train_loss[-1] if self.val_loss else math.nan
+
+
+@dataclass
+class Comparison:
+    """All runs of a comparison; the page keeps it in ``st.session_state``."""
+
+    config: CompareConfig
+    runs: list[RunResult]
+    dataset: str  # the dataset actually used (after any fallback)
+    history: History | None = None  # the shared loop's record (status, reason, seconds)
+
+    @property
+    def status(self) -> str:
+        return self.history.status if self.history is not None else "running"
+
+    def by_variant(self) -> dict[str, list[RunResult]]:
+        out: dict[str, list[RunResult]] = {}
+        for run in self.runs:
+            out.setdefault(run.variant, []).append(run)
+        return out
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    run: RunResult
+    model: Model
+    opt: torch.optim.Optimizer
+    variant: Variant
+    l1: float
+
+
+def _evaluate(model: Model, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    logits = model(X)
+    return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+
+
+def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...]) -> float:
+    """Eval-mode loss/accuracy on train and val, pre-activation quantiles, BN buffers; returns the train loss."""
+    X_tr, y_tr, X_va, y_va = data
+    model = live.model
+    model.eval()
+    with torch.no_grad():
+        tl, ta = _evaluate(model, X_tr, y_tr)
+        model.record = True  # the validation pass also records the pre-activations (no extra forward)
+        vl, va = _evaluate(model, X_va, y_va)
+        model.record = False
+        flat = [z[:PROBE_SIZE].flatten().float() for z in model.pre_activations]  # per layer (P·width) or (P·C·H·W)
+        model.pre_activations = []
+        q = torch.tensor(QUANTILES, device=flat[0].device)
+        if len({len(f) for f in flat}) == 1:  # MLP: one call for all layers
+            quant = torch.quantile(torch.stack(flat), q, dim=1).T  # (depth, Q)
+        else:  # CNN: the maps shrink block after block
+            quant = torch.stack([torch.quantile(f, q) for f in flat])
+    values = torch.stack([tl, vl, ta, va]).cpu().tolist()  # one device sync per epoch
+    run = live.run
+    run.epochs.append(epoch)
+    run.train_loss.append(values[0])
+    run.val_loss.append(values[1])
+    run.train_acc.append(values[2])
+    run.val_acc.append(values[3])
+    run.act_quantiles.append(quant.cpu().numpy())
+    bn = model.norms[0] if len(model.norms) else None
+    if isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d):
+        run.bn_buffers.append(
+            torch.stack([bn.running_mean[:BN_TRACE_UNITS], bn.running_var[:BN_TRACE_UNITS]]).cpu().numpy()
+        )
+        run.bn_buffer_steps.append(run.steps_done)
+    return values[0]
+
+
+def _train_epoch(live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tensor) -> None:
+    """One pass over the training subset in the shared batch ``order`` (no per-step sync with the device)."""
+    model, opt = live.model, live.opt
+    model.train()
+    t0 = time.perf_counter()
+    n_batches = 0
+    weights = weight_tensors(model)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        if len(idx) < 2 and live.variant.batch_norm:
+            continue  # BN needs ≥ 2 samples per batch
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(X[idx]), y[idx])
+        if live.l1:
+            loss = loss + live.l1 * sum(w.abs().sum() for w in weights)
+        loss.backward()
+        opt.step()
+        n_batches += 1
+    live.run.steps_done += n_batches
+    grads = [w.grad for w in weights]
+    if n_batches and all(g is not None for g in grads):
+        live.run.grad_norms.append(torch.stack(torch._foreach_norm(grads)).cpu().numpy())
+    live.run.seconds += time.perf_counter() - t0
+
+
+def _bn_running_from_trace(run: RunResult, momentum: float) -> None:
+    """The running statistics nn.BatchNorm1d holds after every step, rebuilt from the recorded batch stats.
+
+    Equal to the module's buffers (tests check the final step), without a
+    per-step copy in the training loop.
+    """
+    if run.bn_batch is None or not len(run.bn_batch):
+        return
+    mean = running_average(run.bn_batch[:, 0], momentum, 0.0)
+    var = running_average(run.bn_batch[:, 1], momentum, 1.0)
+    run.bn_running = np.stack([mean, var], axis=1)
+
+
+def compare(
+    config: CompareConfig,
+    split: Split,
+    *,
+    device: str = "cpu",
+    on_epoch: Callable[[Comparison, Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Comparison:
+    """Train every configuration of ``config.variants`` × ``num_seeds`` seeds on ``split``.
+
+    Same data, same initial weights (per seed), same batch order (per seed and
+    epoch) for every configuration. ``on_epoch(comparison, progress)`` is called
+    after every epoch of all runs (the page redraws live charts there; a click
+    interrupts it). Returns CPU results; a run whose loss becomes NaN/inf stops
+    alone (status "diverged") while the others continue.
+    """
+    variants = [VARIANTS[k] for k in config.variants]
+    X_tr = torch.as_tensor(split.X_train, device=device)
+    y_tr = torch.as_tensor(split.y_train, device=device)
+    X_va = torch.as_tensor(split.X_val, device=device)
+    y_va = torch.as_tensor(split.y_val, device=device)
+    data = (X_tr, y_tr, X_va, y_va)
+    seeds = [config.seed + i for i in range(config.num_seeds)]
+    lives: list[_Live] = []
+    for seed in seeds:
+        for v in variants:
+            model = build_model(config, v, split.num_features, split.num_classes, seed, device, split.image_side)
+            live = _Live(RunResult(v.key, seed), model, make_optimizer(config, v, model), v, config.l1 if v.l1 else 0.0)
+            _record_epoch(live, 0, data)
+            lives.append(live)
+    batch_gens = {s: torch.Generator().manual_seed(s + 1) for s in seeds}
+    comparison = Comparison(config, [lv.run for lv in lives], split.name)
+
+    def epoch_step(step: int) -> dict[str, float]:
+        orders = {s: torch.randperm(len(X_tr), generator=g).to(device) for s, g in batch_gens.items()}
+        losses = []
+        for live in lives:
+            if live.run.status != "running":
+                continue
+            _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr)
+            loss = _record_epoch(live, step + 1, data)
+            if not math.isfinite(loss):
+                live.run.status = "diverged"
+                continue
+            losses.append(loss)
+        # The shared loop stops on NaN only when *every* run has diverged.
+        return {"loss": max(losses) if losses else math.nan}
+
+    def progress(p: Progress) -> None:
+        comparison.history = p.history
+        if on_epoch is not None:
+            on_epoch(comparison, p)
+
+    with single_thread(torch.device(device).type == "cpu"):  # small MLPs: see lab.device.single_thread
+        history = run_steps(
+            epoch_step,
+            config.num_epochs,
+            on_progress=progress,
+            progress_every=1,
+            progress_seconds=0.0,
+            should_stop=should_stop,
+        )
+    comparison.history = history
+    for live in lives:
+        if live.run.status == "running":
+            live.run.status = "finished" if history.status == "finished" else history.status
+        if live.model.bn_trace:
+            live.run.bn_batch = torch.stack(live.model.bn_trace).cpu().numpy()
+            _bn_running_from_trace(live.run, config.bn_momentum)
+    return comparison
+
+
+def finalize_partial(comparison: Comparison) -> None:
+    """Mark an interrupted comparison (the page's script was stopped inside ``on_epoch``) as cancelled.
+
+    The runs keep every epoch recorded so far; BN traces are not kept (the
+    models are gone), so the BN tab needs a finished or Stop-ped run.
+    """
+    for run in comparison.runs:
+        if run.status == "running":
+            run.status = "cancelled"
+    history = comparison.history
+    if history is not None and history.status == "running":
+        history.status = "cancelled"
+        history.reason = f"Stopped after {history.completed_steps} epoch(s); the curves so far are kept."
+
+
+# --- deep sigmoid nets: vanishing gradients ---------------------------------------------------------
+
+
+def gradient_profile(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    depth: int = 8,
+    width: int = 64,
+    activation: str = "sigmoid",
+    batch_norm: bool = False,
+    num_classes: int = 10,
+    seed: int = 0,
+    device: str = "cpu",
+) -> np.ndarray:
+    """‖∂L/∂W‖ of every Linear layer (input side first, head last) at initialisation, one batch.
+
+    ``X`` (N, D), ``y`` (N,) → (depth + 1,). With sigmoid (σ′ ≤ 1/4) and default
+    init the backward signal shrinks at every layer, so the first layer's
+    gradient is orders of magnitude below the last's; BN rescales every
+    pre-activation to unit variance, which keeps the backward signal alive.
+    """
+    config = CompareConfig(depth=depth, width=width, activation=activation)
+    variant = VARIANTS["batchnorm"] if batch_norm else VARIANTS["baseline"]
+    model = build_model(config, variant, X.shape[1], num_classes, seed, device)
+    model.train()
+    loss = F.cross_entropy(model(torch.as_tensor(X, device=device)), torch.as_tensor(y, device=device))
+    loss.backward()
+    return torch.stack([w.grad.norm() for w in weight_tensors(model)]).cpu().numpy()
+
+
+# --- tables and export --------------------------------------------------------------------------
+
+
+def _mean_spread(values: Sequence[float]) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.std()) if len(arr) > 1 else 0.0
+
+
+def summary(comparison: Comparison) -> list[dict[str, object]]:
+    """One row per configuration: best val accuracy, final train/val accuracy, gap, losses, epochs, time.
+
+    With several seeds, numbers are means and ``± spread`` (standard deviation) is in the text column.
+    """
+    rows = []
+    for key, runs in comparison.by_variant().items():
+        runs = [r for r in runs if r.val_acc]
+        if not runs:
+            continue
+        best, best_sd = _mean_spread([r.best_val_acc for r in runs])
+        gap, gap_sd = _mean_spread([r.gap for r in runs])
+        rows.append(
+            {
+                "configuration": VARIANTS[key].label,
+                "best val acc %": round(100 * best, 2),
+                "± (seeds)": round(100 * best_sd, 2),
+                "best epoch": int(np.mean([r.epochs[int(np.argmax(r.val_acc))] for r in runs])),
+                "final train acc %": round(100 * float(np.mean([r.train_acc[-1] for r in runs])), 2),
+                "final val acc %": round(100 * float(np.mean([r.val_acc[-1] for r in runs])), 2),
+                "gap (train − val) %": round(100 * gap, 2),
+                "gap ±": round(100 * gap_sd, 2),
+                "final train loss": round(float(np.mean([r.train_loss[-1] for r in runs])), 4),
+                "final val loss": round(float(np.mean([r.val_loss[-1] for r in runs])), 4),
+                "loss gap (val − train)": round(float(np.mean([r.loss_gap for r in runs])), 4),
+                "epochs": max(r.epochs[-1] for r in runs),
+                "time s": round(float(np.mean([r.seconds for r in runs])), 2),
+                "status": ", ".join(sorted({r.status for r in runs})),
+            }
+        )
+    return rows
+
+
+def curves_csv(comparison: Comparison) -> str:
+    """The learning curves of every run as CSV (one row per configuration, seed and epoch)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["configuration", "seed", "epoch", "train_loss", "val_loss", "train_acc", "val_acc"])
+    for run in comparison.runs:
+        for i, epoch in enumerate(run.epochs):
+            writer.writerow(
+                [
+                    run.variant,
+                    run.seed,
+                    epoch,
+                    f"{run.train_loss[i]:.6g}",
+                    f"{run.val_loss[i]:.6g}",
+                    f"{run.train_acc[i]:.6g}",
+                    f"{run.val_acc[i]:.6g}",
+                ]
+            )
+    return buf.getvalue()
