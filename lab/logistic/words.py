@@ -1,0 +1,71 @@
+"""Words and maths for the page: why a run diverged or oscillates, and numbers for st.latex."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from lab import features
+from lab.logistic.config import TrainConfig
+from lab.logistic.model import Trajectory
+
+
+def divergence_hint(config: TrainConfig) -> str:
+    """Why a run blew up, in a sentence or two (used with ``Trajectory.reason``)."""
+    lr, wd = config.lr, config.weight_decay
+    if wd > 0 and config.optimizer in ("gd", "sgd") and lr * wd > 2:
+        return (
+            f"Here the L2 term is the culprit: each step multiplies w by (1 − αλ) = {1 - lr * wd:g}. "
+            f"When |1 − αλ| > 1 (αλ = {lr * wd:g} > 2) the weights flip sign and grow every step. "
+            "Keep αλ below 2: lower α or λ."
+        )
+    return (
+        "The log-loss gradient is bounded (|pᵢ − yᵢ| ≤ 1), so plain logistic regression rarely overflows; "
+        "large inputs or a huge α make the logits overflow. Lower α, or rescale the features."
+    )
+
+
+def oscillation_hint(run: Trajectory) -> str | None:
+    """A warning when the training objective went up in many steps (α too large), else None."""
+    T = run.num_steps
+    ups = run.loss_increases
+    if T < 10 or ups < max(3, T // 10):
+        return None
+    if run.config.optimizer == "gd":
+        return (
+            f"The training loss went **up** in {ups} of {T} gradient-descent steps: α = {run.config.lr:g} is too "
+            "large, so each update overshoots the bottom of the valley and bounces to the other side "
+            "(see the zig-zag on the landscape). Try a 10× smaller learning rate."
+        )
+    return (
+        f"The training loss went up in {ups} of {T} steps. With mini-batches that is partly noise (each batch "
+        "pulls its own way); if the curve does not settle, α is too large."
+    )
+
+
+def latex_number(x: float, digits: int = 3) -> str:
+    """A number for st.latex: 3 significant digits, 1.2 \\times 10^{5} for large/small ones."""
+    if not math.isfinite(x):
+        return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\text{NaN}")
+    if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
+        mant, exp = f"{x:.{digits - 1}e}".split("e")
+        return rf"{mant} \times 10^{{{int(exp)}}}"
+    return f"{x:.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
+
+
+def latex_vector(v: Sequence[float]) -> str:
+    """A column vector for st.latex."""
+    return r"\begin{bmatrix}" + r" \\ ".join(latex_number(float(x)) for x in v) + r"\end{bmatrix}"
+
+
+def latex_model(w: Sequence[float], b: float, feature_names: Sequence[str] = ()) -> str:
+    """P(y=1|x) = σ(w₁x₁ + w₂x₂ + … + b) with the numbers filled in."""
+    terms = []
+    for weight, feat in zip(w, features.used(feature_names), strict=True):
+        sign = "-" if weight < 0 else "+"
+        terms.append(f"{sign} {latex_number(abs(float(weight)))}\\,{feat.latex}")
+    sign = "-" if b < 0 else "+"
+    body = " ".join(terms).lstrip("+ ").strip()
+    if body.startswith("- "):
+        body = "-" + body[2:]
+    return rf"P(y=1 \mid x) = \sigma\!\left({body} {sign} {latex_number(abs(float(b)))}\right)"
