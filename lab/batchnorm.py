@@ -21,6 +21,7 @@ normalisation itself uses the biased one (divide by B).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,21 +135,26 @@ def bias_before_bn(
     models compute the same function. In eval mode too, once the running mean
     has absorbed b (it starts at 0, so a residual b·(1 − momentum)^steps is left).
     """
-    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)  # private: concurrent sessions must not share the global RNG
     with_bias = nn.Sequential(
         nn.Linear(X.shape[1], width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, num_classes)
-    ).to(device)
+    )
     without = nn.Sequential(
         nn.Linear(X.shape[1], width, bias=False), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, num_classes)
-    ).to(device)
+    )
     with torch.no_grad():
+        for layer in (with_bias[0], with_bias[3]):  # PyTorch's default bound 1/√fan_in, from our generator
+            bound = 1.0 / math.sqrt(layer.in_features)
+            layer.weight.uniform_(-bound, bound, generator=g)
+            layer.bias.uniform_(-bound, bound, generator=g)
+        with_bias[0].bias.uniform_(-1.0, 1.0, generator=g)  # a clearly non-zero bias, to show it changes nothing
         without[0].weight.copy_(with_bias[0].weight)
         without[3].load_state_dict(with_bias[3].state_dict())
-        with_bias[0].bias.uniform_(-1.0, 1.0)  # a clearly non-zero bias, to show it changes nothing
+    with_bias, without = with_bias.to(device), without.to(device)
     opts = [torch.optim.SGD(m.parameters(), lr=lr) for m in (with_bias, without)]
     X_t = torch.as_tensor(X, device=device)
     y_t = torch.as_tensor(y, device=device)
-    g = torch.Generator().manual_seed(seed + 1)
+    g = torch.Generator().manual_seed(seed + 1)  # batch order
     result = BiasExperiment([], [], [], [], [], 0.0, 0.0)
     n = len(X_t)
     order = torch.randperm(n, generator=g)

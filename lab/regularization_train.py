@@ -48,6 +48,7 @@ class RunResult:
     bn_running: np.ndarray | None = None  # (steps, 2, K) running mean / var after each step (the formula)
     bn_buffers: list[np.ndarray] = field(default_factory=list)  # per epoch: (2, K) nn.BatchNorm1d's own buffers
     bn_buffer_steps: list[int] = field(default_factory=list)  # training steps done when each buffer was read
+    bn_parts: list[np.ndarray] = field(default_factory=list)  # per trained epoch: (steps, 2, K), joined into bn_batch
     steps_done: int = 0  # optimisation steps so far
     seconds: float = 0.0  # training time
     status: str = "running"  # running / finished / diverged / cancelled
@@ -164,16 +165,23 @@ def _train_epoch(live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tens
     grads = [w.grad for w in weights]
     if n_batches and all(g is not None for g in grads):
         live.run.grad_norms.append(torch.stack(torch._foreach_norm(grads)).cpu().numpy())
+    if model.bn_trace is not None:  # kept in the result epoch by epoch: a stopped run still has its BN statistics
+        part = torch.stack(model.bn_trace).cpu().numpy() if model.bn_trace else np.zeros((0, 2, BN_TRACE_UNITS))
+        live.run.bn_parts.append(part)
+        model.bn_trace.clear()
     live.run.seconds += time.perf_counter() - t0
 
 
-def _bn_running_from_trace(run: RunResult, momentum: float) -> None:
-    """The running statistics nn.BatchNorm1d holds after every step, rebuilt from the recorded batch stats.
+def _finish_bn(run: RunResult, momentum: float) -> None:
+    """Join the per-epoch BN batch statistics into ``bn_batch`` and rebuild the running values after every step.
 
-    Equal to the module's buffers (tests check the final step), without a
-    per-step copy in the training loop.
+    The running values equal nn.BatchNorm1d/2d's own buffers (tests check
+    them), without a per-step copy in the training loop.
     """
-    if run.bn_batch is None or not len(run.bn_batch):
+    if not run.bn_parts:
+        return
+    run.bn_batch = np.concatenate(run.bn_parts)
+    if not len(run.bn_batch):
         return
     mean = running_average(run.bn_batch[:, 0], momentum, 0.0)
     var = running_average(run.bn_batch[:, 1], momentum, 1.0)
@@ -187,84 +195,119 @@ def compare(
     device: str = "cpu",
     on_epoch: Callable[[Comparison, Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_tick: Callable[[Comparison], None] | None = None,
 ) -> Comparison:
     """Train every configuration of ``config.variants`` × ``num_seeds`` seeds on ``split``.
 
     Same data, same initial weights (per seed), same batch order (per seed and
     epoch) for every configuration. ``on_epoch(comparison, progress)`` is called
     after every epoch of all runs (the page redraws live charts there; a click
-    interrupts it). Returns CPU results; a run whose loss becomes NaN/inf stops
-    alone (status "diverged") while the others continue.
+    interrupts it). ``on_tick(comparison)`` is called as soon as the comparison
+    exists and after every model built and every epoch of every single run: the
+    page stores the comparison there, so a Stop at any moment keeps what is done
+    (see :func:`finalize_partial`). Returns CPU results; a run whose loss becomes
+    NaN/inf stops alone (status "diverged") while the others continue.
     """
-    variants = [VARIANTS[k] for k in config.variants]
+    variants = [VARIANTS[k] for k in dict.fromkeys(config.variants)]  # a repeated key trains once
     X_tr = torch.as_tensor(split.X_train, device=device)
     y_tr = torch.as_tensor(split.y_train, device=device)
     X_va = torch.as_tensor(split.X_val, device=device)
     y_va = torch.as_tensor(split.y_val, device=device)
     data = (X_tr, y_tr, X_va, y_va)
     seeds = [config.seed + i for i in range(config.num_seeds)]
+    history = History()
+    comparison = Comparison(config, [], split.name, history)
+    tick = on_tick if on_tick is not None else (lambda c: None)
     lives: list[_Live] = []
-    for seed in seeds:
-        for v in variants:
-            model = build_model(config, v, split.num_features, split.num_classes, seed, device, split.image_side)
-            live = _Live(RunResult(v.key, seed), model, make_optimizer(config, v, model), v, config.l1 if v.l1 else 0.0)
-            _record_epoch(live, 0, data)
-            lives.append(live)
-    batch_gens = {s: torch.Generator().manual_seed(s + 1) for s in seeds}
-    comparison = Comparison(config, [lv.run for lv in lives], split.name)
-
-    def epoch_step(step: int) -> dict[str, float]:
-        orders = {s: torch.randperm(len(X_tr), generator=g).to(device) for s, g in batch_gens.items()}
-        losses = []
-        for live in lives:
-            if live.run.status != "running":
-                continue
-            _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr)
-            loss = _record_epoch(live, step + 1, data)
-            if not math.isfinite(loss):
-                live.run.status = "diverged"
-                continue
-            losses.append(loss)
-        # The shared loop stops on NaN only when *every* run has diverged.
-        return {"loss": max(losses) if losses else math.nan}
-
-    def progress(p: Progress) -> None:
-        comparison.history = p.history
-        if on_epoch is not None:
-            on_epoch(comparison, p)
-
     with single_thread(torch.device(device).type == "cpu"):  # small MLPs: see lab.device.single_thread
-        history = run_steps(
+        tick(comparison)
+        for seed in seeds:
+            for v in variants:
+                model = build_model(config, v, split.num_features, split.num_classes, seed, device, split.image_side)
+                run = RunResult(v.key, seed)
+                live = _Live(run, model, make_optimizer(config, v, model), v, config.l1 if v.l1 else 0.0)
+                _record_epoch(live, 0, data)
+                lives.append(live)
+                comparison.runs.append(run)
+                tick(comparison)
+        batch_gens = {s: torch.Generator().manual_seed(s + 1) for s in seeds}
+
+        def epoch_step(step: int) -> dict[str, float]:
+            orders = {s: torch.randperm(len(X_tr), generator=g).to(device) for s, g in batch_gens.items()}
+            losses = []
+            for live in lives:
+                if live.run.status != "running":
+                    continue
+                _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr)
+                loss = _record_epoch(live, step + 1, data)
+                if not math.isfinite(loss):
+                    live.run.status = "diverged"
+                else:
+                    losses.append(loss)
+                tick(comparison)
+            # The shared loop stops on NaN only when *every* run has diverged.
+            return {"loss": max(losses) if losses else math.nan}
+
+        def progress(p: Progress) -> None:
+            if on_epoch is not None:
+                on_epoch(comparison, p)
+
+        run_steps(
             epoch_step,
             config.num_epochs,
             on_progress=progress,
             progress_every=1,
             progress_seconds=0.0,
             should_stop=should_stop,
+            history=history,
         )
-    comparison.history = history
     for live in lives:
         if live.run.status == "running":
             live.run.status = "finished" if history.status == "finished" else history.status
-        if live.model.bn_trace:
-            live.run.bn_batch = torch.stack(live.model.bn_trace).cpu().numpy()
-            _bn_running_from_trace(live.run, config.bn_momentum)
+        _finish_bn(live.run, config.bn_momentum)
+    if history.status == "cancelled":
+        history.reason = _stopped_reason(comparison, history.completed_steps)
     return comparison
 
 
-def finalize_partial(comparison: Comparison) -> None:
-    """Mark an interrupted comparison (the page's script was stopped inside ``on_epoch``) as cancelled.
+def _stopped_reason(comparison: Comparison, epochs_done: int) -> str:
+    planned = comparison.config.num_epochs
+    if epochs_done == 0:
+        return (
+            "Stopped before the first epoch finished: nothing was trained yet — the curves show only the "
+            "starting point (epoch 0)."
+        )
+    return f"Stopped after {epochs_done} of {planned} epochs; the curves and tables show those {epochs_done} epochs."
 
-    The runs keep every epoch recorded so far; BN traces are not kept (the
-    models are gone), so the BN tab needs a finished or Stop-ped run.
+
+def finalize_partial(comparison: Comparison) -> None:
+    """Mark an interrupted comparison (the page's script was stopped inside a callback) as cancelled.
+
+    Every run keeps the epochs that *all* running configurations finished (a
+    Stop in the middle of an epoch drops the configurations that were one epoch
+    ahead back to the common count, so the table compares like with like),
+    including their BN statistics. ``history.reason`` says how far it got.
     """
-    for run in comparison.runs:
-        if run.status == "running":
-            run.status = "cancelled"
+    running = [r for r in comparison.runs if r.status == "running"]
+    done = min((len(r.epochs) for r in running), default=1) - 1  # epochs trained by every running run
+    for run in running:
+        n = done + 1
+        for name in ("epochs", "train_loss", "val_loss", "train_acc", "val_acc", "act_quantiles", "bn_buffers"):
+            del getattr(run, name)[n:]
+        del run.grad_norms[done:]
+        del run.bn_parts[done:]
+        del run.bn_buffer_steps[n:]
+        if run.bn_buffer_steps:
+            run.steps_done = run.bn_buffer_steps[-1]
+        run.status = "cancelled"
+        _finish_bn(run, comparison.config.bn_momentum)
     history = comparison.history
-    if history is not None and history.status == "running":
+    if history is None:
+        history = comparison.history = History()
+    if history.status == "running":
         history.status = "cancelled"
-        history.reason = f"Stopped after {history.completed_steps} epoch(s); the curves so far are kept."
+        history.completed_steps = max(done, 0)
+        history.reason = _stopped_reason(comparison, max(done, 0))
 
 
 # --- deep sigmoid nets: vanishing gradients ---------------------------------------------------------

@@ -294,7 +294,7 @@ def test_interrupted_run_keeps_partial_results_as_cancelled():
     partial = stored["result"]
     assert partial.status == "running"  # the loop never returned
     reg.finalize_partial(partial)
-    assert partial.status == "cancelled" and "3 epoch" in partial.history.reason
+    assert partial.status == "cancelled" and "Stopped after 3 of 10 epochs" in partial.history.reason
     assert [r.status for r in partial.runs] == ["cancelled"] * 4
     assert all(r.epochs == [0, 1, 2, 3] for r in partial.runs)  # the epochs done so far are kept
     assert len(reg.summary(partial)) == 2 and reg.curves_csv(partial).count("\n") == 1 + 4 * 4
