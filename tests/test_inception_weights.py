@@ -128,7 +128,9 @@ def test_sources_env_var_then_hub_cache(tmp_path, monkeypatch, good_state):
     torch.save(good_state, cached)
     assert W.find_weights() == (cached, "hub-cache")
     _state, info = W.load_state_dict_file(cached, "hub-cache")
-    assert info.label == "ImageNet (torch hub cache)" and "aux" in " ".join(info.notes)
+    # the file has torchvision's name but not its bytes: never called ImageNet or verified
+    assert "ImageNet" not in info.label and "aux" in " ".join(info.notes)
+    assert not info.verified and info.status == "custom weights, loaded"
     local = tmp_path / "mine.pth"
     torch.save(good_state, local)
     monkeypatch.setenv(W.ENV_VAR, str(local))
@@ -152,3 +154,43 @@ def test_download_failure_is_a_clear_message(tmp_path, monkeypatch):
 def test_categories_are_available_offline():
     names = W.categories()
     assert len(names) == 1000 and names[281] == "tabby" and names[0] == "tench"
+
+
+def test_verified_only_when_the_sha256_has_torchvisions_prefix(good_state, monkeypatch):
+    import hashlib
+
+    data = _bytes(good_state)
+    digest = hashlib.sha256(data).hexdigest()
+    _state, info = W.load_state_dict_bytes(data)
+    assert not info.verified and info.status == "custom weights, loaded" and info.sha256 == digest
+    assert "ImageNet" not in info.label
+    monkeypatch.setattr(W, "HASH_PREFIX", digest[:8])  # as if this were googlenet-<digest[:8]>.pth
+    _state, info = W.load_state_dict_bytes(data)
+    assert info.verified and info.status == "verified ImageNet weights"
+
+
+def test_real_prefix_rule_is_torchvisions():
+    monkey_free = W.HASH_PREFIX
+    assert monkey_free == "1378be20" and W.WEIGHTS_FILE == "googlenet-1378be20.pth"
+    assert W.is_verified("1378be20" + "ab" * 28) and not W.is_verified("1378be21" + "ab" * 28)
+
+
+def test_near_uniform_predictions_look_untrained():
+    """torchvision's own random init (std 0.01) predicts ~uniformly; a peaked classifier does not."""
+    from torchvision.models import googlenet
+
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.randn(1, 3, 64, 64, generator=gen) for _ in range(2)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        random = googlenet(weights=None, aux_logits=False, init_weights=True, transform_input=True).eval()
+    assert W.prediction_entropy(random, images) > 0.99
+    info = W.assess(W.WeightsInfo("upload", "uploaded file", True, "k"), random, images)
+    assert info.untrained_look and info.status.endswith("these weights look untrained") and not info.trustworthy
+    peaked = W.model_from_state_dict({k: v.clone() for k, v in random.state_dict().items()})
+    with torch.no_grad():
+        peaked.fc.bias[281] = 50.0  # a decisive classifier (what training produces on a clear photo)
+    assert W.prediction_entropy(peaked, images) < 0.1
+    assert not W.assess(W.WeightsInfo("upload", "uploaded file", True, "k"), peaked, images).untrained_look
+    untrained = W.untrained_info(0)
+    assert W.assess(untrained, random, images) is untrained and not untrained.trustworthy
