@@ -1,0 +1,541 @@
+"""Classroom load test: N simulated students on a real ``streamlit run app.py``.
+
+    python -m bench.run load                         # the sweep N = 1, 5, 10, 20, 30 + the balancer runs
+    python -m bench.bench_load --n 1,5,10            # only some class sizes
+    python -m bench.bench_load --replicas 1,2 --n 30 # 30 students through nginx: 1 vs 2 replicas
+    python -m bench.bench_load --url http://127.0.0.1:8500 --n 10   # a server you started
+    python -m bench.bench_load --quick               # 2 students, a few steps (what the test runs)
+
+Each student is a real session that speaks Streamlit's own websocket protocol
+(``bench/load_client.py``): the server runs exactly the reruns a browser causes, and
+the student fetches every image and audio clip from ``/media`` as a browser would.
+Student *i* opens the home page, then lab ``LABS[i % 6]``, and does what a student
+does there: moves sliders and selects, uploads a 12-MP phone photo, presses Train or
+Resample, with a think time of 1–4 s between steps (seeded). Students join over a
+short ramp, as a class does after the teacher says "open the link".
+
+Reported per N: p50/p95/max seconds from a widget change to ``script_finished``
+(what ends the browser's spinner), split into *light* (a widget over cached work)
+and *heavy* (open a lab, upload, Train, Resample); errors (any exception on the page,
+a closed websocket, a failed upload or media fetch, a timeout) with samples; server
+RSS (process tree, psutil) before, at peak, with all N connected, and after all
+closed and their sessions were reaped (the leak check); memory per extra session.
+
+Bounded: each N has a deadline (steps not started by then are counted as skipped),
+each interaction a timeout, and the server is stopped at the end. Traffic goes only
+to 127.0.0.1. Prints one JSON document. Timings are never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.load_client import Interaction, ProtocolError, Student, Widget  # noqa: E402
+
+SWEEP = (1, 5, 10, 20, 30)
+LABS = ("logistic-regression", "mlp", "convolution", "regularization", "augmentation", "inception")
+PHOTO_UPLOADER = "…or upload your own photo"
+#: Seconds the server keeps a closed tab's session (short here, so the leak check sees them freed).
+SESSION_TTL_S = 10
+TARGETS = {
+    "p95_light_s_at_10": 1.5,
+    "p95_light_s_at_30": 3.0,
+    "errors_at_30": 0,
+    "peak_rss_mb_at_30": 1600,
+    "rss_after_leave_within_mb": 150,
+}
+
+
+# --- what a student does -------------------------------------------------------------------
+def another(w: Widget, k: int = 1) -> Any:
+    """A valid value of ``w`` other than its current one (``k`` steps along its range or options)."""
+    p = w.proto
+    if w.kind == "slider":
+        if len(p.options):  # select_slider: option labels
+            current = list(p.value or p.default)
+            i = (int(current[0]) + k) % len(p.options) if current else k % len(p.options)
+            return p.options[i]
+        current = (list(p.value) or list(p.default) or [p.min])[0]
+        step = p.step or (p.max - p.min) / 10
+        new = current + k * step
+        if new > p.max:
+            new = current - k * step
+        return max(p.min, min(p.max, new))
+    if w.kind in {"selectbox", "radio"}:
+        default = p.default if p.HasField("default") else 0
+        return p.options[(default + k) % len(p.options)]
+    if w.kind == "checkbox":
+        return not (p.value if p.set_value else p.default)
+    raise ProtocolError(f"no 'another value' rule for a {w.kind}")
+
+
+@dataclass(frozen=True)
+class Step:
+    verb: str  # "set" | "click" | "upload"
+    label: str
+    value: Any = None  # a value, or None for another(widget)
+    heavy: bool = False
+
+
+#: What a student does on each lab after opening it (labels as the pages show them).
+SCENARIOS: dict[str, tuple[Step, ...]] = {
+    "logistic-regression": (
+        Step("set", "Learning rate α"),
+        Step("set", "Noise"),
+        Step("click", "step ▶"),
+        Step("set", "Step (state after"),
+    ),
+    "mlp": (
+        Step("set", "Noise"),
+        Step("click", "Train", heavy=True),
+        Step("set", "Show test points", False),
+    ),
+    "convolution": (
+        Step("upload", PHOTO_UPLOADER, heavy=True),
+        Step("set", "Kernel", "Sobel x"),
+        Step("set", "Stride s"),
+        Step("set", "Padding p"),
+    ),
+    "regularization": (
+        Step("click", "Train & compare", heavy=True),
+        Step("set", "Drop probability p"),
+    ),
+    "augmentation": (
+        Step("click", "Resample", heavy=True),
+        Step("set", "max angle ±°"),
+        Step("upload", PHOTO_UPLOADER, heavy=True),
+    ),
+    "inception": (
+        Step("upload", PHOTO_UPLOADER, heavy=True),
+        Step("set", "Layer", "3b"),
+        Step("set", "Overlay opacity"),
+    ),
+}
+#: The quick mode (tests): cheap pages and one of each kind of interaction, upload included.
+QUICK_LABS = ("logistic-regression", "convolution")
+QUICK_SCENARIOS = {
+    "logistic-regression": (Step("set", "Noise"), Step("click", "step ▶")),
+    "convolution": (Step("upload", PHOTO_UPLOADER, heavy=True), Step("set", "Stride s")),
+}
+
+
+def phone_photo(size: tuple[int, int] = (4000, 3000), seed: int = 0) -> bytes:
+    """A 12-MP JPEG like a phone's: smooth gradients, edges and sensor noise (≈ 2–4 MB)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    small = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(small).resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
+    img += rng.integers(-12, 13, (h, w, 1), dtype=np.int16)
+    buf = io.BytesIO()
+    Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+async def _do(student: Student, step: Step, k: int, photo: bytes) -> Interaction:
+    t0 = time.perf_counter()
+    try:
+        if step.verb == "click":
+            return await student.click(step.label, heavy=step.heavy)
+        if step.verb == "upload":
+            return await student.upload(step.label, f"phone-{k}.jpg", photo)
+        w = student.widget(step.label)
+        value = another(w, k) if step.value is None else step.value
+        return await student.set(step.label, value, heavy=step.heavy)
+    except Exception as err:  # a missing widget, a bad value: the page changed under the scenario
+        return Interaction(f"{step.verb} {step.label}", step.heavy, time.perf_counter() - t0, f"{err}"[:300])
+
+
+async def student_session(
+    url: str,
+    index: int,
+    *,
+    labs: tuple[str, ...],
+    scenarios: dict[str, tuple[Step, ...]],
+    photo: bytes,
+    deadline: float,
+    think_s: tuple[float, float],
+    start_delay: float,
+    done_event: asyncio.Event,
+    finished: list[int],
+    timeout: float,
+) -> dict:
+    """One student: home page, one lab, its steps; waits for the class to finish before closing."""
+    rng = random.Random(1000 + index)
+    lab = labs[index % len(labs)]
+    log: list[Interaction] = []
+    skipped = 0
+    await asyncio.sleep(start_delay)
+    student = Student(url, timeout=timeout)
+    session_id = ""
+    try:
+        try:
+            await student.connect()
+        except Exception as err:
+            log.append(Interaction("connect", True, 0.0, f"{type(err).__name__}: {err}"[:300]))
+            finished[0] += 1
+            return {"lab": lab, "interactions": log, "skipped": len(scenarios[lab]) + 2, "session_id": ""}
+        plan: list[Callable[[], Any]] = [lambda: student.open(""), lambda: student.open(lab)]
+        plan += [lambda s=s, k=k: _do(student, s, index + k + 1, photo) for k, s in enumerate(scenarios[lab])]
+        for n, action in enumerate(plan):
+            if time.monotonic() > deadline:
+                skipped = len(plan) - n
+                break
+            if n:
+                await asyncio.sleep(rng.uniform(*think_s))
+            result = await action()
+            log.append(result)
+            if result.error and student.closed_reason:
+                skipped = len(plan) - n - 1
+                break
+        session_id = student.session_id
+        finished[0] += 1
+        await done_event.wait()  # everyone stays connected until the class is done (RSS with N sessions)
+    finally:
+        await student.close()
+    return {"lab": lab, "interactions": log, "skipped": skipped, "session_id": session_id}
+
+
+# --- measuring the server --------------------------------------------------------------------
+def tree_rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for p in procs:
+            with suppress(psutil.NoSuchProcess):
+                total += p.memory_info().rss
+    return total / 2**20
+
+
+class RssSampler:
+    """Peak RSS of the server's process tree, sampled every 0.25 s in a thread."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self.pids = pids
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            self.peak = max(self.peak, tree_rss_mb(self.pids()))
+
+    def __enter__(self) -> RssSampler:
+        self.peak = tree_rss_mb(self.pids())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 3)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
+
+
+def _summary(values: list[float]) -> dict:
+    return {
+        "n": len(values),
+        "p50_s": _pct(values, 50),
+        "p95_s": _pct(values, 95),
+        "max_s": round(max(values), 3) if values else None,
+    }
+
+
+async def _reap_sessions(url: str) -> None:
+    """After the TTL, one short visit makes Streamlit drop the expired sessions (it reaps on a write)."""
+    await asyncio.sleep(SESSION_TTL_S + 1)
+    probe = Student(url, fetch_media=False)
+    try:
+        await probe.connect()
+        await probe.open("")
+    finally:
+        await probe.close()
+    await asyncio.sleep(2)
+
+
+async def run_class(
+    url: str,
+    n: int,
+    pids: Callable[[], list[int]],
+    *,
+    labs: tuple[str, ...] = LABS,
+    scenarios: dict[str, tuple[Step, ...]] = SCENARIOS,
+    budget_s: float = 300.0,
+    think_s: tuple[float, float] = (1.0, 4.0),
+    ramp_s: float | None = None,
+    timeout: float = 180.0,
+    reap: bool = True,
+) -> dict:
+    """``n`` students at once against ``url``; the measurements for one class size."""
+    photo = phone_photo()
+    ramp = min(10.0, 0.5 * (n - 1)) if ramp_s is None else ramp_s
+    rss_before = tree_rss_mb(pids())
+    done = asyncio.Event()
+    finished = [0]  # students whose steps are over (they stay connected until ``done``)
+    t0 = time.monotonic()
+    deadline = t0 + budget_s
+    with RssSampler(pids) as sampler:
+        tasks = [
+            asyncio.create_task(
+                student_session(
+                    url, i, labs=labs, scenarios=scenarios, photo=photo, deadline=deadline, think_s=think_s,
+                    start_delay=ramp * i / max(1, n - 1), done_event=done, finished=finished, timeout=timeout,
+                )
+            )
+            for i in range(n)
+        ]  # fmt: skip
+        # every student finished its steps (or gave up): measure with all N still connected
+        while finished[0] < n and time.monotonic() < deadline + timeout:
+            await asyncio.sleep(0.25)
+        wall = time.monotonic() - t0
+        rss_connected = tree_rss_mb(pids())
+        done.set()
+        results = await asyncio.gather(*tasks)
+    peak = sampler.peak
+    await asyncio.sleep(1)
+    rss_closed = tree_rss_mb(pids())
+    if reap:
+        await _reap_sessions(url)
+    rss_after = tree_rss_mb(pids())
+
+    inter = [i for r in results for i in r["interactions"]]
+    ok = [i for i in inter if not i.error]
+    errors = [i for i in inter if i.error]
+    light = [i.seconds for i in ok if not i.heavy]
+    heavy = [i.seconds for i in ok if i.heavy]
+    replicas: dict[str, int] = {}
+    for r in results:
+        rep = next((i.replica for i in r["interactions"] if i.replica), "")
+        replicas[rep or "direct"] = replicas.get(rep or "direct", 0) + 1
+    return {
+        "students": n,
+        "interactions": len(inter),
+        "completed": len(ok),
+        "errors": len(errors),
+        "error_samples": sorted({f"{e.action}: {e.error}"[:240] for e in errors})[:8],
+        "skipped_steps": sum(r["skipped"] for r in results),
+        "light": _summary(light),
+        "heavy": _summary(heavy),
+        "media_fetched": sum(i.media for i in ok),
+        "wall_s": round(wall, 1),
+        "throughput_interactions_per_min": round(60 * len(ok) / wall, 1) if wall else None,
+        "students_per_replica": replicas,
+        "rss_before_mb": round(rss_before, 1),
+        "rss_peak_mb": round(peak, 1),
+        "rss_all_connected_mb": round(rss_connected, 1),
+        "rss_after_close_mb": round(rss_closed, 1),
+        "rss_after_sessions_reaped_mb": round(rss_after, 1) if reap else None,
+        "mb_per_session": round((rss_connected - rss_before) / n, 1),
+        "leak_mb": round(rss_after - rss_before, 1) if reap else None,
+        "by_action": _by_action(ok),
+    }
+
+
+def _by_action(ok: list[Interaction]) -> dict:
+    groups: dict[str, list[float]] = {}
+    for i in ok:
+        name = i.action.split(" phone-")[0]
+        groups.setdefault(name, []).append(i.seconds)
+    return {k: {"n": len(v), "p50_s": _pct(v, 50), "max_s": round(max(v), 3)} for k, v in sorted(groups.items())}
+
+
+# --- servers ------------------------------------------------------------------------------------
+def server_cmd(port: int) -> list[str]:
+    from deploy.replicas import hosting_flags
+
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true", *hosting_flags(),
+            "--server.disconnectedSessionTTL", str(SESSION_TTL_S)]  # fmt: skip
+
+
+@contextmanager
+def single_server(*, public: bool = True) -> Iterator[tuple[str, list[int]]]:
+    """One ``streamlit run app.py`` on a free loopback port with the hosting settings; yields (url, [pid])."""
+    from deploy.replicas import free_port
+
+    port = free_port()
+    env = dict(os.environ, DL101_PUBLIC="1") if public else dict(os.environ)
+    log = open(ROOT / "bench" / "results" / f"load-server-{port}.log", "w")  # noqa: SIM115 — closed below
+    proc = subprocess.Popen(server_cmd(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not become healthy within 120 s")
+            time.sleep(0.2)
+        yield url, [proc.pid]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+async def _warm_up(url: str, labs: tuple[str, ...], scenarios: dict[str, tuple[Step, ...]], pids) -> dict:
+    """One student visits every lab once (imports, models, caches), then leaves; the baseline RSS."""
+    rss_fresh = tree_rss_mb(pids())
+    result = await run_class(url, 1, pids, labs=labs, scenarios=scenarios, think_s=(0.0, 0.0), reap=False)
+    student = Student(url, fetch_media=False)
+    await student.connect()
+    errors = []
+    for lab in labs:
+        it = await student.open(lab)
+        if it.error:
+            errors.append(f"{lab}: {it.error}"[:200])
+    await student.close()
+    return {"rss_fresh_server_mb": round(rss_fresh, 1), "rss_after_warm_up_mb": round(tree_rss_mb(pids()), 1),
+            "warm_up_errors": errors + result["error_samples"]}  # fmt: skip
+
+
+def sweep(ns: tuple[int, ...], *, quick: bool = False, url: str | None = None, pids: list[int] | None = None,
+          public: bool = True, budget_s: float = 300.0) -> dict:  # fmt: skip
+    """The class sizes ``ns`` one after another on one server (started here unless ``url`` is given)."""
+    labs = QUICK_LABS if quick else LABS
+    scenarios = QUICK_SCENARIOS if quick else SCENARIOS
+    think = (0.2, 0.5) if quick else (1.0, 4.0)
+
+    async def go(url: str, get_pids, url_is_ours: bool) -> dict:
+        out: dict[str, Any] = {}
+        if not quick:
+            out["warm_up"] = await _warm_up(url, labs, scenarios, get_pids)
+        out["runs"] = {}
+        for n in ns:
+            out["runs"][str(n)] = await run_class(
+                url, n, get_pids, labs=labs, scenarios=scenarios, think_s=think, budget_s=budget_s,
+                reap=not quick and url_is_ours,
+            )  # fmt: skip
+            print(f"[load] {n} students: {json.dumps(_headline(out['runs'][str(n)]))}", file=sys.stderr)
+        return out
+
+    if url:
+        return {"server": url, **asyncio.run(go(url, lambda: pids or [], False))}
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    with single_server(public=public) as (server_url, server_pids):
+        return {
+            "server": "one streamlit process (started here)",
+            **asyncio.run(go(server_url, lambda: server_pids, True)),
+        }
+
+
+def through_balancer(replica_counts: tuple[int, ...], n: int, *, budget_s: float = 300.0) -> dict:
+    """``n`` students through nginx in front of 1, 2, … replicas (``deploy.replicas``)."""
+    from deploy.replicas import LaunchError, cluster
+
+    out: dict[str, Any] = {}
+    for k in replica_counts:
+        try:
+            with cluster(k, port=None, extra_flags=["--server.disconnectedSessionTTL", str(SESSION_TTL_S)]) as c:
+
+                async def go(c=c) -> dict:
+                    await _warm_up(c.url, LABS, SCENARIOS, c.replica_pids)
+                    return await run_class(c.url, n, c.replica_pids, budget_s=budget_s)
+
+                out[f"{k}_replicas"] = asyncio.run(go())
+        except LaunchError as err:
+            return {"skipped": str(err)}
+        print(f"[load] balancer, {k} replicas: {json.dumps(_headline(out[f'{k}_replicas']))}", file=sys.stderr)
+    if "1_replicas" in out and "2_replicas" in out:
+        a, b = out["1_replicas"], out["2_replicas"]
+        out["throughput_ratio_2_vs_1"] = round(
+            b["throughput_interactions_per_min"] / a["throughput_interactions_per_min"], 2
+        )
+        if a["light"]["p95_s"] and b["light"]["p95_s"]:
+            out["p95_light_ratio_2_vs_1"] = round(b["light"]["p95_s"] / a["light"]["p95_s"], 2)
+    return out
+
+
+def _headline(r: dict) -> dict:
+    return {k: r[k] for k in ("errors", "light", "heavy", "rss_peak_mb", "wall_s", "throughput_interactions_per_min")}
+
+
+def _targets(runs: dict) -> dict:
+    r10, r30 = runs.get("10"), runs.get("30")
+    out = {"targets": TARGETS}
+    if r10:
+        out["p95_light_at_10_met"] = (r10["light"]["p95_s"] or 0) < TARGETS["p95_light_s_at_10"]
+    if r30:
+        out["p95_light_at_30_met"] = (r30["light"]["p95_s"] or 0) < TARGETS["p95_light_s_at_30"]
+        out["zero_errors_at_30_met"] = r30["errors"] == 0
+        out["peak_rss_at_30_met"] = r30["rss_peak_mb"] < TARGETS["peak_rss_mb_at_30"]
+        if r30["leak_mb"] is not None:
+            out["rss_back_after_leave_met"] = r30["leak_mb"] < TARGETS["rss_after_leave_within_mb"]
+    return out
+
+
+def run() -> dict:
+    """``python -m bench.run load``: the sweep on one server, then 30 students through nginx, 1 vs 2 replicas."""
+    result = sweep(SWEEP)
+    result.update(_targets(result["runs"]))
+    result["balancer_30_students"] = through_balancer((1, 2), 30)
+    result["machine_cpus"] = os.cpu_count()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_load", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", default=",".join(map(str, SWEEP)), help="class sizes, e.g. 1,5,10")
+    ap.add_argument("--quick", action="store_true", help="2 students, a few cheap steps (the test's mode)")
+    ap.add_argument("--url", help="target a running server or balancer on 127.0.0.1 instead of starting one")
+    ap.add_argument("--replicas", help="run through nginx with these replica counts, e.g. 1,2 (uses --n's last)")
+    ap.add_argument("--budget-s", type=float, default=300.0, help="deadline per class size (s)")
+    ap.add_argument("--no-public", action="store_true", help="without DL101_PUBLIC=1 (the hosting caps)")
+    args = ap.parse_args(argv)
+    ns = (2,) if args.quick else tuple(int(x) for x in args.n.split(","))
+    if args.replicas:
+        result = through_balancer(tuple(int(x) for x in args.replicas.split(",")), ns[-1], budget_s=args.budget_s)
+    else:
+        result = sweep(ns, quick=args.quick, url=args.url, public=not args.no_public, budget_s=args.budget_s)
+        result.update(_targets(result["runs"]))
+    result["machine_cpus"] = os.cpu_count()
+    print(json.dumps(result, indent=2, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
+    errors = sum(r.get("errors", 0) for r in result.get("runs", {}).values())
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

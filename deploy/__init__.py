@@ -1,0 +1,1 @@
+"""Hosting DL101 Visual Lab: replicas behind nginx (``python -m deploy.replicas N``), Kubernetes manifests."""

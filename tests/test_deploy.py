@@ -1,0 +1,233 @@
+"""Replicas behind nginx (``deploy/replicas.py``, ``deploy/nginx.conf.template``), on loopback.
+
+Starts 2 real ``streamlit run`` replicas and Debian's nginx, then drives sessions with the
+protocol client of the load test (``bench/load_client.py``): a session stays on one
+replica across many reruns (its HTTP requests too: uploads and /media), an upload works
+through the balancer, an over-limit upload gets a clear answer, and killing one replica
+leaves the other replica's sessions untouched while its own users reconnect to a fresh
+session on the survivor. The replicas serve a tiny app (no torch: quick, and independent
+of the labs' pages, which the load benchmark covers). Skips when nginx is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bench.load_client import Student
+from deploy import replicas
+from deploy.replicas import LaunchError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+try:
+    NGINX = replicas.find_nginx()
+except LaunchError:
+    NGINX = None
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+
+TINY_APP = """
+import io, os, wave
+import streamlit as st
+
+st.session_state.setdefault("runs", 0)
+st.session_state.runs += 1
+st.markdown(f"pid={os.getpid()} runs={st.session_state.runs}")
+st.slider("n", 0, 100, 0)
+f = st.file_uploader("photo")
+if f is not None:
+    data = f.getvalue()
+    st.markdown(f"got {len(data)} bytes")
+    st.image(data)
+buf = io.BytesIO()
+with wave.open(buf, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(1600))
+st.audio(buf.getvalue(), format="audio/wav")
+"""
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 90)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _runs(student: Student) -> int:
+    return int(re.search(r"runs=(\d+)", student.texts()).group(1))
+
+
+def _pid(student: Student) -> int:
+    return int(re.search(r"pid=(\d+)", student.texts()).group(1))
+
+
+@pytest.fixture(scope="module")
+def two_replicas(tmp_path_factory):
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    app = tmp_path_factory.mktemp("app") / "tiny_app.py"
+    app.write_text(TINY_APP)
+    with replicas.cluster(2, port=None, app=str(app), timeout=90) as c:
+        yield c
+
+
+# --- the rendered config and the launcher's clear failures ------------------------------------
+@needs_nginx
+def test_rendered_config_passes_nginx_t(tmp_path):
+    conf = tmp_path / "nginx.conf"
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf.write_text(
+        replicas.render_nginx_conf(
+            listen="127.0.0.1:8500", replica_ports=[8501, 8502, 8503], prefix=tmp_path, upload_mb=20, user=user
+        )
+    )
+    out = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "e.log"), "-c", str(conf)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = conf.read_text()
+    # one upstream per replica with the others as backups, and the balanced one for new browsers
+    assert text.count("upstream dl101_") == 4
+    assert "server 127.0.0.1:8501 max_fails=1 fail_timeout=10s backup;" in text
+    assert re.search(r"map \$cookie_dl101_replica \$dl101_upstream", text)
+    assert "client_max_body_size 21m;" in text  # the hosting config's 20 MB + framing
+    stream = text[text.index("location = /_stcore/stream") :]
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s", stream).group(1))
+    assert read_timeout >= 600, "a websocket idle for 10 minutes must stay up"
+    assert "proxy_set_header Upgrade $http_upgrade;" in text
+
+
+def test_missing_nginx_says_how_to_install(monkeypatch):
+    monkeypatch.setenv("DL101_NGINX", "/nonexistent/nginx")
+    with pytest.raises(LaunchError, match="apt-get install nginx"):
+        replicas.find_nginx()
+    monkeypatch.delenv("DL101_NGINX")
+    monkeypatch.setattr(replicas.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(replicas, "NGINX_CANDIDATES", ("/nonexistent/sbin/nginx",))
+    with pytest.raises(LaunchError, match=r"nginx was not found.*apt-get install nginx-light"):
+        replicas.start(1, port=None)
+
+
+@needs_nginx
+def test_balancer_port_in_use_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LaunchError, match=rf"port {port} .*already in use"):
+            replicas.start(1, port=port, replica_ports=[replicas.free_port()])
+
+
+def test_hosting_settings_are_public_safe_and_match_the_project_theme():
+    hosting = tomllib.loads((ROOT / "deploy" / "streamlit-hosting.toml").read_text())
+    project = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert hosting["server"]["enableXsrfProtection"] is True
+    assert hosting["server"]["fileWatcherType"] == "none"
+    assert hosting["client"]["showErrorDetails"] == "none"
+    assert hosting["server"]["maxUploadSize"] <= project["server"]["maxUploadSize"]
+    assert hosting["theme"] == project["theme"], "deploy/streamlit-hosting.toml repeats the project's theme"
+    flags = replicas.hosting_flags()
+    assert flags[flags.index("--server.maxUploadSize") + 1] == str(hosting["server"]["maxUploadSize"])
+
+
+# --- through the balancer ----------------------------------------------------------------------
+def test_sessions_stay_on_one_replica_across_many_reruns(two_replicas):
+    async def go():
+        students = [Student(two_replicas.url) for _ in range(4)]
+        try:
+            for s in students:
+                first = await s.open("")
+                assert not first.error, first.error
+            homes = {s.replica for s in students}
+            assert homes == {"r0", "r1"}, f"new browsers are spread over both replicas, got {homes}"
+            for s in students:
+                home, pid = s.replica, _pid(s)
+                for k in range(1, 9):
+                    it = await s.set("n", k)
+                    assert not it.error, it.error
+                    assert it.media >= 1  # the audio clip, fetched over HTTP through the balancer
+                    assert s.http.cookies.get("dl101_replica") == home
+                    assert _pid(s) == pid
+                assert _runs(s) == 9, "all nine runs happened in one session"
+        finally:
+            for s in students:
+                await s.close()
+
+    asyncio.run(go())
+
+
+def test_upload_then_rerun_through_the_balancer(two_replicas):
+    async def go():
+        s = Student(two_replicas.url)
+        try:
+            await s.open("")
+            photo = _png()
+            up = await s.upload("photo", "red.png", photo, "image/png")
+            assert not up.error, up.error
+            assert f"got {len(photo)} bytes" in s.texts()
+            assert up.media == 2  # the uploaded image and the audio, both served by the same replica
+            again = await s.set("n", 42)
+            assert not again.error and f"got {len(photo)} bytes" in s.texts()
+            # over the balancer's limit: a clear 413 answer, and the session carries on
+            url = s.base_url + f"/_stcore/upload_file/{s.session_id}/x"
+            headers = {"X-Xsrftoken": s.http.cookies.get("_streamlit_xsrf", "")}
+            big = s.http.put(url, files={"big.jpg": ("big.jpg", bytes(22 * 2**20))}, headers=headers, timeout=60)
+            assert big.status_code == 413
+            assert "larger than the 20 MB upload limit" in big.text
+            after = await s.set("n", 43)
+            assert not after.error
+        finally:
+            await s.close()
+
+    asyncio.run(go())
+
+
+def test_killing_one_replica_leaves_the_other_sessions_alone(two_replicas):
+    async def go():
+        students = [Student(two_replicas.url) for _ in range(2)]
+        try:
+            for s in students:
+                await s.open("")
+            by_replica = {s.replica: s for s in students}
+            assert set(by_replica) == {"r0", "r1"}
+            survivor, victim = by_replica["r0"], by_replica["r1"]
+            await survivor.set("n", 5)
+            survivor_session, survivor_runs = survivor.session_id, _runs(survivor)
+            victim_session = victim.session_id
+
+            two_replicas.kill("r1")
+            t0 = time.monotonic()
+            while not victim.closed_reason and time.monotonic() - t0 < 15:
+                await asyncio.sleep(0.1)
+            assert victim.closed_reason, "the killed replica's websocket is closed at once, not left hanging"
+
+            for k in range(3):  # the other replica's session is untouched
+                it = await survivor.set("n", 10 + k)
+                assert not it.error, it.error
+            assert survivor.session_id == survivor_session
+            assert _runs(survivor) == survivor_runs + 3
+
+            back = await victim.reconnect()  # what the frontend does after "Connection lost"
+            assert not back.error, back.error
+            assert back.seconds < 30
+            assert victim.replica == "r0" and victim.http.cookies.get("dl101_replica") == "r0"
+            assert victim.session_id != victim_session and _runs(victim) == 1, "a fresh session"
+
+            assert two_replicas.restart_dead() == ["r1"]
+            it = await victim.set("n", 7)  # stays where it reconnected: no second reset
+            assert not it.error and victim.replica == "r0" and _runs(victim) == 2
+        finally:
+            for s in students:
+                await s.close()
+
+    asyncio.run(go())
