@@ -98,6 +98,38 @@ def running_average(batch_values: np.ndarray, momentum: float, initial: float | 
     return out
 
 
+# --- the formula on numbers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """BN on one unit of one mini-batch, step by step (training mode)."""
+
+    x: np.ndarray  # (B,) the unit's values over the batch, before BN
+    mean: float  # μ_B
+    var: float  # σ²_B, the *biased* variance (÷B): what the batch is normalised with
+    var_unbiased: float  # ÷(B − 1): what running_var is updated with
+    x_hat: np.ndarray  # (B,) (x − μ_B) / √(σ²_B + ε)
+    y: np.ndarray  # (B,) γ·x̂ + β
+    gamma: float
+    beta: float
+    eps: float
+
+
+def worked_example(
+    batch_size: int = 6, *, gamma: float = 1.5, beta: float = 0.5, eps: float = 1e-5, seed: int = 0
+) -> WorkedExample:
+    """A small batch of one unit (seeded, one decimal) pushed through the BN formula written out (float32)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.round((torch.randn(batch_size, generator=g) * 3 + 2) * 10) / 10
+    mean, var, var_unbiased = batch_stats(x[:, None])
+    x_hat = (x - mean) / torch.sqrt(var + eps)
+    y = gamma * x_hat + beta
+    return WorkedExample(
+        x.numpy(), float(mean), float(var), float(var_unbiased), x_hat.numpy(), y.numpy(), gamma, beta, eps
+    )
+
+
 # --- "the bias before BN no longer needs training" -------------------------------------------------
 
 

@@ -45,6 +45,7 @@ from lab.regularization_config import (
     Variant,
 )
 from lab.regularization_figures import (
+    VARIANT_COLORS,
     activation_figure,
     bias_figure,
     bn_stats_figure,
@@ -54,6 +55,7 @@ from lab.regularization_figures import (
 )
 from lab.regularization_models import (
     CNN,
+    INITS,
     MLP,
     Model,
     build_model,
@@ -66,10 +68,12 @@ from lab.regularization_snippet import SNIPPET, snippet
 from lab.regularization_train import (
     Comparison,
     RunResult,
+    activation_spread,
     compare,
     curves_csv,
     finalize_partial,
     gradient_profile,
+    stuck_at_chance,
     summary,
 )
 
@@ -77,6 +81,7 @@ __all__ = [
     "ACTIVATIONS",
     "BN_TRACE_UNITS",
     "CNN",
+    "INITS",
     "MLP",
     "MODELS",
     "MODEL_LABELS",
@@ -86,12 +91,14 @@ __all__ = [
     "SNIPPET",
     "SPECS",
     "VARIANTS",
+    "VARIANT_COLORS",
     "CompareConfig",
     "Comparison",
     "Model",
     "RunResult",
     "Variant",
     "activation_figure",
+    "activation_spread",
     "bias_figure",
     "bn_stats_figure",
     "build_model",
@@ -106,6 +113,7 @@ __all__ = [
     "make_optimizer",
     "parametrize_active",
     "snippet",
+    "stuck_at_chance",
     "summary",
     "weight_tensors",
 ]

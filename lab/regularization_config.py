@@ -35,7 +35,7 @@ class Variant:
     layer_norm: bool = False  # LayerNorm instead (per sample, over units)
     weight_norm: bool = False  # w = g · v/‖v‖ on every Linear (torch.nn.utils.parametrizations.weight_norm)
     dropconnect: bool = False  # drop weights (p) of the hidden Linear layers instead of units
-    l2: bool = False  # weight decay λ₂ on Linear weights (the optimiser's weight_decay)
+    l2: bool = False  # L2 penalty (λ₂/2)·‖W‖² on Linear and Conv2d weights: the optimiser's weight_decay = λ₂
     l1: bool = False  # λ₁ · Σ|w| added to the loss
 
 
@@ -46,7 +46,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("dropout", "+ Dropout", dropout=True),
         Variant("batchnorm", "+ Batch norm", batch_norm=True),
         Variant("bn_dropout", "+ BN + dropout", batch_norm=True, dropout=True),
-        Variant("l2", "+ L2 (weight decay)", l2=True),
+        Variant("l2", "+ L2", l2=True),
         Variant("l1", "+ L1", l1=True),
         Variant("layernorm", "+ Layer norm", layer_norm=True),
         Variant("weightnorm", "+ Weight norm", weight_norm=True),
@@ -67,13 +67,13 @@ class CompareConfig:
     width: int = 128  # units per hidden layer (MLP)
     channels: int = 32  # feature maps per conv block (CNN)
     activation: str = "relu"  # relu / tanh / sigmoid
-    optimizer: str = "adam"  # adam / sgd (with momentum 0.9)
+    optimizer: str = "adam"  # adam / adamw (decoupled weight decay) / sgd (with momentum 0.9)
     lr: float = 1e-3  # learning rate
     batch_size: int = 32  # mini-batch size
     num_epochs: int = 30  # passes over the training subset
     dropout_p: float = 0.5  # drop probability for dropout and DropConnect
     input_dropout: float = 0.0  # dropout configurations also drop input pixels with this p (Srivastava et al.: 0.2)
-    weight_decay: float = 1e-3  # λ₂ of the L2 configuration
+    weight_decay: float = 1e-3  # λ₂ of the L2 configuration: penalty (λ₂/2)·‖W‖², gradient λ₂·W
     l1: float = 1e-4  # λ₁ of the L1 configuration
     bn_momentum: float = 0.1  # PyTorch's BN momentum = the lecture's α
     variants: tuple[str, ...] = ("baseline", "dropout", "batchnorm", "l2")  # configurations to train
@@ -126,8 +126,10 @@ SPECS = (
         "Optimiser",
         "adam",
         kind="choice",
-        options=("adam", "sgd"),
-        labels={"adam": "Adam", "sgd": "SGD + momentum 0.9"},
+        options=("adam", "adamw", "sgd"),
+        labels={"adam": "Adam", "adamw": "AdamW (decoupled weight decay)", "sgd": "SGD + momentum 0.9"},
+        help="With Adam, L2 (weight_decay) is added to the gradient and then rescaled per weight, so it is not "
+        "plain weight decay; AdamW decays the weights directly.",
     ),
     Param("lr", "Learning rate", 1e-3, kind="log", lo=1e-4, hi=1.0),
     Param("batch_size", "Batch size", 32, kind="int", lo=8, hi=256, step=8),
@@ -152,8 +154,25 @@ SPECS = (
         step=0.05,
         help="Dropout configurations also drop this fraction of input pixels (Srivastava et al. 2014 used 0.2).",
     ),
-    Param("weight_decay", "L2 weight decay λ₂", 1e-3, kind="log", lo=1e-5, hi=1.0),
-    Param("l1", "L1 strength λ₁", 1e-4, kind="log", lo=1e-6, hi=1e-1),
+    Param(
+        "weight_decay",
+        "L2 λ₂ (penalty λ₂/2·‖W‖²)",
+        1e-3,
+        kind="log",
+        lo=1e-5,
+        hi=1.0,
+        help="The L2 configuration adds (λ₂/2)·‖W‖² to the loss, i.e. λ₂·W to the gradient — exactly PyTorch's "
+        "weight_decay = λ₂. On every Linear and Conv2d weight; not on biases or BN/LN γ, β.",
+    ),
+    Param(
+        "l1",
+        "L1 λ₁ (penalty λ₁·Σ|w|)",
+        1e-4,
+        kind="log",
+        lo=1e-6,
+        hi=1e-1,
+        help="The L1 configuration adds λ₁·Σ|w| over the same weights to the loss.",
+    ),
     Param(
         "bn_momentum",
         "BN momentum α",

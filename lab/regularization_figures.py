@@ -11,6 +11,19 @@ from lab.figures import CLASS_COLORS, layout
 from lab.regularization_config import VARIANTS
 from lab.regularization_train import Comparison, RunResult
 
+#: One fixed colour per configuration (9 distinct), so a configuration keeps its colour whatever else is chosen.
+VARIANT_COLORS = {
+    "baseline": "#1f77b4",
+    "dropout": "#ff7f0e",
+    "batchnorm": "#2ca02c",
+    "bn_dropout": "#d62728",
+    "l2": "#9467bd",
+    "l1": "#8c564b",
+    "layernorm": "#e377c2",
+    "weightnorm": "#17becf",
+    "dropconnect": "#bcbd22",
+}
+
 # --- figures ------------------------------------------------------------------------------------
 
 
@@ -34,11 +47,11 @@ def curves_figure(comparison: Comparison, metric: str = "acc", *, shade: str = "
     draws mean ± standard deviation bands over seeds instead.
     """
     fig = go.Figure()
-    for i, (key, runs) in enumerate(comparison.by_variant().items()):
+    for key, runs in comparison.by_variant().items():
         runs = [r for r in runs if r.epochs]
         if not runs:
             continue
-        color = CLASS_COLORS[i % len(CLASS_COLORS)]
+        color = VARIANT_COLORS[key]
         label = VARIANTS[key].label
         scale = 100.0 if metric == "acc" else 1.0
         for part in ("train", "val"):
@@ -62,7 +75,8 @@ def curves_figure(comparison: Comparison, metric: str = "acc", *, shade: str = "
                     x=x,
                     y=mean,
                     mode="lines",
-                    name=f"{label} · {part}",
+                    name=label,  # one legend entry per configuration; solid = train, dashed = validation
+                    showlegend=part == "train",
                     legendgroup=key,
                     line={"color": color, "dash": "solid" if part == "train" else "dash", "width": 2},
                     fill="tonexty" if (shade == "gap" and part == "val") else None,
@@ -131,7 +145,7 @@ def activation_figure(run: RunResult, *, title: str | None = None) -> go.Figure:
 def grad_norm_figure(comparison: Comparison, epoch: int | None = None) -> go.Figure:
     """‖∂L/∂W‖ per layer (input side → head) for every configuration, at ``epoch`` (default: the last)."""
     fig = go.Figure()
-    for i, (key, runs) in enumerate(comparison.by_variant().items()):
+    for key, runs in comparison.by_variant().items():
         norms = [r.grad_norms for r in runs if r.grad_norms]
         if not norms:
             continue
@@ -144,7 +158,7 @@ def grad_norm_figure(comparison: Comparison, epoch: int | None = None) -> go.Fig
                 y=values,
                 mode="lines+markers",
                 name=VARIANTS[key].label,
-                line={"color": CLASS_COLORS[i % len(CLASS_COLORS)]},
+                line={"color": VARIANT_COLORS[key]},
             )
         )
     fig.update_yaxes(type="log")
@@ -169,11 +183,20 @@ def gradient_profile_figure(profiles: dict[str, np.ndarray], title: str) -> go.F
     return layout(fig, title, "layer (input → output)", "‖∂L/∂W‖ (log)", 380)
 
 
-def bn_stats_figure(run: RunResult, unit: int = 0, momentum: float = 0.1, trained_momentum: float = 0.1) -> go.Figure:
-    """First BN layer, one unit: batch mean/variance per step, PyTorch's running values, and the formula replayed with α."""
+def bn_stats_figure(
+    run: RunResult,
+    unit: int = 0,
+    momentum: float = 0.1,
+    trained_momentum: float = 0.1,
+    module_name: str = "BatchNorm1d",
+) -> go.Figure:
+    """First BN layer, one unit: batch mean/variance per step, PyTorch's running values, and the formula replayed with α.
+
+    ``module_name`` names the layer whose buffers are drawn (``BatchNorm2d`` in CNN mode: one channel).
+    """
     assert run.bn_batch is not None
     steps = np.arange(1, len(run.bn_batch) + 1)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean μ", "variance σ²"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean μ", "variance σ² (unbiased, ÷(B−1))"))
     for col, (idx, init, _name) in enumerate(((0, 0.0, "mean"), (1, 1.0, "variance")), start=1):
         batch = run.bn_batch[:, idx, unit]
         replay = running_average(batch[:, None], momentum, init)[:, 0]
@@ -225,7 +248,7 @@ def bn_stats_figure(run: RunResult, unit: int = 0, momentum: float = 0.1, traine
                     y=[b[idx, unit] for b in run.bn_buffers],
                     mode="markers",
                     marker={"size": 9, "symbol": "diamond-open", "color": "black"},
-                    name="BatchNorm1d buffer",
+                    name=f"{module_name} buffer",
                     showlegend=first,
                     legendgroup="k",
                 ),

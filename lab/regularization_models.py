@@ -180,19 +180,42 @@ class CNN(_Blocks):
 Model = MLP | CNN
 
 
-def init_linears_(model: Model, seed: int) -> None:
-    """Give every Linear / Conv2d PyTorch's default init U(−1/√fan_in, 1/√fan_in) from a private generator.
+#: Initialisation schemes of :func:`init_linears_` (the vanishing-gradients tab compares them).
+INITS = {
+    "default": "PyTorch default: U(±1/√fan_in)",
+    "xavier": "Xavier/Glorot: U(±√(6/(fan_in + fan_out)))",
+    "he": "He/Kaiming (ReLU gain √2): N(0, 2/fan_in)",
+}
 
-    Drawn layer by layer in a fixed order, so every configuration (with or
-    without BN, dropout…) starts from *identical* weights for the same seed.
+
+def init_linears_(model: Model, seed: int, scheme: str = "default") -> None:
+    """Initialise every Linear / Conv2d from a private generator, layer by layer in a fixed order.
+
+    ``scheme`` (see :data:`INITS`): ``"default"`` is PyTorch's own init,
+    U(−1/√fan_in, 1/√fan_in) for weights and biases; ``"xavier"`` and ``"he"``
+    draw the weights as ``nn.init.xavier_uniform_`` / ``kaiming_normal_``
+    (ReLU gain √2, fan_in) do and set the biases to 0. The same seed gives every
+    configuration (with or without BN, dropout…) *identical* starting weights.
     """
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for layer in model.layers():
-            bound = 1.0 / math.sqrt(layer.weight[0].numel())  # fan_in: in_features, or in_channels · k · k
-            layer.weight.copy_((torch.rand(layer.weight.shape, generator=g) * 2 - 1) * bound)
+            w = layer.weight
+            fan_in = w[0].numel()  # in_features, or in_channels · k · k
+            if scheme == "default":
+                bound = 1.0 / math.sqrt(fan_in)
+                w.copy_((torch.rand(w.shape, generator=g) * 2 - 1) * bound)
+                if layer.bias is not None:
+                    layer.bias.copy_((torch.rand(layer.bias.shape, generator=g) * 2 - 1) * bound)
+                continue
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(w, generator=g)
+            elif scheme == "he":
+                nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
+            else:
+                raise ValueError(f"unknown init scheme {scheme!r}; expected one of {list(INITS)}")
             if layer.bias is not None:
-                layer.bias.copy_((torch.rand(layer.bias.shape, generator=g) * 2 - 1) * bound)
+                layer.bias.zero_()
 
 
 def build_model(
@@ -247,7 +270,14 @@ def parametrize_active(layer: nn.Module) -> bool:
 
 
 def make_optimizer(config: CompareConfig, variant: Variant, model: Model) -> torch.optim.Optimizer:
-    """Adam or SGD+momentum; weight decay (L2) only on Linear/Conv weights, not on biases or BN/LN γ, β."""
+    """Adam, AdamW or SGD+momentum; L2 only on Linear/Conv2d weights, not on biases or BN/LN γ, β.
+
+    ``weight_decay = λ₂`` adds λ₂·w to every weight's gradient, the gradient of
+    (λ₂/2)·‖W‖². Under SGD that is weight decay; under Adam this *coupled* L2 is
+    divided by Adam's per-weight scale like any other gradient, so weights with
+    large gradients are barely decayed. AdamW applies the decay separately
+    (w ← w − lr·λ₂·w, "decoupled weight decay", Loshchilov & Hutter 2019).
+    """
     weights = weight_tensors(model)
     ids = {id(w) for w in weights}
     others = [p for p in model.parameters() if id(p) not in ids]
@@ -255,4 +285,6 @@ def make_optimizer(config: CompareConfig, variant: Variant, model: Model) -> tor
     groups = [{"params": weights, "weight_decay": wd}, {"params": others, "weight_decay": 0.0}]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
     return torch.optim.Adam(groups, lr=config.lr)

@@ -25,7 +25,7 @@ from lab.batchnorm import running_average
 from lab.device import single_thread
 from lab.digits import Split
 from lab.regularization_config import BN_TRACE_UNITS, PROBE_SIZE, QUANTILES, VARIANTS, CompareConfig, Variant
-from lab.regularization_models import Model, build_model, make_optimizer, weight_tensors
+from lab.regularization_models import Model, build_model, init_linears_, make_optimizer, weight_tensors
 from lab.training import History, Progress, run_steps
 
 # --- results ------------------------------------------------------------------------------------
@@ -321,24 +321,50 @@ def gradient_profile(
     width: int = 64,
     activation: str = "sigmoid",
     batch_norm: bool = False,
+    init: str = "default",
     num_classes: int = 10,
     seed: int = 0,
     device: str = "cpu",
 ) -> np.ndarray:
-    """‖∂L/∂W‖ of every Linear layer (input side first, head last) at initialisation, one batch.
+    """‖∂L/∂W‖ of every Linear layer (input side first, head last) **at initialisation**, one batch.
 
-    ``X`` (N, D), ``y`` (N,) → (depth + 1,). With sigmoid (σ′ ≤ 1/4) and default
-    init the backward signal shrinks at every layer, so the first layer's
-    gradient is orders of magnitude below the last's; BN rescales every
-    pre-activation to unit variance, which keeps the backward signal alive.
+    ``X`` (N, D), ``y`` (N,) → (depth + 1,). ``init`` is a scheme of
+    :data:`lab.regularization_models.INITS`. With sigmoid (σ′ ≤ 1/4) and the
+    default init the backward signal shrinks at every layer, so the first
+    layer's gradient is orders of magnitude below the last's. BN (in training
+    mode, batch statistics) rescales every pre-activation to unit variance,
+    which keeps the signal alive *at this point*; for ReLU an init scaled to
+    the fan-in (He) does the same without BN. Nothing here says what happens
+    later in training.
     """
     config = CompareConfig(depth=depth, width=width, activation=activation)
     variant = VARIANTS["batchnorm"] if batch_norm else VARIANTS["baseline"]
     model = build_model(config, variant, X.shape[1], num_classes, seed, device)
+    if init != "default":
+        init_linears_(model, seed, init)
     model.train()
     loss = F.cross_entropy(model(torch.as_tensor(X, device=device)), torch.as_tensor(y, device=device))
     loss.backward()
     return torch.stack([w.grad.norm() for w in weight_tensors(model)]).cpu().numpy()
+
+
+def activation_spread(
+    X: np.ndarray, *, depth: int = 8, width: int = 64, activation: str = "relu", init: str = "default", seed: int = 0
+) -> np.ndarray:
+    """Standard deviation of every hidden layer's pre-activation at initialisation (no BN) → (depth,).
+
+    The forward half of the story: a scheme whose variance is not matched to
+    the fan-in (and the activation's gain) shrinks or blows up the signal
+    layer by layer; gradients flowing back suffer the same.
+    """
+    config = CompareConfig(depth=depth, width=width, activation=activation)
+    model = build_model(config, VARIANTS["baseline"], X.shape[1], 10, seed)
+    init_linears_(model, seed, init)
+    model.eval()
+    model.record = True
+    with torch.no_grad():
+        model(torch.as_tensor(X))
+    return np.asarray([float(z.std()) for z in model.pre_activations])
 
 
 # --- tables and export --------------------------------------------------------------------------
@@ -350,36 +376,59 @@ def _mean_spread(values: Sequence[float]) -> tuple[float, float]:
 
 
 def summary(comparison: Comparison) -> list[dict[str, object]]:
-    """One row per configuration: best val accuracy, final train/val accuracy, gap, losses, epochs, time.
+    """One row per configuration, validation first: final and best val accuracy / loss, then the gaps.
 
-    With several seeds, numbers are means and ``± spread`` (standard deviation) is in the text column.
+    What counts is the validation column: a configuration is better when its
+    validation accuracy is higher / its validation loss lower. The gaps (train
+    − val) come second: a smaller gap is only a win when validation did not
+    get worse (a model that fits the training set worse also has a smaller gap).
+    With several seeds, numbers are means and ``±`` columns the standard deviation.
     """
     rows = []
     for key, runs in comparison.by_variant().items():
         runs = [r for r in runs if r.val_acc]
         if not runs:
             continue
+        final_acc, final_sd = _mean_spread([r.val_acc[-1] for r in runs])
         best, best_sd = _mean_spread([r.best_val_acc for r in runs])
         gap, gap_sd = _mean_spread([r.gap for r in runs])
         rows.append(
             {
                 "configuration": VARIANTS[key].label,
+                "final val acc %": round(100 * final_acc, 2),
+                "± (seeds)": round(100 * final_sd, 2),
                 "best val acc %": round(100 * best, 2),
-                "± (seeds)": round(100 * best_sd, 2),
-                "best epoch": int(np.mean([r.epochs[int(np.argmax(r.val_acc))] for r in runs])),
+                "best acc epoch": int(np.mean([r.epochs[int(np.argmax(r.val_acc))] for r in runs])),
+                "final val loss": round(float(np.mean([r.val_loss[-1] for r in runs])), 4),
+                "best val loss": round(float(np.mean([min(r.val_loss) for r in runs])), 4),
+                "best loss epoch": int(np.mean([r.epochs[int(np.argmin(r.val_loss))] for r in runs])),
                 "final train acc %": round(100 * float(np.mean([r.train_acc[-1] for r in runs])), 2),
-                "final val acc %": round(100 * float(np.mean([r.val_acc[-1] for r in runs])), 2),
+                "final train loss": round(float(np.mean([r.train_loss[-1] for r in runs])), 4),
                 "gap (train − val) %": round(100 * gap, 2),
                 "gap ±": round(100 * gap_sd, 2),
-                "final train loss": round(float(np.mean([r.train_loss[-1] for r in runs])), 4),
-                "final val loss": round(float(np.mean([r.val_loss[-1] for r in runs])), 4),
                 "loss gap (val − train)": round(float(np.mean([r.loss_gap for r in runs])), 4),
+                "best val acc ±": round(100 * best_sd, 2),
                 "epochs": max(r.epochs[-1] for r in runs),
                 "time s": round(float(np.mean([r.seconds for r in runs])), 2),
                 "status": ", ".join(sorted({r.status for r in runs})),
             }
         )
     return rows
+
+
+def stuck_at_chance(comparison: Comparison, num_classes: int) -> list[str]:
+    """Configurations whose *training* accuracy is still near chance (≤ 1.5 / classes) after ≥ 3 epochs.
+
+    A network that cannot even fit its training set has an optimisation
+    problem (learning rate too low or too high, a deep sigmoid net without BN,
+    too much dropout), not an overfitting one.
+    """
+    stuck = []
+    for key, runs in comparison.by_variant().items():
+        runs = [r for r in runs if r.status != "diverged" and len(r.epochs) > 3]
+        if runs and float(np.mean([r.train_acc[-1] for r in runs])) <= 1.5 / num_classes:
+            stuck.append(key)
+    return stuck
 
 
 def curves_csv(comparison: Comparison) -> str:
