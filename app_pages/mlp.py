@@ -22,8 +22,8 @@ PAGE = "mlp"
 TRAINER_KEY = "mlp.trainer"
 LIVE_SECONDS = 0.5  # redraw the output map at most this often while training
 CSV_MAX_CLASSES = 6
-TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("l1", "l2"))
-REG_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name in ("l1", "l2"))
+TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("l1", "l1_clip", "l2"))
+REG_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name in ("l1", "l1_clip", "l2"))
 INIT_NEEDS = {"sigma": "normal", "constant": "constant"}  # init setting → the scheme that uses it
 
 info = ui.page_header(

@@ -24,10 +24,10 @@ INITS = ("zeros", "constant", "normal", "uniform", "xavier", "kaiming")
 INIT_LABELS = {
     "zeros": "Zeros (symmetry!)",
     "constant": "Constant c (symmetry!)",
-    "normal": "Normal N(0, σ)",
+    "normal": "Normal N(0, σ²), σ chosen",
     "uniform": "Uniform U(0, 0.1)",
     "xavier": "Xavier / Glorot",
-    "kaiming": "Kaiming / He",
+    "kaiming": "Kaiming / He (activation's gain)",
 }
 
 #: Widget specs for the initialisation controls (page builds them in a loop).
@@ -39,9 +39,20 @@ INIT_SPECS = (
         kind="choice",
         options=INITS,
         labels=INIT_LABELS,
-        help="How the weights start. Zeros or a constant make every hidden unit identical — forever.",
+        help="How the weights start. Zeros or a constant make every hidden unit identical — forever. Xavier: "
+        "U(±gain·√(6/(fan_in+fan_out))); Kaiming/He: N(0, gain²/fan_in) with the gain of the layer's activation "
+        "(√2 ReLU and softplus, 5/3 tanh, 1 sigmoid and identity).",
     ),
-    Param("sigma", "σ of N(0, σ)", 0.01, kind="log", lo=1e-4, hi=2.0, help="Standard deviation for the normal init."),
+    Param(
+        "sigma",
+        "σ of N(0, σ²)",
+        0.01,
+        kind="log",
+        lo=1e-4,
+        hi=2.0,
+        help="The standard deviation σ. The slide's N(0, 0.01) reads as σ = 0.01 (the default); in N(μ, σ²) notation "
+        "0.01 is the variance, σ = 0.1. Both stay at chance on Playground-sized nets (see the Initialisation tab).",
+    ),
     Param("constant", "Constant c", 0.1, kind="float", lo=-1.0, hi=1.0, step=0.05, help="Every weight and bias = c."),
 )
 
@@ -92,8 +103,8 @@ def init_linear(
         nn.init.uniform_(w, 0.0, 0.1, generator=generator)
     elif scheme == "xavier":
         nn.init.xavier_uniform_(w, gain=gain_for(activation), generator=generator)
-    else:  # kaiming: He et al. derive it for ReLU; fan_in mode keeps forward variance
-        nn.init.kaiming_normal_(w, nonlinearity="relu", generator=generator)
+    else:  # kaiming: N(0, gain²/fan_in); He et al. derive gain √2 for ReLU, here the chosen activation's gain
+        nn.init.kaiming_normal_(w, nonlinearity=_GAIN_NAME.get(activation, "linear"), generator=generator)
     if b is not None:
         nn.init.constant_(b, constant if scheme == "constant" else 0.0)
 

@@ -56,7 +56,15 @@ from lab.mlp_model import (
     small_model_threads,
     symmetry_gaps,
 )
-from lab.mlp_train import GradientCheck, GridOutputs, Snapshot, Trainer, gradient_check
+from lab.mlp_train import (
+    GradientCheck,
+    GridOutputs,
+    Snapshot,
+    Trainer,
+    gradient_check,
+    l1_proximal_step,
+    penalty_term,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -91,6 +99,7 @@ __all__ = [
     "features",
     "gradient_check",
     "is_linear",
+    "l1_proximal_step",
     "layer_outputs",
     "layer_specs",
     "linear_layers",
@@ -98,6 +107,7 @@ __all__ = [
     "manual_gradients",
     "output_delta",
     "output_map",
+    "penalty_term",
     "predict_classes",
     "small_model_threads",
     "symmetry_gaps",

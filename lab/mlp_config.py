@@ -59,7 +59,8 @@ class TrainConfig:
     schedule: str = "constant"  # learning-rate schedule, stepped once per epoch
     num_epochs: int = 200  # epochs per "Train" click (and the cosine schedule's length)
     l1: float = 0.0  # L1 rate: adds l1·Σ|w| (weights, not biases)
-    l2: float = 0.0  # L2 rate: adds l2·Σw²
+    l1_clip: bool = True  # L1 as Playground's proximal step: a weight the L1 step would push across 0 is set to 0
+    l2: float = 0.0  # L2 rate: adds (l2/2)·Σw², gradient l2·w (= weight_decay, = Playground's L2)
     batch_size: int = 10  # points per gradient step
 
 
@@ -170,9 +171,30 @@ TRAIN_SPECS = (
         lo=0.0,
         hi=0.1,
         step=0.001,
-        help="Adds l1·Σ|w|: pushes weights to exactly 0.",
+        help="Adds l1·Σ|w| (weights, not biases). With **clip at zero** on, weights reach exactly 0 and their links "
+        "die (dotted in the drawing); with plain (sub)gradient steps they only hover near 0.",
     ),
-    Param("l2", "L2 rate", 0.0, kind="float", lo=0.0, hi=0.1, step=0.001, help="Adds l2·Σw²: keeps weights small."),
+    Param(
+        "l1_clip",
+        "L1: clip at zero (proximal step)",
+        True,
+        kind="bool",
+        help="As Playground: after each step, every weight moves lr·l1 towards 0 and is set to exactly 0 if that "
+        "step would cross 0 (the proximal step of l1·|w|). Off: the L1 gradient l1·sign(w) is added to the loss "
+        "gradient, and weights jitter around 0 without reaching it.",
+    ),
+    Param(
+        "l2",
+        "L2 rate",
+        0.0,
+        kind="float",
+        lo=0.0,
+        hi=0.1,
+        step=0.001,
+        help="Adds (l2/2)·Σw², whose gradient is l2·w: the same number as PyTorch's weight_decay and Playground's "
+        "L2. With Adam this *coupled* L2 gradient is rescaled per weight, so it is not weight decay "
+        "(decoupled decay is AdamW).",
+    ),
 )
 
 

@@ -40,6 +40,25 @@ from lab.training import History, Progress, run_steps
 # --- training -------------------------------------------------------------------------
 
 
+def penalty_term(weight: torch.Tensor, *, l1: float, l2: float) -> torch.Tensor:
+    """l1·Σ|w| + (l2/2)·Σw² for one weight matrix (a term is left out when its rate is 0)."""
+    terms = ([l1 * weight.abs().sum()] if l1 else []) + ([0.5 * l2 * (weight**2).sum()] if l2 else [])
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+@torch.no_grad()
+def l1_proximal_step(model: nn.Sequential, threshold: float) -> None:
+    """L1's proximal step on every linear layer's weights, in place: w ← sign(w)·max(|w| − t, 0).
+
+    Equal to Playground's rule: step w by −t·sign(w) and set it to exactly 0 if
+    that step would cross 0 (t = lr·l1). Weights whose data gradient stays below
+    l1 in size stay at exactly 0: the link is dead. Biases are left alone.
+    """
+    for layer in linear_layers(model):
+        w = layer.weight
+        w.copy_(w.sign() * (w.abs() - threshold).clamp(min=0))
+
+
 @dataclass
 class Snapshot:
     """The weights at one epoch (CPU copies), for replaying training."""
@@ -177,12 +196,22 @@ class Trainer:
         return data_loss(logits, y, self.loss_name)
 
     def penalty(self) -> torch.Tensor | float:
-        """l1·Σ|w| + l2·Σw² over the weights (biases are not penalised, as in Playground)."""
-        if not (self.cfg.l1 or self.cfg.l2):
+        """The penalty added to the loss: l1·Σ|w| (unless L1 is a proximal step) + (l2/2)·Σw², weights only.
+
+        (l2/2)·Σw² has gradient l2·w: the convention of Playground and of
+        ``weight_decay``. Biases are not penalised, as in Playground.
+        """
+        l1 = 0.0 if self.cfg.l1_clip else self.cfg.l1
+        l2 = self.cfg.l2
+        if not (l1 or l2):
             return 0.0
-        l1, l2 = self.cfg.l1, self.cfg.l2
         # Written exactly as in the code snippet, so both give bit-identical runs.
-        return sum(l1 * layer.weight.abs().sum() + l2 * (layer.weight**2).sum() for layer in linear_layers(self.model))
+        return sum(penalty_term(layer.weight, l1=l1, l2=l2) for layer in linear_layers(self.model))
+
+    def zero_weights(self) -> tuple[int, int]:
+        """(exact zeros, all weights) over the linear layers' weights: L1's dead links."""
+        weights = [layer.weight for layer in linear_layers(self.model)]
+        return sum(int((w == 0).sum()) for w in weights), sum(w.numel() for w in weights)
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, torch.Tensor]:
@@ -208,6 +237,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if self.cfg.l1 and self.cfg.l1_clip:
+                l1_proximal_step(self.model, self.optimizer.param_groups[0]["lr"] * self.cfg.l1)
         if self.scheduler is not None:
             self.scheduler.step()
         metrics: dict[str, torch.Tensor | float] = dict(self.evaluate())
