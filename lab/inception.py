@@ -13,6 +13,12 @@ What this module teaches, in the order of the lecture's slides:
 - **no golden standard**: the paper's Table 1 next to torchvision's model,
   with every deviation named (:data:`DEVIATIONS`, :func:`paper_vs_torchvision`).
 
+Split along those concepts: this module is the model, its forward pass and the
+per-layer table; :mod:`lab.inception_block` is one block's anatomy and the naive
+block; :mod:`lab.inception_paper` is Table 1 and the deviations;
+:mod:`lab.inception_figures` draws them. Every old name is still importable from
+here (``from lab.inception import DEVIATIONS`` works).
+
 The network is run by :func:`run_network`, a by-hand copy of
 ``torchvision.models.GoogLeNet.forward`` that can keep intermediate tensors,
 knock a branch out and stop early. It registers **no hooks** and never changes
@@ -89,90 +95,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: The smallest square input GoogLeNet accepts (torchvision's ``meta["min_size"]``; checked in tests).
 MIN_SIZE = 15
-
-# --- the paper ------------------------------------------------------------------------------
-
-#: Szegedy et al. 2014, Table 1: (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj) per block.
-PAPER_CONFIG: dict[str, tuple[int, int, int, int, int, int]] = {
-    "inception3a": (64, 96, 128, 16, 32, 32),
-    "inception3b": (128, 128, 192, 32, 96, 64),
-    "inception4a": (192, 96, 208, 16, 48, 64),
-    "inception4b": (160, 112, 224, 24, 64, 64),
-    "inception4c": (128, 128, 256, 24, 64, 64),
-    "inception4d": (112, 144, 288, 32, 64, 64),
-    "inception4e": (256, 160, 320, 32, 128, 128),
-    "inception5a": (256, 160, 320, 32, 128, 128),
-    "inception5b": (384, 192, 384, 48, 128, 128),
-}
-#: Table 1's printed "params" (K, where K = 1024) and "ops" (M multiply-adds) per row, as printed.
-#: The printed numbers are not all consistent with the configs (e.g. conv1, 4c, 5a): we show both.
-PAPER_PRINTED: dict[str, tuple[float, float]] = {
-    "conv1": (2.7, 34),
-    "conv2+conv3": (112, 360),
-    "inception3a": (159, 128),
-    "inception3b": (380, 304),
-    "inception4a": (364, 73),
-    "inception4b": (437, 88),
-    "inception4c": (463, 100),
-    "inception4d": (580, 119),
-    "inception4e": (840, 170),
-    "inception5a": (1072, 54),
-    "inception5b": (1388, 71),
-    "fc": (1000, 1),
-}
-
-
-@dataclass(frozen=True)
-class Deviation:
-    """One way torchvision's GoogLeNet differs from the 2014 paper."""
-
-    what: str  # short name
-    paper: str  # what the paper does
-    torchvision: str  # what torchvision does
-    consequence: str  # what it changes, in numbers where we have them
-    reference: str = ""  # where this is discussed
-
-
-DEVIATIONS: tuple[Deviation, ...] = (
-    Deviation(
-        '"5×5" branch is 3×3',
-        "1×1 reduce → 5×5 convolution",
-        "1×1 reduce → 3×3 convolution (a bug kept for weight compatibility)",
-        "fewer parameters and multiply-adds in branch3 of every block; receptive field grows by 2 (not 4) steps per block",
-        "pytorch/vision#906",
-    ),
-    Deviation(
-        "BatchNorm instead of LRN",
-        "local response normalisation after the stem convolutions; no BN (BN came in 2015)",
-        "every convolution is conv (no bias) → BatchNorm → ReLU",
-        "conv biases are dropped, each BN adds 2 parameters per channel; no LRN layers",
-    ),
-    Deviation(
-        "maxpool4 is 2×2",
-        "3×3 max pool, stride 2, before inception 5a",
-        "2×2 max pool, stride 2 (ceil mode)",
-        "same 7×7 output at 224², smaller receptive-field growth",
-    ),
-    Deviation(
-        "dropout 0.2",
-        "dropout 40% before the classifier",
-        "dropout p = 0.2",
-        "only matters in training; inference ignores dropout",
-    ),
-    Deviation(
-        "aux heads not pretrained",
-        "two auxiliary classifiers (after 4a and 4d) trained with weight 0.3",
-        "aux heads exist only with aux_logits=True and their ImageNet weights are not trained",
-        "torchvision drops them when loading weights; they never run in eval mode and are not in the 6.6M total",
-    ),
-)
-
-
-def paper_branch_channels(block: str) -> dict[str, int]:
-    """Output channels of each branch in the paper's Table 1 (== torchvision's widths)."""
-    c1, _r3, c3, _r5, c5, pp = PAPER_CONFIG[block]
-    return {"branch1": c1, "branch2": c3, "branch3": c5, "branch4": pp}
-
+#: Bytes per activation value (float32), for the activation-memory column.
+FLOAT_BYTES = 4
 
 # --- building the model ------------------------------------------------------------------------
 
@@ -437,6 +361,8 @@ class LayerRow:
     jump: int | None  # input pixels between neighbouring output cells
     aux: bool = False  # auxiliary classifier: training only, not in totals
     note: str = ""  # deviations / remarks
+    in_shape: tuple[int, ...] = ()  # input shape without the batch dim (torchinfo's "Input Shape")
+    act_bytes: int = 0  # memory of this layer's output for one image in float32 (what a forward pass stores)
 
 
 @dataclass
@@ -447,14 +373,21 @@ class ArchTable:
     rows: list[LayerRow] = field(default_factory=list)
     ok: bool = True  # False when the input is too small to get through
     problem: str = ""  # why not, in words
+    model_params: int = 0  # the whole network's parameters (aux excluded): do not depend on the input size
 
     @property
     def total_params(self) -> int:
-        return sum(r.params for r in self.rows if not r.aux)
+        """Parameters of the network (6,624,904), even when a too-small input stops the table early."""
+        return self.model_params or sum(r.params for r in self.rows if not r.aux)
 
     @property
     def total_macs(self) -> int:
         return sum(r.macs for r in self.rows if not r.aux)
+
+    @property
+    def total_act_bytes(self) -> int:
+        """Sum of every layer's output for one image (float32): what a forward pass keeps for backward."""
+        return sum(r.act_bytes for r in self.rows if not r.aux)
 
     def row(self, name: str) -> LayerRow:
         return next(r for r in self.rows if r.name == name)
@@ -527,8 +460,10 @@ def layer_table(size: int | tuple[int, int] = 224, *, model: nn.Module | None = 
     shapes, problem = spatial_shapes(size, model)
     if problem:
         table.ok, table.problem = False, problem
+    table.model_params = main_params(model)
     fields = receptive_fields(model)
     channels = 3
+    in_shape: tuple[int, ...] = (3, *size)
     for name in SEQUENCE:
         if name not in shapes:
             break
@@ -563,8 +498,11 @@ def layer_table(size: int | tuple[int, int] = 224, *, model: nn.Module | None = 
                 f.size if spatial else None,
                 f.jump if spatial else None,
                 note=note,
+                in_shape=in_shape,
+                act_bytes=math.prod(shape) * FLOAT_BYTES,
             )
         )
+        in_shape = shape
         aux = next((a for a, after in AUX_AFTER.items() if after == name), None)
         if aux is not None and getattr(model, aux, None) is not None:
             head = getattr(model, aux)
@@ -582,6 +520,8 @@ def layer_table(size: int | tuple[int, int] = 224, *, model: nn.Module | None = 
                     None,
                     aux=True,
                     note="training only · not pretrained · not in totals",
+                    in_shape=shape,
+                    act_bytes=head.fc2.out_features * FLOAT_BYTES,
                 )
             )
     return table
@@ -608,175 +548,6 @@ def flop_counter_macs(size: int = 224) -> int:
     with counter:
         model(torch.empty(1, 3, size, size, device="meta"))
     return counter.get_total_flops() // 2
-
-
-# --- inside a block ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BranchInfo:
-    """One branch of an inception block."""
-
-    name: str  # "branch1" … "branch4"
-    label: str  # "1×1", "1×1 → 3×3", …
-    layers: str  # its layers with channel counts, e.g. "1×1 conv 192→96 → 3×3 conv 96→128"
-    channels: int  # output channels
-    channel_range: tuple[int, int]  # [start, stop) in the concatenated output
-    params: int
-    macs: int
-
-
-@dataclass(frozen=True)
-class BlockAnatomy:
-    """An inception block at one input size: its branches and what the 1×1 reductions save."""
-
-    name: str
-    in_channels: int
-    out_channels: int
-    hw: tuple[int, int]  # spatial size of input and output (all branches keep it)
-    branches: tuple[BranchInfo, ...]
-    params: int  # the block's own parameter count (== sum over branches)
-    macs: int
-    naive: NaiveCost  # the same widths without 1×1 reductions
-
-
-@dataclass(frozen=True)
-class NaiveCost:
-    """The paper's "naive" inception block (Fig. 2a): 1×1, 3×3, 5×5 convs and a 3×3 max-pool, no reductions."""
-
-    params: int  # conv weights + BN (2 per channel), like torchvision's BasicConv2d
-    macs: int
-    out_channels: int  # c1 + c3 + c5 + C_in: the unprojected pool branch passes every input channel on
-    fifth_kernel: int  # kernel of the "5×5" branch assumed (5: paper; 3: torchvision)
-
-
-def naive_block_cost(
-    in_channels: int, c1: int, c3: int, c5: int, hw: tuple[int, int], fifth_kernel: int = 5
-) -> NaiveCost:
-    """Cost of an inception block with the same widths but no 1×1 reductions or pool projection.
-
-    Every conv sees all ``in_channels``: params = C_in·(c1 + 9·c3 + k²·c5) + BN; MACs = H·W·C_in·(…).
-    """
-    k2 = fifth_kernel**2
-    weights = in_channels * (c1 + 9 * c3 + k2 * c5)
-    bn = 2 * (c1 + c3 + c5)
-    return NaiveCost(weights + bn, hw[0] * hw[1] * weights, c1 + c3 + c5 + in_channels, fifth_kernel)
-
-
-def _describe(branch: nn.Module) -> str:
-    parts = []
-    for m in _chain(branch):
-        if isinstance(m, nn.MaxPool2d):
-            k, s, _, _ = _geom(m)
-            parts.append(f"{k}×{k} max-pool/{s}")
-        else:
-            c = m.conv
-            parts.append(f"{c.kernel_size[0]}×{c.kernel_size[1]} conv {c.in_channels}→{c.out_channels}")
-    return " → ".join(parts)
-
-
-def block_anatomy(block: str, size: int | tuple[int, int] = 224, *, model: nn.Module | None = None) -> BlockAnatomy:
-    """The four branches of ``block``: widths, concat channel ranges, params and MACs, and the naive cost."""
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    model = model if model is not None else meta_googlenet(aux_logits=False)
-    shapes, problem = spatial_shapes(size, model)
-    if block not in shapes:
-        raise ValueError(problem or f"{block} is not reached")
-    hw = shapes[block]
-    module = getattr(model, block)
-    infos, start = [], 0
-    for b in BRANCHES:
-        branch = getattr(module, b)
-        c = _last_conv(branch).out_channels
-        infos.append(
-            BranchInfo(
-                b,
-                BRANCH_LABELS[b],
-                _describe(branch),
-                c,
-                (start, start + c),
-                count_params(branch),
-                _module_macs(branch, hw),
-            )
-        )
-        start += c
-    in_ch = module.branch1.conv.in_channels
-    naive = naive_block_cost(in_ch, infos[0].channels, infos[1].channels, infos[2].channels, hw, 5)
-    return BlockAnatomy(block, in_ch, start, hw, tuple(infos), count_params(module), _module_macs(module, hw), naive)
-
-
-# --- paper vs torchvision ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PaperRow:
-    """One inception block: Table 1's configuration and costs beside torchvision's."""
-
-    block: str
-    config: tuple[int, ...]  # (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj)
-    torchvision_config: tuple[int, ...]  # the same six numbers read from the torchvision modules
-    out_channels: int
-    paper_params: int  # computed from the config with a 5×5 kernel, conv weights only (no bias, no BN)
-    paper_macs: int  # at 224×224
-    printed_params_k: float  # as printed in Table 1 (K = 1024)
-    printed_ops_m: float  # as printed (M multiply-adds)
-    tv_params: int  # torchvision's module (3×3 "5×5", BN)
-    tv_macs: int
-
-    @property
-    def param_diff(self) -> int:
-        return self.tv_params - self.paper_params
-
-    @property
-    def macs_diff(self) -> int:
-        return self.tv_macs - self.paper_macs
-
-
-def paper_block_params(in_channels: int, config: tuple[int, ...], fifth_kernel: int = 5) -> int:
-    """Conv weights of one block from Table 1's six numbers (the paper's convs have biases; Table 1 ignores them)."""
-    c1, r3, c3, r5, c5, pp = config
-    return in_channels * (c1 + r3 + r5 + pp) + 9 * r3 * c3 + fifth_kernel**2 * r5 * c5
-
-
-def torchvision_config(block: nn.Module) -> tuple[int, ...]:
-    """Read (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj) from a torchvision Inception module."""
-    return (
-        block.branch1.conv.out_channels,
-        block.branch2[0].conv.out_channels,
-        block.branch2[1].conv.out_channels,
-        block.branch3[0].conv.out_channels,
-        block.branch3[1].conv.out_channels,
-        block.branch4[1].conv.out_channels,
-    )
-
-
-def paper_vs_torchvision(*, model: nn.Module | None = None) -> list[PaperRow]:
-    """Table 1 beside torchvision for the nine blocks, at 224×224."""
-    model = model if model is not None else meta_googlenet(aux_logits=False)
-    shapes, _ = spatial_shapes((224, 224), model)
-    rows = []
-    for name in BLOCKS:
-        module = getattr(model, name)
-        cfg = PAPER_CONFIG[name]
-        in_ch = module.branch1.conv.in_channels
-        hw = shapes[name]
-        p = paper_block_params(in_ch, cfg)
-        printed = PAPER_PRINTED[name]
-        rows.append(
-            PaperRow(
-                name,
-                cfg,
-                torchvision_config(module),
-                sum(paper_branch_channels(name).values()),
-                p,
-                p * hw[0] * hw[1],
-                printed[0],
-                printed[1],
-                count_params(module),
-                _module_macs(module, hw),
-            )
-        )
-    return rows
 
 
 # --- widgets -----------------------------------------------------------------------------------------
@@ -811,16 +582,26 @@ def format_count(n: float) -> str:
     return f"{n:.0f}"
 
 
+def format_bytes(n: float) -> str:
+    """3211264 → '3.06 MiB'; 4000 → '3.9 KiB'."""
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
 def table_records(table: ArchTable) -> list[dict]:
     """The table as records for ``st.dataframe`` (no maths in pages)."""
     return [
         {
             "layer": r.name,
             "type": r.kind,
+            "input shape": "×".join(str(s) for s in r.in_shape),
             "output shape": "×".join(str(s) for s in r.shape),
+            "activation memory": format_bytes(r.act_bytes),
             "params": r.params,
             "MACs": r.macs,
-            "receptive field": "whole image"
+            "theoretical receptive field": "whole image"
             if r.rf is None and not r.aux
             else ("—" if r.rf is None else f"{r.rf}×{r.rf}"),
             "stride (jump)": str(r.jump) if r.jump is not None else "—",
@@ -838,161 +619,44 @@ def share_of(values: Mapping[str, float] | Iterable[float]) -> np.ndarray:
     return v / total if total > 0 else np.zeros_like(v)
 
 
-# --- figures -------------------------------------------------------------------------------------------
+# --- re-exported from the split modules (``from lab.inception import DEVIATIONS`` keeps working) ---------
 
-BRANCH_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
-
-
-def cost_chart(table: ArchTable):
-    """Parameters and multiply-adds per layer (two bar rows; aux heads in grey and excluded from totals)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from lab.figures import layout
-
-    rows = [r for r in table.rows if r.params or r.macs]
-    names = [r.name.removeprefix("inception") if r.name in BLOCKS else r.name for r in rows]
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.12,
-        subplot_titles=("multiply-adds per image", "parameters"),
-    )
-    colors = ["#bbbbbb" if r.aux else ("#d62728" if r.name in BLOCKS else "#1f77b4") for r in rows]
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[r.macs for r in rows],
-            marker_color=colors,
-            name="MACs",
-            hovertemplate="%{x}: %{y:,} MACs<extra></extra>",
+#: name → module it now lives in. Resolved lazily (PEP 562): those modules import this one.
+_MOVED: dict[str, str] = {
+    **dict.fromkeys(
+        ("BlockAnatomy", "BranchInfo", "NaiveCost", "block_anatomy", "naive_block_cost"), "lab.inception_block"
+    ),
+    **dict.fromkeys(
+        ("BRANCH_COLORS", "block_figure", "cost_chart", "energy_chart", "knockout_figure", "overview_figure"),
+        "lab.inception_figures",
+    ),
+    **dict.fromkeys(
+        (
+            "DEVIATIONS",
+            "PAPER_CONFIG",
+            "PAPER_PRINTED",
+            "Deviation",
+            "PaperRow",
+            "deviations",
+            "paper_block_params",
+            "paper_branch_channels",
+            "paper_records",
+            "paper_vs_torchvision",
+            "torchvision_config",
         ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[r.params for r in rows],
-            marker_color=colors,
-            name="params",
-            hovertemplate="%{x}: %{y:,} params<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.update_yaxes(title_text="MACs", row=1, col=1)
-    fig.update_yaxes(title_text="parameters", row=2, col=1)
-    fig.update_layout(showlegend=False)
-    h, w = table.input_size
-    fig = layout(
-        fig,
-        f"Where the cost is at {h}×{w}",
-        x_title="layer",
-        height=540,
-    )
-    fig.update_layout(
-        title_subtitle_text="red: inception blocks · blue: stem and classifier · grey: aux heads (not in the totals)",
-        margin_t=80,
-    )
-    fig.update_xaxes(title_text=None, row=1, col=1)  # shared x: one axis title, under the bottom row
-    return fig
+        "lab.inception_paper",
+    ),
+}
 
 
-def block_figure(anatomy: BlockAnatomy):
-    """The concatenated output as a bar split into the four branches' channel ranges, plus costs per branch."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+def __getattr__(name: str):
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lab.inception' has no attribute {name!r}")
+    import importlib
 
-    from lab.figures import layout
-
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        column_widths=[0.4, 0.3, 0.3],
-        horizontal_spacing=0.08,
-        subplot_titles=("channels in the concatenated output", "parameters", "multiply-adds"),
-    )
-    for b, color in zip(anatomy.branches, BRANCH_COLORS, strict=True):
-        lo, hi = b.channel_range
-        fig.add_trace(
-            go.Bar(
-                y=["output"],
-                x=[b.channels],
-                base=[lo],
-                orientation="h",
-                marker_color=color,
-                name=f"{b.name}: {b.label}",
-                legendgroup=b.name,
-                text=[f"{lo}–{hi - 1}"],
-                textposition="inside",
-                hovertemplate=f"{b.name} ({b.label})<br>channels {lo}…{hi - 1} ({b.channels})<extra></extra>",
-            ),
-            row=1,
-            col=1,
-        )
-        for col, value, unit in ((2, b.params, "params"), (3, b.macs, "MACs")):
-            fig.add_trace(
-                go.Bar(
-                    x=[b.name],
-                    y=[value],
-                    marker_color=color,
-                    legendgroup=b.name,
-                    showlegend=False,
-                    hovertemplate=f"%{{x}}: %{{y:,}} {unit}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-    fig.update_xaxes(title_text="channel index", row=1, col=1)
-    fig.update_yaxes(title_text="parameters", row=1, col=2)
-    fig.update_yaxes(title_text="MACs", row=1, col=3)
-    fig.update_layout(barmode="overlay")
-    return layout(
-        fig,
-        f"{anatomy.name}: {anatomy.in_channels} → {anatomy.out_channels} channels at {anatomy.hw[0]}×{anatomy.hw[1]}",
-        height=360,
-    )
+    return getattr(importlib.import_module(module), name)
 
 
-def energy_chart(energy: Mapping[str, np.ndarray], widths: Mapping[str, np.ndarray]):
-    """Each branch's share of its block's activation energy (bars) vs its share of the channels (markers)."""
-    import plotly.graph_objects as go
-
-    from lab.figures import layout
-
-    names = [b.removeprefix("inception") for b in energy]
-    fig = go.Figure()
-    for k, (b, color) in enumerate(zip(BRANCHES, BRANCH_COLORS, strict=True)):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[float(e[k]) for e in energy.values()],
-                name=f"{b} ({BRANCH_LABELS[b]})",
-                marker_color=color,
-                hovertemplate=f"{b}: %{{y:.1%}} of the energy<extra></extra>",
-            )
-        )
-    base = np.cumsum([[0.0, *list(w[:-1])] for w in widths.values()], axis=1)
-    for k, b in enumerate(BRANCHES):
-        fig.add_trace(
-            go.Scatter(
-                x=names,
-                y=[float(base[i, k] + w[k]) for i, w in enumerate(widths.values())],
-                mode="markers",
-                marker={"symbol": "line-ew-open", "size": 18, "color": "black"},
-                name="channel share (cumulative)" if k == 0 else None,
-                showlegend=k == 0,
-                hovertemplate=f"{b}: channels up to %{{y:.1%}}<extra></extra>",
-            )
-        )
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(tickformat=".0%")
-    return layout(
-        fig,
-        "Which branch carries the signal? Share of activation energy (Σ a²) per block",
-        "block",
-        "share of the block's energy",
-        height=380,
-    )
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MOVED])

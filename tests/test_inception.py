@@ -355,3 +355,89 @@ def test_records_and_charts_render():
     fig = I.block_figure(I.block_anatomy("inception5b"))
     assert len([t for t in fig.data if t.showlegend is not False]) == 4
     assert I.format_count(1_498_376_192) == "1.5 G"
+
+
+# --- issue 14 / 15 / 16 (Lab 6): honest numbers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [64, 224])
+def test_activation_memory_column_equals_the_captured_activations(model, size):
+    """Each row's activation memory is the byte size of that layer's output in a real forward pass."""
+    table = I.layer_table(size)
+    X = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        _, acts = I.run_network(model, X, I.Capture(layers=I.SEQUENCE))
+    measured = {name: t.numel() * t.element_size() for name, t in acts.items()}
+    rows = {r.name: r for r in table.rows if not r.aux}
+    assert set(rows) == set(measured)
+    for name, row in rows.items():
+        assert row.act_bytes == measured[name], name
+        assert row.shape == tuple(acts[name].shape[1:]), name
+    assert table.total_act_bytes == sum(measured.values())
+    seq = [r for r in table.rows if not r.aux]
+    assert seq[0].in_shape == (3, size, size)
+    for before, after in itertools.pairwise(seq):
+        assert after.in_shape == before.shape, after.name
+    recs = I.table_records(table)
+    assert {"input shape", "activation memory", "theoretical receptive field"} <= set(recs[0])
+
+
+def test_parameter_total_does_not_depend_on_a_too_small_input():
+    small = I.layer_table(14)
+    assert not small.ok and small.total_params == 6_624_904  # was 620,832 (only the layers reached)
+
+
+def test_one_by_one_savings_compare_like_with_like():
+    """Naive 5×5 vs the paper's reduced 5×5 block; naive 3×3 vs torchvision's block (3×3 third branch)."""
+    a = I.block_anatomy("inception3a")
+    hw = 28 * 28
+    paper_weights = 192 * (64 + 96 + 16 + 32) + 9 * 96 * 128 + 25 * 16 * 32  # Table 1's widths, real 5×5
+    bn = 2 * (64 + 96 + 128 + 16 + 32 + 32)
+    assert a.paper_params == paper_weights + bn and a.paper_macs == hw * paper_weights
+    assert a.naive.fifth_kernel == 5 and a.naive_tv.fifth_kernel == 3
+    assert a.naive_tv.macs == hw * 192 * (64 + 9 * 128 + 9 * 32)
+    real = nn.Conv2d(16, 32, 5, bias=False)  # the paper's branch3 conv, as torch counts it
+    assert a.paper_params - a.params == real.weight.numel() - 9 * 16 * 32
+    assert a.saving_paper[1] == pytest.approx(a.naive.macs / a.paper_macs)
+    assert a.saving_tv[1] == pytest.approx(a.naive_tv.macs / a.macs)
+    assert a.saving_tv[1] < a.naive.macs / a.macs  # the old mixed comparison overstated the saving
+
+
+def test_k_is_an_inference_and_1024_fits_better():
+    from lab import inception_paper as P
+
+    fit = P.k_fit()
+    assert fit[1024] < fit[1000]
+
+
+def test_deviations_name_the_pools_and_the_minimum_size_is_torchvisions():
+    import torch.nn.functional as F
+
+    from lab import inception_paper as P
+
+    devs = {d.what: d for d in P.deviations()}
+    pool = devs["adaptive average pool"]
+    assert "7×7 average pool" in pool.paper and "AdaptiveAvgPool2d" in pool.torchvision
+    assert "15×15 is torchvision's property" in pool.consequence
+    lo, hi = P.fixed_pool_sizes()
+    assert f"{lo}–{hi} px" in pool.consequence
+    assert (
+        I.spatial_shapes((lo, lo))[0]["inception5b"] == (7, 7) != I.spatial_shapes((lo - 1, lo - 1))[0]["inception5b"]
+    )
+    assert isinstance(I.meta_googlenet(aux_logits=False).avgpool, nn.AdaptiveAvgPool2d)
+    aux = devs["aux heads' pool is adaptive"]
+    assert "5×5 average pool, stride 3" in aux.paper
+    # the windows we print are PyTorch's: averaging them by hand equals adaptive_avg_pool2d
+    x = torch.arange(14.0).view(1, 1, 1, 14)
+    by_hand = torch.tensor([x[..., a:b].mean() for a, b in P.adaptive_windows(14, 4)])
+    torch.testing.assert_close(F.adaptive_avg_pool2d(x, (1, 4)).flatten(), by_hand)
+    assert "0, 3, 7, 10" in aux.consequence
+
+
+def test_paper_table_records_are_formatted_and_narrow():
+    from lab import inception_paper as P
+
+    params, macs = P.paper_records(P.paper_vs_torchvision())
+    assert params[0]["paper (5×5, computed)"] == "163,328" and params[0]["Table 1 widths"] == "64·96·128·16·32·32"
+    assert len(params[0]) <= 7 and len(macs[0]) <= 5
+    assert all(isinstance(v, str) for r in params + macs for v in r.values())
