@@ -353,3 +353,70 @@ def symmetry_chart(
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_layout(hovermode="x unified", showlegend=True)
     return layout(fig, title, "epoch", "max |w_j − w_k| (log; 0 drawn at 1e-12)", 320)
+
+
+def activation_figure(name: str, a0: float, *, show_slide_typo: bool = False, span: float = 6.0) -> go.Figure:
+    """f(a) and f′(a) of activation ``name`` on [−span, span], the point (a0, f(a0)) and its tangent.
+
+    Values come from :func:`lab.mlp_formulas.activation_by_hand` (tests check them
+    against torch and autograd). ``show_slide_typo`` adds the slide's 1/(1+e^a).
+    """
+    from lab.mlp_formulas import ACTIVATION_NAMES, activation_by_hand, slide_sigmoid
+
+    a = np.linspace(-span, span, 241)
+    f, df = activation_by_hand(name, a)
+    (f0,), (d0,) = activation_by_hand(name, np.array([a0]))
+    label = ACTIVATION_NAMES[name]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=a, y=f, mode="lines", name=f"{label}(a)", line={"color": CLASS_COLORS[0], "width": 3}))
+    fig.add_trace(
+        go.Scatter(x=a, y=df, mode="lines", name=f"{label}′(a)", line={"color": CLASS_COLORS[1], "dash": "dash"})
+    )
+    if show_slide_typo:
+        fig.add_trace(
+            go.Scatter(
+                x=a, y=slide_sigmoid(a), mode="lines", name="slide's 1/(1+eᵃ)", line={"color": "#999", "dash": "dot"}
+            )
+        )
+    t = np.array([a0 - 1.5, a0 + 1.5])
+    fig.add_trace(
+        go.Scatter(
+            x=t, y=f0 + d0 * (t - a0), mode="lines", name="tangent (slope f′)", line={"color": "#555", "width": 1}
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[a0, a0],
+            y=[f0, d0],
+            mode="markers",
+            marker={"size": 11, "color": [CLASS_COLORS[0], CLASS_COLORS[1]], "line": {"color": "black", "width": 1}},
+            name=f"a = {a0:+.2f}",
+            hovertemplate="%{y:.4f}<extra></extra>",
+        )
+    )
+    lo = min(float(f.min()), float(df.min()), -0.1)
+    hi = max(min(float(f.max()), 4.0), float(df.max()), 1.1)
+    fig.update_yaxes(range=[lo - 0.1, hi + 0.1])
+    fig.update_xaxes(range=[-span, span])
+    return layout(fig, f"{label}: f(a) = {f0:.4f} and f′(a) = {d0:.4f} at a = {a0:+.2f}", "a", "value", 360)
+
+
+def spread_figure(spreads: Sequence, *, what: str = "activation") -> go.Figure:
+    """Per hidden layer, the std of the activations (``what="activation"``) or of ∂L/∂W (``"gradient"``)."""
+    fig = go.Figure()
+    for k, s in enumerate(spreads):
+        values = s.activation_std if what == "activation" else s.grad_std
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=np.maximum(values, 1e-30),
+                mode="lines+markers",
+                name=s.label,
+                line={"color": CLASS_COLORS[k % len(CLASS_COLORS)]},
+                hovertemplate=f"{s.label}<br>layer %{{x}}: std %{{y:.3g}}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_xaxes(dtick=1)
+    title = "Forward: spread of each layer's outputs" if what == "activation" else "Backward: spread of ∂L/∂W"
+    return layout(fig, title, "hidden layer", "standard deviation (log)", 340)
