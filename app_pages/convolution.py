@@ -6,6 +6,7 @@ Thin page: widgets → ``lab.conv`` / ``lab.pooling`` / ``lab.architecture`` →
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import torch
 
 import ui
 from lab import architecture as arch
-from lab import conv, conv_figures, pooling
+from lab import conv, conv_figures, conv_transpose, params, pooling
 from lab.figures import colorize, is_signed
 from lab.params import Param
 
@@ -59,8 +60,8 @@ BANK_SPEC = Param(
     labels={k: v.label.split(" [")[0] for k, v in conv.KERNELS.items()},
 )
 VIEW_SPECS = (
-    Param("zoom_y", "Zoom centre: rows (fraction of height)", 0.5, kind="float", lo=0.0, hi=1.0, step=0.01),
-    Param("zoom_x", "Zoom centre: columns (fraction of width)", 0.5, kind="float", lo=0.0, hi=1.0, step=0.01),
+    Param("zoom_y", "Window centre: rows (fraction of height)", 0.5, kind="float", lo=0.0, hi=1.0, step=0.01),
+    Param("zoom_x", "Window centre: columns (fraction of width)", 0.5, kind="float", lo=0.0, hi=1.0, step=0.01),
 )
 STEP_SPECS = (
     Param(
@@ -85,20 +86,53 @@ ALL_SPECS = (
     *VIEW_SPECS,
     *pooling.POOL_SPECS,
     *STEP_SPECS,
+    *conv_transpose.TRANSPOSE_SPECS,
 )
+#: The tabs, by the short name the link uses (``?tab=steps``).
+TABS = {
+    "photo": "Kernels on your photo",
+    "steps": "Worked example, step by step",
+    "pool": "Pooling & the shift test",
+    "quiz": "Architecture & quiz",
+}
+#: The architecture input (C, H, W): link key, label, range, default.
+ARCH_INPUT = (
+    ("arch_c", "Input channels", 1, 512, arch.LECTURE_INPUT[0]),
+    ("arch_h", "Input height", 1, 1024, arch.LECTURE_INPUT[1]),
+    ("arch_w", "Input width", 1, 1024, arch.LECTURE_INPUT[2]),
+)
+
+link_problems: list[str] = []  # what this run ignored from the link, shown once in one notice
 
 
 def _display(img: np.ndarray) -> np.ndarray:
-    """Nearest-neighbour downscale to DISPLAY_SIDE (keeps pixel-sharp maps small on the wire)."""
+    """Nearest-neighbour downscale to DISPLAY_SIDE (keeps the photo small on the wire)."""
     H, W = img.shape[:2]
     step = max(1, -(-max(H, W) // DISPLAY_SIDE))
     return img[::step, ::step]
 
 
-def _map_caption(name: str, m: torch.Tensor) -> str:
+def _map_caption(name: str, m: torch.Tensor, signed: bool) -> str:
+    """Caption of one map picture; ``signed`` is the scale the picture was coloured with."""
     lo, hi = float(m.min()), float(m.max())
-    scale = "blue < 0 < red" if is_signed(m.numpy()) else "viridis, min→max"
+    scale = "both signs: blue < 0 < red" if signed else "one sign: viridis, min→max"
     return f"{name} · {m.shape[-2]}×{m.shape[-1]} · [{lo:.3g}, {hi:.3g}] · {scale}"
+
+
+def _linked_int(key: str, query: str, label: str, lo: int, hi: int, default: int) -> int:
+    """Start value of an int widget not built by ``ui.controls``: its state, its copy kept while another page
+    was shown, or (first time in a session) the link's ``?query=``; a bad link value is noted, not echoed."""
+    for k in (key, f"_keep.{key}"):
+        if k in st.session_state:
+            return int(st.session_state[k])
+    raw = st.query_params.get(query)
+    if raw is None:
+        return default
+    values, problems = params.from_query([Param(query, label, default, kind="int", lo=lo, hi=hi)], {query: raw[:20]})
+    if problems or len(raw) > 20:
+        link_problems.append(f"“{query}” ({label}) must be a whole number from {lo} to {hi}; using {default}.")
+        return default
+    return int(values[query])
 
 
 # --- header and photo -------------------------------------------------------------------------------------------
@@ -110,6 +144,7 @@ info = ui.page_header(
     "geometry, step through the lecture's example, pool, and size up a whole network.",
 )
 device = info.device
+notice = st.empty()  # one notice for everything this page ignored from the link
 
 top_left, top_right = st.columns([1, 1], gap="large")
 with top_left:
@@ -118,7 +153,15 @@ with top_left:
 X = conv.image_tensor(loaded.to_array(), long_side=int(image_values["res"]))  # (1, 3, H, W)
 H, W = X.shape[-2:]
 with top_right:
-    kernel_values = ui.controls(KERNEL_SPECS, f"{PAGE}.kernel")
+    kernel_values = ui.controls(KERNEL_SPECS[:1], f"{PAGE}.kernel")
+    chosen = conv.KERNELS[kernel_values["kernel"]]
+    if chosen.sizable or chosen.name == "custom":
+        kernel_values |= ui.controls(KERNEL_SPECS[1:2], f"{PAGE}.kernel")
+    else:  # a fixed 3×3 preset: the slider would do nothing, so it says so and keeps the student's size
+        st.slider("Kernel size k: fixed 3×3 for this preset", 3, 7, 3, disabled=True, key="conv.size_fixed")
+        # The student's size stays in the link and comes back with a sizable kernel.
+        kernel_values["size"] = st.session_state.get(f"_keep.{PAGE}.kernel.size", KERNEL_SPECS[1].default)
+    kernel_values |= ui.controls(KERNEL_SPECS[2:], f"{PAGE}.kernel")
     bank_values = ui.controls((BANK_SPEC,), f"{PAGE}.bank") if kernel_values["mode"] == "bank" else {}
     geo_cols = st.columns(2)
     geo_values = ui.controls(conv.GEOMETRY_SPECS[:2], f"{PAGE}.geo1", container=geo_cols[0])
@@ -126,31 +169,43 @@ with top_right:
 st.caption(
     f"Photo **{loaded.name}**: {loaded.original_size[0]}×{loaded.original_size[1]} as uploaded; "
     f"**computing at {W}×{H} px** (choose the compute resolution above); maps are shown at most "
-    f"{DISPLAY_SIDE} px a side."
+    f"{DISPLAY_SIDE} px a side, pixel for pixel (small maps as enlarged blocks, never smoothed)."
 )
 
 # --- the custom kernel grid --------------------------------------------------------------------------------------
 
-size = int(kernel_values["size"])
+size = int(kernel_values["size"]) if chosen.sizable or chosen.name == "custom" else 3
 if "conv.custom_text" not in st.session_state:
-    st.session_state["conv.custom_text"] = st.query_params.get("custom", "")
+    linked = st.query_params.get("custom", "")
+    try:
+        if linked:
+            conv.parse_kernel(linked)
+    except ValueError as err:
+        link_problems.append(f"the custom kernel (“custom”) was not used: {err}.")
+        linked = ""
+    st.session_state["conv.custom_text"] = linked
     st.session_state["conv.custom_version"] = 0
 custom_text = st.session_state["conv.custom_text"]
 if kernel_values["kernel"] == "custom":
-    try:
-        start = conv.parse_kernel(custom_text) if custom_text else None
-    except ValueError as err:
-        st.warning(f"Ignored the custom kernel from the link ({err}).")
-        start = None
-    if start is None or start.shape[-1] != size:
-        start = conv.kernel_preset("custom", size)
+    start = conv.parse_kernel(custom_text) if custom_text else conv.kernel_preset("custom", size)
     editor_key = f"conv.custom_editor.{size}.{st.session_state['conv.custom_version']}"
     if f"{editor_key}.init" not in st.session_state:
+        dropped = 0
+        if start.shape[-1] != size:  # the size slider moved: keep the weights, centred
+            start, dropped = conv.resize_kernel(start, size)
         st.session_state[f"{editor_key}.init"] = pd.DataFrame(start.numpy(), columns=[str(c) for c in range(size)])
+        st.session_state["conv.custom_dropped"] = dropped
     with top_right:
         st.markdown(f"**Custom {size}×{size} kernel** — edit the weights (rows top to bottom):")
+        if st.session_state.get("conv.custom_dropped"):
+            st.info(
+                f"Shrinking the grid to {size}×{size} dropped its outer ring: "
+                f"{st.session_state['conv.custom_dropped']} non-zero weight(s). A bigger size keeps every weight "
+                "(new cells are 0).",
+                icon=":material/info:",
+            )
         edited = st.data_editor(st.session_state[f"{editor_key}.init"], key=editor_key, hide_index=True)
-        preset_cols = st.columns([2, 1])
+        preset_cols = st.columns([2, 1], vertical_alignment="bottom")
         seed_from = preset_cols[0].selectbox(
             "Start from a preset",
             [k for k in conv.KERNELS if k != "custom"],
@@ -158,11 +213,10 @@ if kernel_values["kernel"] == "custom":
             key="conv.custom_seed",
         )
         if preset_cols[1].button("Load it", key="conv.custom_load"):
-            P = conv.kernel_preset(seed_from, size)
-            if P.shape[-1] != size:  # a fixed 3×3 preset inside a bigger grid
-                P = torch.nn.functional.pad(P, conv._centre_pad(size - P.shape[-1]))
+            P, _ = conv.resize_kernel(conv.kernel_preset(seed_from, size), size)  # a 3×3 preset inside a bigger grid
             st.session_state["conv.custom_text"] = conv.format_kernel(P)
             st.session_state["conv.custom_version"] += 1
+            st.session_state["conv.custom_dropped"] = 0
             st.rerun()
     values = np.nan_to_num(edited.to_numpy(dtype=np.float64), nan=0.0)
     custom_text = conv.format_kernel(torch.tensor(values, dtype=torch.float32))
@@ -178,21 +232,43 @@ cfg = conv.ConvConfig(
     custom=custom_text if kernel_values["kernel"] == "custom" else "",
 )
 
+result: conv.ConvResult | None = None
+conv_error = ""
+try:
+    result = conv.apply(X, cfg, device=device)
+except conv.ConvGeometryError as err:
+    conv_error = str(err)
+except ValueError as err:
+    conv_error = f"This kernel cannot be used: {err}"
+with top_right:
+    if result is not None:
+        shown_k = result.weight[0, 0].numpy() if cfg.mode != "bank" else result.weight[0].sum(0).numpy()
+        st.plotly_chart(
+            conv_figures.kernel_figure(
+                shown_k, "Kernel weights" + (" (filter 1, R+G+B)" if cfg.mode == "bank" else "")
+            ),
+            key="conv.kernel_fig",
+        )
+
+# --- tabs (the active one is kept in the link) ---------------------------------------------------------------------
+
+if "conv.tab" not in st.session_state:
+    linked_tab = st.query_params.get("tab")
+    if linked_tab is not None and linked_tab not in TABS:
+        link_problems.append(f"“tab” must be one of {', '.join(TABS)}; opened the first tab.")
+    st.session_state["conv.tab_default"] = TABS.get(linked_tab or "photo", TABS["photo"])
 tab_photo, tab_steps, tab_pool, tab_arch = st.tabs(
-    ["Kernels on your photo", "Worked example, step by step", "Pooling & the shift test", "Architecture & quiz"]
+    list(TABS.values()), key="conv.tab", on_change="rerun", default=st.session_state["conv.tab_default"]
 )
 
 # --- tab 1: feature maps ------------------------------------------------------------------------------------------
 
-result: conv.ConvResult | None = None
 with tab_photo:
     st.markdown(f"**{conv.KERNELS[cfg.kernel].label}** — {conv.KERNELS[cfg.kernel].what}")
-    try:
-        result = conv.apply(X, cfg, device=device)
-    except conv.ConvGeometryError as err:
-        st.error(str(err), icon=":material/block:")
-    except ValueError as err:
-        st.error(f"This kernel cannot be used: {err}", icon=":material/block:")
+    with st.expander("“Convolution” here is cross-correlation (no kernel flip): what a flip would change"):
+        st.markdown(conv.CROSS_CORRELATION_NOTE)
+    if conv_error:
+        st.error(conv_error, icon=":material/block:")
     k = conv.build_weight(cfg)[0].shape[-1] if result is None else result.weight.shape[-1]
     g = cfg.geometry
     st.markdown(
@@ -201,56 +277,67 @@ with tab_photo:
         f"(the kernel spans d(k−1)+1 = {conv.receptive_span(k, g.dilation)} pixels):"
     )
     st.code(f"{conv.formula_text(H, k, g, 'H')}\n{conv.formula_text(W, k, g, 'W')}", language=None)
+    view_values = {p.name: st.session_state.get(f"_keep.{PAGE}.view.{p.name}", p.default) for p in VIEW_SPECS}
     if result is not None:
         maps = result.maps
         st.caption(
             f"{len(result.names)} map(s) of {maps.shape[-2]}×{maps.shape[-1]} from a {H}×{W} input: "
             f"{maps.shape[-2] * maps.shape[-1]:,} output cells, each the sum of "
             f"{result.weight.shape[1] * k * k} products with the **same** {result.weight[0].numel()} weights. "
-            "Signed maps use blue (negative) – white (0) – red (positive), scaled per map "
-            "(the brightest 0.5 % of cells are clipped for display)."
+            "Each map is coloured by its own sign: maps with both signs blue (negative) – white (0) – red "
+            "(positive), one-signed maps (blurs) viridis from min to max; the brightest 0.5 % of cells are clipped "
+            "for display."
         )
-        cols = st.columns([1, 2], gap="medium")
-        with cols[0]:
-            st.image(_display(loaded.to_array()), caption="input", width="stretch")
-            shown_k = result.weight[0, 0].numpy() if cfg.mode != "bank" else result.weight[0].sum(0).numpy()
-            st.plotly_chart(
-                conv_figures.kernel_figure(
-                    shown_k, "Kernel weights" + (" (filter 1, R+G+B)" if cfg.mode == "bank" else "")
-                ),
-                key="conv.kernel_fig",
-            )
-        with cols[1]:
-            pictures = [_display(p) for p in colorize(conv.clip_for_display(maps))]
-            st.image(
-                pictures,
-                caption=[_map_caption(n, m) for n, m in zip(result.names, maps, strict=True)],
-                width=DISPLAY_SIDE if len(pictures) == 1 else 300,
-            )
-
-        st.subheader("Zoom in: hover a cell to see its patch and sum", anchor=False)
+        st.subheader("Look closer: the map next to the photo, hover a cell for its arithmetic", anchor=False)
+        names = result.names
         zc = st.columns([1, 1, 1])
-        channel = zc[0].selectbox(
-            "Feature map", range(len(result.names)), format_func=lambda i: result.names[i], key="conv.zoom_map"
-        )
-        view_values = ui.controls(VIEW_SPECS[:1], f"{PAGE}.zy", container=zc[1])
-        view_values |= ui.controls(VIEW_SPECS[1:], f"{PAGE}.zx", container=zc[2])
+        # The key follows the maps, so a mode change never leaves a stale label in the box.
+        names_key = hashlib.sha1("|".join(names).encode()).hexdigest()[:10]
+        channel_name = zc[0].selectbox("Feature map", names, key=f"conv.zoom_map.{names_key}")
+        channel = names.index(channel_name)
+        view_values = ui.controls(VIEW_SPECS[:1], f"{PAGE}.view", container=zc[1])
+        view_values |= ui.controls(VIEW_SPECS[1:], f"{PAGE}.view", container=zc[2])
         region = conv.zoom_region(maps.shape[-2], maps.shape[-1], view_values["zoom_y"], view_values["zoom_x"])
-        values, hover = conv.patch_hover(result.X_in, result.weight, g, channel, result.groups, region)
+        arith = conv.hover_arithmetic(result.X_in, result.weight, g, channel, result.groups, region)
+        r0, r1, c0, c1 = region
+        signed = is_signed(maps[channel].numpy())
         st.plotly_chart(
-            conv_figures.zoom_figure(
-                values,
-                hover,
-                region,
-                f"{result.names[channel]}: output rows {region[0]}–{region[1] - 1}, cols {region[2]}–{region[3] - 1}",
-                signed=is_signed(maps[channel].numpy()),
+            conv_figures.hover_figure(
+                arith,
+                maps[channel, r0:r1, c0:c1].numpy(),
+                f"{names[channel]}: output rows {r0}–{r1 - 1}, cols {c0}–{c1 - 1}",
+                signed=signed,
             ),
-            key="conv.zoom_fig",
+            key="conv.hover_fig",
         )
-    else:
-        view_values = {
-            p.name: st.session_state.get(f"_keep.{PAGE}.z{p.name[-1]}.{p.name}", p.default) for p in VIEW_SPECS
-        }
+        st.caption(
+            "Left: the input pixels under this window (what the kernel reads, padding included). Right: the same "
+            "window of the feature map, one square per output cell. Hovering a cell shows its patch, the kernel, "
+            "their element-wise products and the sum, which equals the map's value: all of it is in the page, so "
+            "hovering needs no rerun. Move the window with the two sliders; it is outlined on the whole map below."
+        )
+
+        cols = st.columns([1, 1], gap="medium")
+        with cols[0]:
+            st.image(_display(loaded.to_array()), caption=f"input ({loaded.name})", width="stretch")
+        with cols[1]:
+            pictures, captions = [], []
+            for n, ((picture, sgn), m) in enumerate(
+                zip(conv_figures.map_pictures(conv.clip_for_display(maps)), maps, strict=True)
+            ):
+                shown = conv_figures.pixelated(picture, max_side=DISPLAY_SIDE)
+                if n == channel:  # outline the hover window
+                    sy, sx = shown.shape[0] / m.shape[-2], shown.shape[1] / m.shape[-1]
+                    box = (
+                        int(r0 * sy),
+                        max(int(r1 * sy), int(r0 * sy) + 2),
+                        int(c0 * sx),
+                        max(int(c1 * sx), int(c0 * sx) + 2),
+                    )
+                    shown = conv_figures.outline(shown, box)
+                pictures.append(shown)
+                captions.append(_map_caption(names[n], m, sgn))
+            st.image(pictures, caption=captions, width="stretch" if len(pictures) == 1 else 240)
 
 # --- tab 2: the worked example ------------------------------------------------------------------------------------
 
@@ -261,7 +348,10 @@ with tab_steps:
     if step_values["ex_source"] == "photo":
         step_values |= ui.controls(STEP_SPECS[4:], f"{PAGE}.ex3", container=sc[2])
         X_small = conv.crop_gray(X, step_values["ex_top"], step_values["ex_left"], 7)
-        K_small = conv.build_weight(dataclasses.replace(cfg, mode="gray"))[0][0, 0]
+        try:
+            K_small = conv.build_weight(dataclasses.replace(cfg, mode="gray"))[0][0, 0]
+        except ValueError:
+            K_small = conv.LECTURE_KERNEL
         sc[2].caption(f"Crop of the grayscale photo (values 0–1), kernel: {conv.KERNELS[cfg.kernel].label}.")
     else:
         step_values |= {p.name: p.default for p in STEP_SPECS[4:]}
@@ -270,6 +360,7 @@ with tab_steps:
     step_geo = conv.Geometry(
         stride=step_values["ex_stride"], padding=step_values["ex_padding"], dilation=step_values["ex_dilation"]
     )
+    cell = _linked_int("conv.cell", "cell", "stepper cell", 1, 10_000, 1)
     try:
         steps = conv.conv_steps(X_small, K_small, step_geo)
     except conv.ConvGeometryError as err:
@@ -277,16 +368,49 @@ with tab_steps:
         steps = None
     if steps is not None:
         n_steps = len(steps.steps)
-        index = (
-            st.slider("Output cell (reading order)", 1, n_steps, 1, key=f"conv.step.{n_steps}") - 1
-            if n_steps > 1
-            else 0
-        )
+        cell = min(max(cell, 1), n_steps)
+        if n_steps > 1:
+            cell = st.slider("Output cell (reading order)", 1, n_steps, cell, key=f"conv.step.{n_steps}")
+        index = cell - 1
         step = steps.steps[index]
         st.plotly_chart(conv_figures.stepper_figure(steps, index), key="conv.stepper_fig")
+        st.caption(
+            "▶ Play slides the kernel cell by cell right here in your browser; the slider under the figure scrubs. "
+            "The slider above picks the cell written out below (and kept in the link)."
+        )
         st.markdown(f"**out[{step.row}, {step.col}]** = Σ patch ⊙ kernel = `{step.sum_text()}`")
         done = ", ".join(f"{s.total:.3g}" for s in steps.steps[: index + 1])
         st.caption(f"Filled so far: {done}. The same {K_small.numel()} weights are used at every position.")
+    st.session_state["conv.cell"] = cell
+    st.session_state["_keep.conv.cell"] = cell
+
+    st.subheader("Transposed convolution: the way back up", anchor=False)
+    tc = st.columns(2)
+    tr_values = ui.controls(conv_transpose.TRANSPOSE_SPECS[:1], f"{PAGE}.tr", container=tc[0])
+    tr_values |= ui.controls(conv_transpose.TRANSPOSE_SPECS[1:], f"{PAGE}.tr", container=tc[1])
+    ts, tp = int(tr_values["tr_stride"]), int(tr_values["tr_padding"])
+    X_t, K_t = conv.LECTURE_OUTPUT, conv.LECTURE_KERNEL
+    st.markdown(
+        f"`nn.ConvTranspose2d` takes the lecture's 3×3 output and its kernel back up: every input cell **stamps** "
+        f"a copy of the kernel scaled by its value, {ts} pixel(s) apart; where stamps overlap they add up, and "
+        f"padding p cuts p pixels off every side. Its size formula runs the convolution's backwards:"
+    )
+    st.latex(conv_transpose.transposed_formula_latex(X_t.shape[0], K_t.shape[0], ts, tp))
+    try:
+        Y_t = conv_transpose.conv_transpose(X_t, K_t, ts, tp)
+    except conv_transpose.TransposeGeometryError as err:
+        st.error(str(err), icon=":material/block:")
+    else:
+        by_hand = conv_transpose.conv_transpose_by_hand(X_t, K_t, ts, tp)
+        st.plotly_chart(
+            conv_figures.transpose_figure(X_t.numpy(), K_t.numpy(), Y_t.numpy(), ts, tp), key="conv.transpose_fig"
+        )
+        st.caption(
+            f"Stamping by hand gives the same {Y_t.shape[0]}×{Y_t.shape[1]} output as F.conv_transpose2d "
+            f"(largest difference {float((by_hand - Y_t).abs().max()):.1g}). A transposed convolution restores "
+            "the *shape* of a convolution's input (stride 1, padding 0 gives 3 → 5), not its values: it is not an "
+            "inverse."
+        )
 
 # --- tab 3: pooling and the shift test -----------------------------------------------------------------------------
 
@@ -313,23 +437,30 @@ with tab_pool:
                 f"(⌊({Hf} − {pk})/{ps}⌋ + 1) × (⌊({Wf} − {pk})/{ps}⌋ + 1) = **{Hp}×{Wp}** "
                 f"({factor:.1f}× fewer cells, no weights to learn)."
             )
+            (before, s_before), (after, s_after) = (
+                conv_figures.map_pictures(conv.clip_for_display(features[0, :1]))[0],
+                conv_figures.map_pictures(conv.clip_for_display(pooled[:1]))[0],
+            )
             pcols = st.columns(2)
             pcols[0].image(
-                _display(colorize(conv.clip_for_display(features[0, :1]))[0]),
-                caption=_map_caption(result.names[0] + (" after ReLU" if pool_values["relu"] else ""), features[0, 0]),
+                conv_figures.pixelated(before, max_side=DISPLAY_SIDE),
+                caption=_map_caption(
+                    result.names[0] + (" after ReLU" if pool_values["relu"] else ""), features[0, 0], s_before
+                ),
                 width="stretch",
             )
             pcols[1].image(
-                _display(np.kron(colorize(conv.clip_for_display(pooled[:1]))[0], np.ones((ps, ps, 1), dtype=np.uint8))),
-                caption=_map_caption(f"{pool_values['pool']}-pooled (drawn at the same scale)", pooled[0]),
+                conv_figures.pixelated(after, max_side=DISPLAY_SIDE),
+                caption=_map_caption(f"{pool_values['pool']}-pooled (each block is one cell)", pooled[0], s_after),
                 width="stretch",
             )
 
         st.subheader("Shift test: does pooling make the map less sensitive to small shifts?", anchor=False)
         st.markdown(
-            "The photo is moved by 1–4 pixels (right and down; new content enters at the edge). We compare the "
-            "feature map of the first filter with the map of the moved photo **at the same positions**, before and "
-            "after pooling. Relative change = mean |difference| / mean |map|."
+            "The crop window moves 1–4 pixels **right and down**, so the photo's content moves **up and left** "
+            "inside it (new content enters at the bottom and right edges). We compare the feature map of the first "
+            "filter with the map of the moved crop **at the same positions**, before and after pooling. "
+            "Relative change = mean |difference| / mean |map|."
         )
         shown = st.select_slider("Shift shown below (px)", options=[1, 2, 3, 4], value=1, key="conv.shift_shown")
         try:
@@ -369,10 +500,14 @@ with tab_pool:
             diff = colorize(np.stack([(shift.conv - shift.conv_shifted).numpy()]), signed=True)[0]
             pdiff = colorize(np.stack([(shift.pooled - shift.pooled_shifted).numpy()]), signed=True)[0]
             dcols = st.columns(2)
-            dcols[0].image(_display(diff), caption=f"map − map of the photo moved {shift.shown} px", width="stretch")
+            dcols[0].image(
+                conv_figures.pixelated(diff, max_side=DISPLAY_SIDE),
+                caption=f"map − map of the moved crop ({shift.shown} px)",
+                width="stretch",
+            )
             dcols[1].image(
-                _display(np.kron(pdiff, np.ones((ps, ps, 1), dtype=np.uint8))),
-                caption=f"pooled − pooled of the moved photo ({shift.shown} px)",
+                conv_figures.pixelated(pdiff, max_side=DISPLAY_SIDE),
+                caption=f"pooled − pooled of the moved crop ({shift.shown} px)",
                 width="stretch",
             )
 
@@ -383,18 +518,27 @@ with tab_arch:
         "The lecture's quiz: a **3×100×100** image, **100 filters of 3×5×5**, then conv → pool → conv → pool. "
         "Edit the stack (add or delete rows) and the input; every number below is recomputed."
     )
+    st.caption(arch.LECTURE_ASSUMPTIONS)
     if "conv.stack_text" not in st.session_state:
         st.session_state["conv.stack_text"] = st.query_params.get("stack", arch.format_stack(arch.LECTURE_STACK))
         st.session_state["conv.stack_version"] = 0
     try:
         stack = arch.parse_stack(st.session_state["conv.stack_text"])
     except arch.ArchitectureError as err:
-        st.warning(f"Ignored the stack from the link: {err}")
+        # Only a link can get here: replace it, so the rest of the session works with the lecture's stack.
+        link_problems.append(f"the stack (“stack”) was not used: {err} Showing the lecture's stack.")
+        st.session_state["conv.stack_text"] = arch.format_stack(arch.LECTURE_STACK)
         stack = arch.LECTURE_STACK
-    ic = st.columns(4)
-    C0 = ic[0].number_input("Input channels", 1, 512, 3, key="conv.arch_c")
-    H0 = ic[1].number_input("Input height", 1, 1024, 100, key="conv.arch_h")
-    W0 = ic[2].number_input("Input width", 1, 1024, 100, key="conv.arch_w")
+    ic = st.columns(4, vertical_alignment="bottom")
+    dims = []
+    for col, (name, label, lo, hi, default) in zip(ic, ARCH_INPUT, strict=False):
+        key = f"conv.{name}"
+        start = _linked_int(key, name, label, lo, hi, default)
+        if key not in st.session_state:
+            st.session_state[key] = start
+        dims.append(int(col.number_input(label, lo, hi, key=key)))
+        st.session_state[f"_keep.{key}"] = dims[-1]
+    C0, H0, W0 = dims
     if ic[3].button("Reset to the lecture's stack", key="conv.arch_reset"):
         st.session_state["conv.stack_text"] = arch.format_stack(arch.LECTURE_STACK)
         st.session_state["conv.stack_version"] += 1
@@ -427,7 +571,7 @@ with tab_arch:
         },
     )
     layers, problems = [], []
-    for n, row in enumerate(edited.to_dict("records"), start=1):
+    for n, row in enumerate(edited.to_dict("records")[: arch.MAX_LAYERS], start=1):
         try:
             kind = row.get("layer") or "conv"
             num = lambda v, d: int(v) if v is not None and not pd.isna(v) else d  # noqa: E731
@@ -444,10 +588,12 @@ with tab_arch:
             )
         except (arch.ArchitectureError, ValueError, TypeError) as err:
             problems.append(f"row {n}: {err}")
+    if len(edited) > arch.MAX_LAYERS:
+        problems.append(f"rows after {arch.MAX_LAYERS}: at most {arch.MAX_LAYERS} layers")
     for p in problems:
         st.warning(f"Skipped {p}")
     st.session_state["conv.stack_text"] = arch.format_stack(layers)
-    analysis = arch.analyse((int(C0), int(H0), int(W0)), layers)
+    analysis = arch.analyse((C0, H0, W0), layers)
     heavy, most = analysis.heaviest(), analysis.most_params()
     table = pd.DataFrame(
         [
@@ -487,29 +633,54 @@ with tab_arch:
         st.error(analysis.problem, icon=":material/block:")
 
     st.subheader("The quiz", anchor=False)
-    for n, qa in enumerate(arch.quiz(analysis)):
+    answers = arch.quiz(analysis)
+    if analysis.problem:
+        st.info(
+            "This stack is impossible (see the message above), so the quiz has no answers for it: a blob that "
+            "shrinks below the next kernel has no size, receptive field or cost. Fix the stack, or reset it to the "
+            "lecture's.",
+            icon=":material/block:",
+        )
+    for n, qa in enumerate(answers):
         with st.container(border=True):
             st.markdown(f"**Q{n + 1}. {qa.question}**")
             if st.session_state.get(f"conv.quiz.{n}") or st.button("Reveal the answer", key=f"conv.quiz_btn.{n}"):
                 st.session_state[f"conv.quiz.{n}"] = True
                 st.success(f"**{qa.answer}**")
+                if qa.latex:
+                    st.latex(qa.latex)
                 st.caption(qa.why)
     if layers and not analysis.problem and st.button("Check with a real nn.Sequential", key="conv.arch_check"):
-        model = arch.build_sequential(int(C0), layers)
+        cost = arch.check_cost(analysis)
+        run_on = "cpu" if cost.fits else "meta"
+        if not cost.fits:
+            st.info(
+                f"Running this stack for real would take {cost.macs:,} multiply-adds and "
+                f"{(cost.weight_bytes + cost.activation_bytes) / 2**20:,.0f} MB; the check computes at most "
+                f"{arch.CHECK_MAX_MACS:,} multiply-adds and {arch.CHECK_MAX_BYTES // 2**20} MB, so one click cannot "
+                "block the server. It runs on PyTorch's **meta** device instead: the same modules and shape rules, "
+                "no numbers computed. (The table above is arithmetic and needs no run at all.)",
+                icon=":material/speed:",
+            )
+        model = arch.build_sequential(C0, layers, device=run_on)
+        bar = st.progress(0.0, text="Running the stack layer by layer…")
         with torch.inference_mode():
-            shapes, Y = [], torch.zeros(1, int(C0), int(H0), int(W0))
-            for module in model:
+            shapes, Y = [], torch.zeros(1, C0, H0, W0, device=run_on)
+            for n, module in enumerate(model, start=1):
                 Y = module(Y)
                 shapes.append("×".join(map(str, Y.shape[1:])))
+                bar.progress(n / len(model), text=f"Layer {n} of {len(model)}: {shapes[-1]}")
+        bar.empty()
         st.code(str(model), language=None)
         ok = shapes == ["×".join(map(str, r.out_shape)) for r in analysis.rows]
         n_params = sum(p.numel() for p in model.parameters())
         (st.success if ok and n_params == analysis.total_params else st.error)(
-            f"PyTorch's shapes: {' → '.join(shapes)}; parameters: {n_params:,} "
-            f"({'matches' if ok and n_params == analysis.total_params else 'differs from'} the calculator)."
+            f"PyTorch's shapes{' (meta device)' if run_on == 'meta' else ''}: {' → '.join(shapes)}; "
+            f"parameters: {n_params:,} ({'matches' if ok and n_params == analysis.total_params else 'differs from'} "
+            "the calculator)."
         )
 
-# --- code and URL ----------------------------------------------------------------------------------------------------
+# --- code, link notice and URL ------------------------------------------------------------------------------------
 
 if result is not None:
     ui.show_code(
@@ -522,11 +693,30 @@ if result is not None:
         ),
         filename="convolution.py",
     )
+if link_problems:
+    notice.warning("Some settings in the link were not used:\n\n- " + "\n- ".join(link_problems))
 
-values = {**image_values, **kernel_values, **bank_values, **geo_values, **view_values, **pool_values, **step_values}
+values = {
+    **image_values,
+    **kernel_values,
+    **bank_values,
+    **geo_values,
+    **view_values,
+    **pool_values,
+    **step_values,
+    **tr_values,
+}
 extra = {}
 if cfg.kernel == "custom" and custom_text:
     extra["custom"] = custom_text
 if st.session_state["conv.stack_text"] != arch.format_stack(arch.LECTURE_STACK):
     extra["stack"] = st.session_state["conv.stack_text"]
+if cell != 1:
+    extra["cell"] = str(cell)
+for (name, *_, default), value in zip(ARCH_INPUT, (C0, H0, W0), strict=True):
+    if value != default:
+        extra[name] = str(value)
+active = next((short for short, label in TABS.items() if label == st.session_state.get("conv.tab")), "photo")
+if active != "photo":
+    extra["tab"] = active
 ui.sync_url(ALL_SPECS, values, extra=extra)

@@ -21,6 +21,7 @@ receptive field r:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -54,7 +55,8 @@ class Layer:
         return f"{self.kind} {self.kernel}×{self.kernel}, s={self.stride}"
 
 
-#: The lecture's quiz stack (the second conv's 100 filters of 5×5 are our choice; the slide leaves them open).
+#: The lecture's quiz stack (the second conv's 100 filters of 5×5 and both pools are our choice: see
+#: LECTURE_ASSUMPTIONS).
 LECTURE_INPUT = (3, 100, 100)
 LECTURE_STACK = (
     Layer("conv", 5, 1, 0, 100),
@@ -63,8 +65,18 @@ LECTURE_STACK = (
     Layer("max pool", 2, 2),
 )
 LAYER_KINDS = ("conv", "max pool", "mean pool")
+#: What the slide does not say and this app assumes for the default stack.
+LECTURE_ASSUMPTIONS = (
+    "**Assumed by this app** (the slide only gives the input and the first layer's filters): the second "
+    "convolution also has **100 filters of 5×5**, with **no padding** and stride 1, and both poolings are "
+    "**2×2 max pooling with stride 2**. Change the stack below and every answer follows."
+)
+MAX_LAYERS = 12
+#: Longest stack text accepted from a link (12 layers of the longest token, with separators).
+MAX_STACK_TEXT = MAX_LAYERS * 16
 
-_TOKEN = re.compile(r"^(?P<kind>[cma])(?P<a>\d+)(?:k(?P<k>\d+))?(?:s(?P<s>\d+))?(?:p(?P<p>\d+))?$")
+# Numbers of at most 4 digits: the widest legal value is 1024 filters.
+_TOKEN = re.compile(r"^(?P<kind>[cma])(?P<a>\d{1,4})(?:k(?P<k>\d{1,4}))?(?:s(?P<s>\d{1,4}))?(?:p(?P<p>\d{1,4}))?$")
 
 
 def format_stack(layers: tuple[Layer, ...] | list[Layer]) -> str:
@@ -79,12 +91,23 @@ def format_stack(layers: tuple[Layer, ...] | list[Layer]) -> str:
 
 
 def parse_stack(text: str) -> tuple[Layer, ...]:
-    """Inverse of :func:`format_stack`; raises :class:`ArchitectureError` on anything else."""
+    """Inverse of :func:`format_stack`; raises :class:`ArchitectureError` on anything else.
+
+    The text may come from a link: its length is capped before any parsing and
+    messages name the layer's position, never its text.
+    """
+    if len(text) > MAX_STACK_TEXT:
+        raise ArchitectureError(f"a stack is at most {MAX_STACK_TEXT} characters ({MAX_LAYERS} layers).")
     layers = []
-    for token in [t for t in text.strip().lower().split("-") if t]:
+    tokens = [t for t in text.strip().lower().split("-") if t]
+    if len(tokens) > MAX_LAYERS:
+        raise ArchitectureError(f"At most {MAX_LAYERS} layers, please.")
+    for n, token in enumerate(tokens, start=1):
         m = _TOKEN.match(token)
         if not m:
-            raise ArchitectureError(f"“{token}” is not a layer (examples: c100k5s1p0 = conv, m2s2 = max pool).")
+            raise ArchitectureError(
+                f"layer {n} is not a layer (write c100k5s1p0 for a conv, m2s2 for a max pool, a2s2 for a mean pool)."
+            )
         a = int(m["a"])
         if m["kind"] == "c":
             layer = Layer("conv", int(m["k"] or 3), int(m["s"] or 1), int(m["p"] or 0), a)
@@ -92,8 +115,6 @@ def parse_stack(text: str) -> tuple[Layer, ...]:
             layer = Layer("max pool" if m["kind"] == "m" else "mean pool", a, int(m["s"] or a))
         validate_layer(layer)
         layers.append(layer)
-    if len(layers) > 12:
-        raise ArchitectureError("At most 12 layers, please.")
     return tuple(layers)
 
 
@@ -175,13 +196,18 @@ def analyse(input_shape: tuple[int, int, int], layers: tuple[Layer, ...] | list[
     return Analysis(input_shape, rows, None)
 
 
-def build_sequential(in_channels: int, layers: tuple[Layer, ...] | list[Layer]) -> nn.Sequential:
-    """The stack as ``nn.Sequential`` of ``nn.Conv2d`` / ``nn.MaxPool2d`` / ``nn.AvgPool2d``."""
+def build_sequential(
+    in_channels: int, layers: tuple[Layer, ...] | list[Layer], device: str | torch.device = "cpu"
+) -> nn.Sequential:
+    """The stack as ``nn.Sequential`` of ``nn.Conv2d`` / ``nn.MaxPool2d`` / ``nn.AvgPool2d``.
+
+    ``device="meta"`` builds it without allocating any weight (shapes only).
+    """
     modules: list[nn.Module] = []
     C = in_channels
     for L in layers:
         if L.is_conv:
-            modules.append(nn.Conv2d(C, L.filters, L.kernel, L.stride, L.padding))
+            modules.append(nn.Conv2d(C, L.filters, L.kernel, L.stride, L.padding, device=device))
             C = L.filters
         elif L.kind == "max pool":
             modules.append(nn.MaxPool2d(L.kernel, L.stride))
@@ -214,15 +240,110 @@ def receptive_field_by_gradient(
     return int(hit.any(1).sum()), int(hit.any(0).sum())
 
 
+#: Budget of the page's "Check with a real nn.Sequential" (a ~1 s run on a 2-core CPU); above it, the check
+#: runs on PyTorch's "meta" device: real modules, real shapes and parameter counts, no arithmetic.
+CHECK_MAX_MACS = 2_000_000_000
+CHECK_MAX_BYTES = 256 * 2**20
+
+
+@dataclass
+class CheckCost:
+    """What running the stack once on a float32 input would cost."""
+
+    macs: int  # multiply-adds of the convolutions
+    weight_bytes: int  # float32 parameters
+    activation_bytes: int  # the largest input + output pair of one layer (inference keeps no more)
+
+    @property
+    def fits(self) -> bool:
+        return self.macs <= CHECK_MAX_MACS and self.weight_bytes + self.activation_bytes <= CHECK_MAX_BYTES
+
+
+def check_cost(analysis: Analysis) -> CheckCost:
+    """Estimate, from the arithmetic alone, what a real forward pass of ``analysis``'s stack would cost."""
+    blobs = [analysis.input_shape] + [r.out_shape for r in analysis.rows]
+    sizes = [C * H * W * 4 for C, H, W in blobs]
+    pairs = max((a + b for a, b in itertools.pairwise(sizes)), default=sizes[0])
+    return CheckCost(analysis.total_macs, analysis.total_params * 4, pairs)
+
+
+def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
+    """Parameters of ``nn.Linear(in_features, out_features)``: one weight per (input, output) pair + biases."""
+    return in_features * out_features + (out_features if bias else 0)
+
+
+def conv2d_params(in_channels: int, out_channels: int, k: int, bias: bool = True) -> int:
+    """Parameters of ``nn.Conv2d(in_channels, out_channels, k)``: C_out·(C_in·k² + 1)."""
+    return out_channels * (in_channels * k * k + (1 if bias else 0))
+
+
+@dataclass
+class WeightSharing:
+    """A conv layer vs a dense layer with the same input and output blob."""
+
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    kernel: int
+    dense_params: int  # nn.Linear(C·H·W, C'·H'·W')
+    conv_params: int  # nn.Conv2d(C, C', k)
+
+    @property
+    def ratio(self) -> float:
+        return self.dense_params / self.conv_params
+
+    def latex(self) -> str:
+        """Both counts written out, for ``st.latex``."""
+        (C, H, W), (C2, H2, W2), k = self.in_shape, self.out_shape, self.kernel
+        n_in, n_out = C * H * W, C2 * H2 * W2
+        mant, exp = f"{self.dense_params:.2e}".split("e")
+        return (
+            r"\begin{aligned}"
+            rf"\text{{dense}}&: \underbrace{{{C}\cdot{H}\cdot{W}}}_{{{_tex_int(n_in)}}}"
+            rf"\times\underbrace{{{C2}\cdot{H2}\cdot{W2}}}_{{{_tex_int(n_out)}}} + {_tex_int(n_out)}"
+            rf" = {_tex_int(self.dense_params)} \approx {mant}\cdot 10^{{{int(exp)}}}\\"
+            rf"\text{{conv}}&: {C2}\cdot({C}\cdot{k}^2 + 1) = {_tex_int(self.conv_params)}"
+            rf"\qquad(\text{{about }}{_tex_int(round(self.ratio))}\times\text{{ fewer}})"
+            r"\end{aligned}"
+        )
+
+
+def _tex_int(n: int) -> str:
+    return f"{n:,}".replace(",", r"\,")
+
+
+def _sci(n: int) -> str:
+    """``27648921600`` → ``2.76·10¹⁰``."""
+    mant, exp = f"{n:.2e}".split("e")
+    return f"{mant}·10{str(int(exp)).translate(str.maketrans('-0123456789', '⁻⁰¹²³⁴⁵⁶⁷⁸⁹'))}"
+
+
+def weight_sharing(row: LayerRow) -> WeightSharing:
+    """Compare conv layer ``row`` with a dense layer mapping the same input blob to the same output blob."""
+    (C, H, W), (C2, H2, W2) = row.in_shape, row.out_shape
+    return WeightSharing(
+        row.in_shape,
+        row.out_shape,
+        row.layer.kernel,
+        linear_params(C * H * W, C2 * H2 * W2),
+        conv2d_params(C, C2, row.layer.kernel),
+    )
+
+
 @dataclass
 class QuizAnswer:
     question: str
     answer: str
     why: str
+    latex: str = ""  # a formula shown with the answer (st.latex), if any
 
 
 def quiz(analysis: Analysis) -> list[QuizAnswer]:
-    """The lecture's four questions, answered from the calculator (for any stack with ≥1 conv and ≥1 pool)."""
+    """The lecture's four questions (and the weight-sharing count), answered from the calculator.
+
+    An impossible stack (``analysis.problem``) gets no answers: the page says why instead.
+    """
+    if analysis.problem:
+        return []
     rows = analysis.rows
     convs = [r for r in rows if r.layer.is_conv]
     pools = [r for r in rows if not r.layer.is_conv]
@@ -272,6 +393,19 @@ def quiz(analysis: Analysis) -> list[QuizAnswer]:
                 "Parameters = C_out·(C_in·k² + 1), independent of the image size. "
                 + "; ".join(f"layer {r.index}: {r.params:,}" for r in convs)
                 + ". Pooling has none.",
+            )
+        )
+    if convs:
+        ws = weight_sharing(convs[0])
+        (C, H, W), (C2, H2, W2) = ws.in_shape, ws.out_shape
+        answers.append(
+            QuizAnswer(
+                f"Weight sharing: how many parameters would a dense layer need to map {C}×{H}×{W} to "
+                f"{C2}×{H2}×{W2}, like layer {convs[0].index}?",
+                f"{ws.dense_params:,} (≈ {_sci(ws.dense_params)}) instead of the convolution's {ws.conv_params:,}",
+                "A dense (nn.Linear) layer has one weight for every (input value, output value) pair plus a bias "
+                "per output. The convolution shares one small filter per output channel across every position.",
+                ws.latex(),
             )
         )
     return answers

@@ -14,7 +14,7 @@ circular) and dilation, and that the lecture's worked example gives
 Also here: the kernel presets, the output-size formula written out with numbers
 (and an explanation when a setting leaves no output), the worked-example stepper
 (:func:`conv_steps`) and the per-cell hover text for a zoomed feature map
-(:func:`patch_hover`).
+(:func:`hover_arithmetic`).
 
 Shapes: images are ``(N, C, H, W)`` float tensors in ``[0, 1]``; weights
 ``(C_out, C_in / groups, k, k)`` like ``nn.Conv2d``.
@@ -75,8 +75,17 @@ KERNELS: dict[str, Kernel] = {
         Kernel("laplacian", "Laplacian", "Second derivative: zero on flat and linear ramps, signed at edges."),
         Kernel("box_blur", "Box blur", "The mean of the k×k patch.", sizable=True),
         Kernel("gaussian_blur", "Gaussian blur", "A weighted mean, heavier at the centre (σ = k/6).", sizable=True),
-        Kernel("sharpen", "Sharpen", "Identity plus a Laplacian: exaggerates the difference from the neighbours."),
-        Kernel("emboss", "Emboss", "A diagonal gradient plus identity: looks like light from the top-left."),
+        Kernel(
+            "sharpen",
+            "Sharpen",
+            "Identity minus the Laplacian (the Laplacian above, centre −4): adds back the difference from the "
+            "neighbours, so edges get exaggerated.",
+        ),
+        Kernel(
+            "emboss",
+            "Emboss",
+            "Identity plus a diagonal gradient (bottom-right minus top-left): looks like light from the top-left.",
+        ),
         Kernel("outline", "Outline", "Setosa's outline kernel (the lecture's edge kernel is the same matrix)."),
         Kernel("custom", "Custom (edit the grid)", "Your own weights, 3×3 up to 7×7."),
     )
@@ -130,10 +139,27 @@ def normalise_kernel(K: torch.Tensor) -> torch.Tensor:
     return K / positive if positive > 0 else K.clone()
 
 
+#: Longest custom-kernel text accepted (7×7 weights of up to 12 characters each, with separators).
+MAX_KERNEL_TEXT = 7 * 7 * 13
+
+
 def parse_kernel(text: str) -> torch.Tensor:
-    """``"0,-1,0;-1,5,-1;0,-1,0"`` → a ``(k, k)`` tensor; raises ValueError unless square, 1..7, finite."""
+    """``"0,-1,0;-1,5,-1;0,-1,0"`` → a ``(k, k)`` tensor; raises ValueError unless square, 1..7, finite.
+
+    The error messages never repeat the text (it may come from a link: see DESIGN.md §5).
+    """
+    if len(text) > MAX_KERNEL_TEXT:
+        raise ValueError(f"a kernel is at most {MAX_KERNEL_TEXT} characters (7×7 numbers)")
     rows = [r for r in text.strip().split(";") if r.strip()]
-    values = [[float(v) for v in r.split(",")] for r in rows]
+    values = []
+    for i, r in enumerate(rows, start=1):
+        row = []
+        for j, v in enumerate(r.split(","), start=1):
+            try:
+                row.append(float(v))
+            except ValueError:
+                raise ValueError(f"row {i}, entry {j} is not a number") from None
+        values.append(row)
     k = len(values)
     if not 1 <= k <= 7 or any(len(r) != k for r in values):
         raise ValueError(f"a kernel must be square, 1×1 to 7×7; got rows of lengths {[len(r) for r in values]}")
@@ -146,6 +172,40 @@ def parse_kernel(text: str) -> torch.Tensor:
 def format_kernel(K: torch.Tensor) -> str:
     """Inverse of :func:`parse_kernel` (compact, for the URL)."""
     return ";".join(",".join(f"{float(v):.4g}" for v in row) for row in K)
+
+
+def resize_kernel(K: torch.Tensor, size: int) -> tuple[torch.Tensor, int]:
+    """``K (k, k)`` grown (zeros around) or cut (outer rings dropped) to ``(size, size)``, centred.
+
+    Returns ``(kernel, dropped)`` where ``dropped`` counts the non-zero weights
+    that a cut removed, so the page can say what a smaller grid lost.
+    """
+    k = K.shape[-1]
+    if size >= k:
+        return F.pad(K, _centre_pad(size - k)), 0
+    a = (k - size) // 2
+    cut = K[a : a + size, a : a + size].clone()
+    return cut, int((K != 0).sum()) - int((cut != 0).sum())
+
+
+def flip_kernel(K: torch.Tensor) -> torch.Tensor:
+    """``K`` rotated by 180° (flipped along both axes): what a mathematician's convolution would slide.
+
+    ``F.conv2d(x, flip_kernel(K))`` is the textbook convolution ``x ∗ K``;
+    ``F.conv2d(x, K)`` (every deep-learning library) is cross-correlation.
+    """
+    return K.flip(-2, -1)
+
+
+#: What the page says about the name "convolution" (tests check the claims about Sobel and emboss).
+CROSS_CORRELATION_NOTE = (
+    "**“Convolution” in deep learning is cross-correlation:** `nn.Conv2d` / `F.conv2d` slide the kernel as "
+    "written, without the 180° flip of the mathematical convolution. For a learned kernel it makes no "
+    "difference (it would just learn the flipped weights). For the presets here: the symmetric ones (lecture "
+    "edge, Laplacian, sharpen, blurs, identity) are unchanged by a flip; **Sobel and Prewitt** flip into their "
+    "negatives, so every edge's sign reverses (red ↔ blue); **emboss** keeps its identity centre but its "
+    "gradient reverses, so the light seems to come from the bottom-right instead of the top-left."
+)
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -485,51 +545,63 @@ def crop_gray(X: torch.Tensor, top: float, left: float, size: int = 7) -> torch.
 # --- hover: the patch behind a feature-map cell -------------------------------------------------------------------
 
 
-def patch_hover(
+@dataclass
+class HoverArithmetic:
+    """The arithmetic behind every cell of a window of one feature map (sent to the browser for hover).
+
+    ``region = (r0, r1, c0, c1)`` in output cells. For cell ``(i, j)`` of the
+    window, ``products[i, j] = patches[i, j] * kernel`` and ``sums[i, j]`` is
+    their total: the value of ``out[r0 + i, c0 + j]``.
+    """
+
+    region: tuple[int, int, int, int]
+    kernel: np.ndarray  # (C, k, k) the weights of this map's filter
+    patches: np.ndarray  # (h, w, C, k, k) the input values under the taps
+    products: np.ndarray  # (h, w, C, k, k) patch ⊙ kernel
+    sums: np.ndarray  # (h, w) Σ products
+    input_window: np.ndarray  # (C, rows, cols) the (padded) input that feeds the window
+    input_origin: tuple[int, int]  # unpadded input (row, col) of input_window[:, 0, 0] (negative inside padding)
+
+
+def hover_arithmetic(
     X_in: torch.Tensor,
     weight: torch.Tensor,
     geometry: Geometry,
     channel: int,
     groups: int,
     region: tuple[int, int, int, int],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Values and hover text for output cells ``rows r0:r1, cols c0:c1`` of map ``channel``.
+) -> HoverArithmetic:
+    """Patches, products and sums for output cells ``rows r0:r1, cols c0:c1`` of map ``channel``.
 
-    ``X_in (1, C_in, H, W)``; returns ``(values (h, w), text (h, w))``. The text
-    lists the input patch under the kernel and the sum; for a C×k×k filter it
-    gives each channel's partial sum instead (75 numbers do not fit a tooltip).
+    ``X_in (1, C_in, H, W)`` is what the kernel sees (gray or RGB); only the
+    input window that feeds the region is padded and unfolded, never the photo.
     """
     g = geometry
     r0, r1, c0, c1 = region
     k = weight.shape[-1]
-    if groups > 1:
-        X_src, Wc = X_in[:, channel : channel + 1], weight[channel : channel + 1]
+    if groups > 1:  # per-channel: map c sees channel c only
+        X_src, Wc = X_in[:, channel : channel + 1], weight[channel]
     else:
-        X_src, Wc = X_in, weight[channel : channel + 1]
+        X_src, Wc = X_in, weight[channel]
     if g.padding:
         X_src = F.pad(X_src, (g.padding,) * 4, mode="constant" if g.padding_mode == "zeros" else g.padding_mode)
-    # Only the input window that feeds the region (no unfold of the whole photo).
     span = g.dilation * (k - 1) + 1
     top, left = r0 * g.stride, c0 * g.stride
     window = X_src[..., top : (r1 - 1) * g.stride + span, left : (c1 - 1) * g.stride + span]
-    cols = F.unfold(window, k, dilation=g.dilation, stride=g.stride)  # (1, C·k·k, h·w)
+    cols = F.unfold(window.double(), k, dilation=g.dilation, stride=g.stride)  # (1, C·k·k, h·w)
     C = window.shape[1]
     h, w = r1 - r0, c1 - c0
-    patches = cols[0].T.reshape(h * w, C, k, k)
-    partial = (patches * Wc[0]).sum(dim=(2, 3))  # (h·w, C)
-    values = partial.sum(1).reshape(h, w).numpy()
-    text = np.empty((h, w), dtype=object)
-    names = ("R", "G", "B")
-    for idx in range(h * w):
-        i, j = divmod(idx, w)
-        head = f"out[{r0 + i}, {c0 + j}] = Σ patch ⊙ kernel = <b>{values[i, j]:.4g}</b>"
-        if C == 1:
-            rows = "<br>".join(" ".join(f"{v:5.2f}" for v in row) for row in patches[idx, 0].tolist())
-            text[i, j] = f"{head}<br>patch (input values):<br>{rows}"
-        else:
-            parts = " + ".join(f"{names[c] if c < 3 else c}: {float(partial[idx, c]):.3g}" for c in range(C))
-            text[i, j] = f"{head}<br>per-channel sums: {parts}"
-    return values, text
+    patches = cols[0].T.reshape(h, w, C, k, k)
+    products = patches * Wc.double()
+    return HoverArithmetic(
+        region=region,
+        kernel=Wc.numpy().astype(np.float64),
+        patches=patches.numpy(),
+        products=products.numpy(),
+        sums=products.sum(dim=(2, 3, 4)).numpy(),
+        input_window=window[0].numpy(),
+        input_origin=(top - g.padding, left - g.padding),
+    )
 
 
 def zoom_region(H_out: int, W_out: int, center_y: float, center_x: float, size: int = 24) -> tuple[int, int, int, int]:

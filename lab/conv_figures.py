@@ -13,8 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lab.architecture import Analysis
-from lab.conv import Steps
-from lab.figures import CLASS_COLORS, layout, line_chart, scale_for
+from lab.conv import HoverArithmetic, Steps
+from lab.figures import CLASS_COLORS, colorize, is_signed, layout, line_chart, scale_for
 from lab.pooling import ShiftResult
 
 HIGHLIGHT = "#d6336c"
@@ -24,7 +24,9 @@ def _fmt(v: float) -> str:
     return "" if not np.isfinite(v) else (f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}")
 
 
-def _annotated(z: np.ndarray, *, signed: bool | None = None, showscale: bool = False, name: str = "") -> go.Heatmap:
+def _annotated(
+    z: np.ndarray, *, signed: bool | None = None, showscale: bool = False, name: str = "", size: int = 14
+) -> go.Heatmap:
     z = np.asarray(z, dtype=np.float64)
     text = np.vectorize(_fmt)(z) if z.size else z
     finite = z[np.isfinite(z)]
@@ -38,7 +40,7 @@ def _annotated(z: np.ndarray, *, signed: bool | None = None, showscale: bool = F
         z=z,
         text=text,
         texttemplate="%{text}",
-        textfont={"size": 14},
+        textfont={"size": size},
         showscale=showscale,
         name=name,
         hovertemplate=f"{name} row %{{y}}, col %{{x}}: %{{z:.4g}}<extra></extra>",
@@ -46,73 +48,180 @@ def _annotated(z: np.ndarray, *, signed: bool | None = None, showscale: bool = F
     )
 
 
-def _box(fig: go.Figure, rows: list[int], cols: list[int], row: int, col: int) -> None:
-    """Outline every kernel tap (dilated taps are separate squares)."""
-    for r in rows:
-        for c in cols:
-            fig.add_shape(
-                type="rect",
-                x0=c - 0.5,
-                x1=c + 0.5,
-                y0=r - 0.5,
-                y1=r + 0.5,
-                line={"color": HIGHLIGHT, "width": 3},
-                row=row,
-                col=col,
-            )
+def _axes(row: int, col: int, n_cols: int = 2) -> tuple[str, str]:
+    """Plotly's axis names ("x3", "y3") of subplot (row, col), 1-based, for shapes in frames."""
+    n = (row - 1) * n_cols + col
+    suffix = "" if n == 1 else str(n)
+    return f"x{suffix}", f"y{suffix}"
 
 
-def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one output cell at a time") -> go.Figure:
-    """Three panels: the (padded) input with the current patch outlined, patch ⊙ kernel, the output so far."""
+def _rects(rows: list[int], cols: list[int], axes: tuple[str, str], **line) -> list[dict]:
+    """One outlined square per (row, col) (dilated kernel taps are separate squares)."""
+    xref, yref = axes
+    style = {"color": HIGHLIGHT, "width": 3} | line
+    return [
+        {
+            "type": "rect",
+            "xref": xref,
+            "yref": yref,
+            "x0": c - 0.5,
+            "x1": c + 0.5,
+            "y0": r - 0.5,
+            "y1": r + 0.5,
+            "line": style,
+        }
+        for r in rows
+        for c in cols
+    ]
+
+
+def _step_title(steps: Steps, index: int) -> str:
+    step = steps.steps[index]
+    return f"out[{step.row}, {step.col}] = Σ patch ⊙ kernel = {_fmt(step.total)}   (cell {index + 1} of {len(steps.steps)})"
+
+
+def _step_frame_parts(steps: Steps, index: int, ring: list[dict]) -> tuple[list[go.Heatmap], list[dict]]:
+    """The traces that change (products, output so far) and every shape, for cell ``index``."""
     step = steps.steps[index]
     out = np.full(steps.output.shape, np.nan)
     for s in steps.steps[: index + 1]:
         out[s.row, s.col] = s.total
+    full = steps.output.numpy()
+    products = _annotated(step.products.numpy(), signed=True, name="product", size=_font(step.products.shape[-1]))
+    out_trace = _annotated(out, name="output", size=_font(max(full.shape)))
+    scale = scale_for(full)
+    if "zmin" in scale:
+        out_trace.update(zmin=scale["zmin"], zmax=scale["zmax"], zmid=0.0)
+    else:
+        out_trace.update(zmin=float(full.min()), zmax=float(max(full.max(), full.min() + 1e-9)))
+    shapes = _rects(step.rows, step.cols, _axes(1, 1)) + _rects([step.row], [step.col], _axes(2, 2)) + ring
+    return [products, out_trace], shapes
+
+
+def _font(n: int) -> int:
+    """Cell-label size that fits an n×n grid in a ~300 px panel."""
+    return 14 if n <= 7 else 11 if n <= 9 else 9
+
+
+def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one output cell at a time") -> go.Figure:
+    """Four panels: the (padded) input with the patch outlined, the kernel, patch ⊙ kernel, the output so far.
+
+    Every output cell is also a plotly frame: ▶ Play slides the kernel cell by
+    cell in the browser (no server round trip); the slider under the figure
+    scrubs. The figure opens at cell ``index``. Axes show whole cells only.
+    """
     p = steps.geometry.padding
+    n_r, n_c = steps.padded.shape
+    k = steps.kernel.shape[-1]
     fig = make_subplots(
-        rows=1,
-        cols=3,
-        column_widths=[0.42, 0.29, 0.29],
-        horizontal_spacing=0.06,
+        rows=2,
+        cols=2,
+        horizontal_spacing=0.12,
+        vertical_spacing=0.16,
         subplot_titles=(
-            f"input{' (padded by ' + str(p) + ')' if p else ''} — patch for out[{step.row}, {step.col}]",
+            f"input{' (padded by ' + str(p) + ')' if p else ''}, the patch outlined",
+            f"kernel ({k}×{k}, the same at every cell)",
             "patch ⊙ kernel (products)",
-            f"output: {index + 1} of {len(steps.steps)} cells",
+            "output so far",
         ),
     )
-    fig.add_trace(_annotated(steps.padded.numpy(), name="input"), row=1, col=1)
-    fig.add_trace(_annotated(step.products.numpy(), signed=True, name="product"), row=1, col=2)
-    full = steps.output.numpy()
-    out_trace = _annotated(out, name="output")
-    out_trace.update(**{k: v for k, v in scale_for(full).items() if k != "colorscale"})
-    if "zmin" not in scale_for(full):
-        out_trace.update(zmin=float(full.min()), zmax=float(max(full.max(), full.min() + 1e-9)))
-    fig.add_trace(out_trace, row=1, col=3)
-    _box(fig, step.rows, step.cols, 1, 1)
-    _box(fig, [step.row], [step.col], 1, 3)
+    ring = []
     if p:  # the padding ring, dashed
-        n_r, n_c = steps.padded.shape
-        fig.add_shape(
-            type="rect",
-            x0=p - 0.5,
-            x1=n_c - p - 0.5,
-            y0=p - 0.5,
-            y1=n_r - p - 0.5,
-            line={"color": "grey", "dash": "dash"},
-            row=1,
-            col=1,
+        xref, yref = _axes(1, 1)
+        ring.append(
+            {
+                "type": "rect",
+                "xref": xref,
+                "yref": yref,
+                "x0": p - 0.5,
+                "x1": n_c - p - 0.5,
+                "y0": p - 0.5,
+                "y1": n_r - p - 0.5,
+                "line": {"color": "grey", "dash": "dash"},
+            }
         )
-    for c in (1, 2, 3):
-        fig.update_yaxes(  # one "row" title: on the inner panels it would print over the panel to their left
-            autorange="reversed",
-            scaleanchor=f"x{'' if c == 1 else c}",
-            constrain="domain",
-            row=1,
-            col=c,
-            title_text="row" if c == 1 else None,
+    fig.add_trace(_annotated(steps.padded.numpy(), name="input", size=_font(max(n_r, n_c))), row=1, col=1)
+    fig.add_trace(_annotated(steps.kernel.numpy(), name="kernel", size=_font(k)), row=1, col=2)
+    (products, out_trace), shapes = _step_frame_parts(steps, index, ring)
+    fig.add_trace(products, row=2, col=1)
+    fig.add_trace(out_trace, row=2, col=2)
+    for r in (1, 2):
+        for c in (1, 2):
+            fig.update_yaxes(
+                autorange="reversed", scaleanchor=_axes(r, c)[0], constrain="domain", dtick=1, row=r, col=c
+            )
+            fig.update_xaxes(constrain="domain", dtick=1, row=r, col=c)
+    fig.update_yaxes(title_text="row", row=1, col=1)
+    fig.update_xaxes(title_text="column", row=1, col=1)
+    fig = layout(fig, _step_title(steps, index), height=700)
+    fig.update_layout(shapes=shapes)
+
+    frames, slider_steps = [], []
+    for i in range(len(steps.steps)):
+        traces, frame_shapes = _step_frame_parts(steps, i, ring)
+        name = str(i + 1)
+        frames.append(
+            go.Frame(
+                name=name,
+                data=traces,
+                traces=[2, 3],
+                layout={"shapes": frame_shapes, "title": {"text": _step_title(steps, i)}},
+            )
         )
-        fig.update_xaxes(row=1, col=c, title_text="column", constrain="domain")
-    return layout(fig, title, height=420)
+        slider_steps.append(
+            {
+                "label": name,
+                "method": "animate",
+                "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}],
+            }
+        )
+    fig.frames = frames
+    fig.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": -0.06,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showactive": False,
+                "buttons": [
+                    {
+                        "label": "▶ Play",
+                        "method": "animate",
+                        "args": [
+                            None,
+                            {
+                                "frame": {"duration": 700, "redraw": True},
+                                "fromcurrent": True,
+                                "transition": {"duration": 0},
+                            },
+                        ],
+                    },
+                    {
+                        "label": "❚❚ Pause",
+                        "method": "animate",
+                        "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": index,
+                "x": 0.25,
+                "len": 0.75,
+                "y": -0.04,
+                "yanchor": "top",
+                "currentvalue": {"prefix": "cell "},
+                "pad": {"t": 10},
+                "steps": slider_steps,
+            }
+        ],
+        margin={"b": 110},
+    )
+    return fig
 
 
 def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:
@@ -123,31 +232,190 @@ def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:
     trace.update(textfont={"size": 14 if K.shape[-1] <= 3 else 11 if K.shape[-1] <= 5 else 9})
     trace.update(colorbar={"tickformat": ".3g"})
     fig = go.Figure(trace)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="row")
-    fig.update_xaxes(title_text="column", constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="row", dtick=1)
+    fig.update_xaxes(title_text="column", constrain="domain", dtick=1)
     return layout(fig, title, height=280)
 
 
-def zoom_figure(
-    values: np.ndarray, hover: np.ndarray, region: tuple[int, int, int, int], title: str, signed: bool | None = None
-) -> go.Figure:
-    """A window of one feature map with true row/column coordinates; hover lists the patch and the sum."""
-    r0, r1, c0, c1 = region
-    fig = go.Figure(
+# --- the feature map next to the photo, with the arithmetic on hover --------------------------------------------
+
+NBSP = "\u00a0"  # hover labels collapse ordinary spaces; non-breaking ones keep columns aligned
+#: Above this many numbers per grid, the hover lists per-channel sums instead of every product.
+HOVER_MAX_TERMS = 49
+
+
+def _cell(v: float, width: int = 6) -> str:
+    return f"{v:.2f}".rjust(width, NBSP)
+
+
+def hover_customdata(arith: HoverArithmetic) -> tuple[np.ndarray, str]:
+    """``(customdata (h, w, n), hovertemplate)`` that spell out patch ⊙ kernel = products and the sum.
+
+    Per cell, ``customdata`` holds the patch values, then the products, then
+    the sum (or, for large C×k×k filters, each channel's partial sum, then the
+    sum). The kernel is the same for every cell, so it is written into the
+    template once instead of being sent per cell. The hover shows the map's own
+    value (``%{z}``, from ``F.conv2d``) next to the sum, so a student can check
+    they agree.
+    """
+    h, w, C, k, _ = arith.patches.shape
+    head = "out[%{y}, %{x}] = <b>%{z:.4g}</b> (the map)<br>"
+    terms = C * k * k
+    if terms <= HOVER_MAX_TERMS:
+        data = np.concatenate(
+            [arith.patches.reshape(h, w, -1), arith.products.reshape(h, w, -1), arith.sums[..., None]], axis=-1
+        )
+        fmt = f"{NBSP}>6.2f"
+        lines = []
+        names = ("R", "G", "B")
+        for c in range(C):
+            if C > 1:
+                lines.append(f"channel {names[c] if c < 3 else c}:")
+            for u in range(k):
+                patch = " ".join(f"%{{customdata[{c * k * k + u * k + v}]:{fmt}}}" for v in range(k))
+                kern = " ".join(_cell(float(arith.kernel[c, u, v])) for v in range(k))
+                prod = " ".join(f"%{{customdata[{terms + c * k * k + u * k + v}]:{fmt}}}" for v in range(k))
+                sep = f"{NBSP}⊙{NBSP}" if u == k // 2 else NBSP * 3
+                eq = f"{NBSP}={NBSP}" if u == k // 2 else NBSP * 3
+                lines.append(f"{patch}{sep}{kern}{eq}{prod}")
+        labels = f"patch{NBSP * (7 * k - 5)}kernel{NBSP * (7 * k - 6)}products"
+        body = f"{labels}<br>" + "<br>".join(lines)
+        total = f"customdata[{2 * terms}]"
+    else:
+        data = np.concatenate([arith.products.sum(axis=(3, 4)), arith.sums[..., None]], axis=-1)
+        body = "per-channel sums of patch ⊙ kernel:<br>" + " + ".join(
+            f"{('R', 'G', 'B')[c] if c < 3 else c}: %{{customdata[{c}]:.4g}}" for c in range(C)
+        )
+        total = f"customdata[{C}]"
+    template = f"{head}{body}<br>Σ products = <b>%{{{total}:.4g}}</b><extra></extra>"
+    return data, template
+
+
+def hover_figure(arith: HoverArithmetic, values: np.ndarray, title: str, *, signed: bool | None = None) -> go.Figure:
+    """The input window (left) next to the same window of the feature map (right), pixels as squares.
+
+    ``values (h, w)`` is the map's window as computed by ``F.conv2d``; hovering
+    one of its cells shows the patch, the kernel, the products and their sum
+    (:func:`hover_customdata`), all in the browser.
+    """
+    r0, r1, c0, c1 = arith.region
+    C = arith.input_window.shape[0]
+    top, left = arith.input_origin
+    n_r, n_c = arith.input_window.shape[-2:]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.1,
+        subplot_titles=("what the kernel sees (input pixels)", "feature map: hover a cell for its arithmetic"),
+    )
+    rows_in, cols_in = list(range(top, top + n_r)), list(range(left, left + n_c))
+    if C == 3:  # go.Image gets no name: it has no legend entry (lab.figures.layout reads showlegend of named traces)
+        rgb = (np.clip(arith.input_window.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
+        fig.add_trace(
+            go.Image(z=rgb, x0=left, dx=1, y0=top, dy=1, hovertemplate="row %{y}, col %{x}<extra></extra>"),
+            row=1,
+            col=1,
+        )
+    else:
+        fig.add_trace(
+            go.Heatmap(
+                z=arith.input_window[0],
+                x=cols_in,
+                y=rows_in,
+                colorscale="gray",
+                zmin=0.0,
+                zmax=1.0,
+                showscale=False,
+                name="input",
+                hovertemplate="input row %{y}, col %{x}: %{z:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    customdata, template = hover_customdata(arith)
+    fig.add_trace(
         go.Heatmap(
             z=values,
             x=list(range(c0, c1)),
             y=list(range(r0, r1)),
-            text=hover,
-            hovertemplate="%{text}<extra></extra>",
-            colorbar={"title": {"text": "output"}},
+            customdata=customdata,
+            hovertemplate=template,
+            name="feature map",
+            colorbar={"title": {"text": "output"}, "len": 0.8},
             **scale_for(values, signed),
-        )
+        ),
+        row=1,
+        col=2,
     )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="output row")
-    fig.update_xaxes(title_text="output column", constrain="domain")
-    fig.update_layout(hoverlabel={"font": {"family": "monospace", "size": 12}})
-    return layout(fig, title, height=460)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title_text="input row", row=1, col=1)
+    fig.update_xaxes(constrain="domain", title_text="input column", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", constrain="domain", title_text="output row", row=1, col=2)
+    fig.update_xaxes(constrain="domain", title_text="output column", row=1, col=2)
+    fig.update_layout(hoverlabel={"font": {"family": "monospace", "size": 12}, "align": "left"})
+    return layout(fig, title, height=440)
+
+
+def map_pictures(maps: np.ndarray) -> list[tuple[np.ndarray, bool]]:
+    """``maps (N, H, W)`` → one ``(RGB uint8 image, signed)`` per map, each coloured by its own sign.
+
+    A map with both signs gets the diverging scale (blue < 0 < red), a one-signed
+    map (a blur) Viridis min→max: the choice is per map, so a filter bank mixing
+    edges and blurs shows each correctly and the caption can say which.
+    """
+    out = []
+    for m in np.asarray(maps):
+        signed = is_signed(m)
+        out.append((colorize(m[None], signed=signed)[0], signed))
+    return out
+
+
+def pixelated(img: np.ndarray, min_side: int = 240, max_side: int = 480) -> np.ndarray:
+    """``img (H, W[, 3])`` made at least ``min_side`` px a side by repeating pixels (never interpolating).
+
+    Browsers smooth an image they enlarge, which turns a 6×6 pooled map into a
+    blur; sending whole-pixel blocks keeps every cell countable. Large images are
+    subsampled to at most ``max_side`` (every n-th pixel, also never blended).
+    """
+    H, W = img.shape[:2]
+    step = max(1, -(-max(H, W) // max_side))
+    img = img[::step, ::step]
+    factor = max(1, min(min_side // max(min(img.shape[:2]), 1), max_side // max(img.shape[:2])))
+    if factor > 1:
+        img = np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+    return img
+
+
+def outline(
+    img: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, int, int] = (214, 51, 108)
+) -> np.ndarray:
+    """A copy of ``img (H, W, 3)`` with the rectangle ``(r0, r1, c0, c1)`` outlined (2 px, inside the box)."""
+    out = img.copy()
+    r0, r1, c0, c1 = box
+    t = 2 if min(r1 - r0, c1 - c0) > 6 else 1
+    for sl in (
+        np.s_[r0 : r0 + t, c0:c1],
+        np.s_[r1 - t : r1, c0:c1],
+        np.s_[r0:r1, c0 : c0 + t],
+        np.s_[r0:r1, c1 - t : c1],
+    ):
+        out[sl] = color
+    return out
+
+
+def transpose_figure(X: np.ndarray, K: np.ndarray, Y: np.ndarray, stride: int, padding: int) -> go.Figure:
+    """Input, kernel and the transposed convolution's output as annotated grids."""
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.27, 0.27, 0.46],
+        horizontal_spacing=0.08,
+        subplot_titles=("input", "kernel", f"output (stride {stride}, padding {padding})"),
+    )
+    for c, (z, name) in enumerate(((X, "input"), (K, "kernel"), (Y, "output")), start=1):
+        fig.add_trace(_annotated(np.asarray(z), name=name, size=_font(max(np.asarray(z).shape))), row=1, col=c)
+        fig.update_yaxes(autorange="reversed", scaleanchor=_axes(1, c, 3)[0], constrain="domain", dtick=1, row=1, col=c)
+        fig.update_xaxes(constrain="domain", dtick=1, row=1, col=c)
+    return layout(fig, "Transposed convolution: each input cell stamps input × kernel; overlaps add", height=340)
 
 
 def shift_figure(result: ShiftResult, metric: str = "change") -> go.Figure:
@@ -165,7 +433,9 @@ def shift_figure(result: ShiftResult, metric: str = "change") -> go.Figure:
             "after pooling": (shifts, [r.corr_pool for r in result.rows]),
         }
         y_title, title = "correlation with the unshifted map", "How similar the map stays when the photo moves"
-    fig = line_chart(series, title, x_title="shift (pixels, right and down)", y_title=y_title, height=340)
+    fig = line_chart(
+        series, title, x_title="shift (px): window right and down = content up and left", y_title=y_title, height=340
+    )
     fig.update_traces(mode="lines+markers")
     fig.update_xaxes(dtick=1)
     return fig

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lab.conv import Geometry, check_geometry, convolve, output_size
+from lab.conv import Geometry, convolve, output_size
 from lab.params import Param
 
 POOL_KINDS = ("max", "mean")
@@ -78,7 +78,10 @@ def pool_by_hand(X: torch.Tensor, kind: str = "max", kernel: int = 2, stride: in
 
 @dataclass
 class ShiftRow:
-    """How much the maps change when the input moves by ``shift`` pixels (right and down)."""
+    """How much the maps change when the crop window moves ``shift`` pixels right and down.
+
+    Moving the window right and down moves the *content* up and left inside it.
+    """
 
     shift: int  # pixels
     change_conv: float  # mean |F(x) − F(shifted x)| / mean |F(x)|, before pooling
@@ -126,8 +129,11 @@ def shift_test(
     """Compare feature maps of a crop and of the same crop moved by ``s`` pixels, before and after pooling.
 
     ``X (1, C, H, W)``: the reference crop is ``X[..., :H−m, :W−m]`` and the
-    shifted one ``X[..., s:H−m+s, s:W−m+s]`` (``m = max(shifts)``): new content
-    enters at one edge, as when a camera moves, rather than wrapping around.
+    shifted one ``X[..., s:H−m+s, s:W−m+s]`` (``m = max(shifts)``): the crop
+    *window* moves right and down, so the content moves up and left by ``s``
+    pixels (``shifted[i, j] == reference[i + s, j + s]``) and new content
+    enters at the bottom and right edges, as when a camera pans, rather than
+    wrapping around.
     Maps are compared at the *same* positions; the change is relative to the
     map's mean magnitude, so "before" and "after" are on one scale.
     Only the first output map (``weight[0]``) is used.
@@ -144,7 +150,12 @@ def shift_test(
     maps = convolve(batch, weight[:1], None, geometry, device=device)[:, :1]
     if relu:
         maps = maps.clamp(min=0)
-    check_geometry(maps.shape[-2], maps.shape[-1], kernel, Geometry())
+    if kernel > min(maps.shape[-2:]):
+        raise PoolingError(
+            f"The {kernel}×{kernel} pooling window does not fit in the shift test's "
+            f"{maps.shape[-2]}×{maps.shape[-1]} maps (the photo minus {m} px, after the convolution): "
+            "use a smaller pool kernel or a higher compute resolution."
+        )
     pooled = pool(maps, kind, kernel, stride, device=device)
     rows = []
     for n, s in enumerate(shifts, start=1):

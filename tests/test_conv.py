@@ -164,18 +164,58 @@ def test_image_tensor_and_gray():
 
 
 @pytest.mark.parametrize("mode", ["gray", "rgb", "bank"])
-@pytest.mark.parametrize("geometry", [Geometry(padding=1), Geometry(2, 2, "reflect", 2)])
-def test_hover_values_equal_the_feature_map(mode, geometry):
+@pytest.mark.parametrize("geometry", [Geometry(padding=1), Geometry(2, 2, "reflect", 2), Geometry(1, 3, "circular", 1)])
+@pytest.mark.parametrize("kernel", ["sobel_y", "gaussian_blur"])
+def test_hover_arithmetic_equals_conv2d_for_sampled_pixels(mode, geometry, kernel):
     gen = torch.Generator().manual_seed(3)
     X = torch.rand(1, 3, 30, 40, generator=gen)
-    result = conv.apply(X, conv.ConvConfig(kernel="sobel_y", mode=mode, geometry=geometry))
+    cfg = conv.ConvConfig(kernel=kernel, size=5, mode=mode, geometry=geometry)
+    result = conv.apply(X, cfg)
     channel = result.maps.shape[0] - 1
     region = conv.zoom_region(result.maps.shape[-2], result.maps.shape[-1], 0.9, 0.1, size=6)
-    values, text = conv.patch_hover(result.X_in, result.weight, geometry, channel, result.groups, region)
+    arith = conv.hover_arithmetic(result.X_in, result.weight, geometry, channel, result.groups, region)
     r0, r1, c0, c1 = region
-    assert_close(torch.from_numpy(values), result.maps[channel, r0:r1, c0:c1], atol=1e-5, rtol=1e-5)
-    assert text.shape == values.shape and f"out[{r0}, {c0}]" in text[0, 0]
-    assert ("patch (input values)" in text[0, 0]) == (mode != "bank")
+    # The reference: F.conv2d itself (padding done by F.pad for the non-zero modes), not lab.conv.
+    X_in = result.X_in[:, channel : channel + 1] if result.groups > 1 else result.X_in
+    weight = result.weight[channel : channel + 1]
+    pad_mode = "constant" if geometry.padding_mode == "zeros" else geometry.padding_mode
+    reference = F.conv2d(
+        F.pad(X_in, (geometry.padding,) * 4, mode=pad_mode), weight, stride=geometry.stride, dilation=geometry.dilation
+    )[0, 0]
+    for i, j in [(0, 0), (r1 - r0 - 1, c1 - c0 - 1), (2, 3), (r1 - r0 - 1, 0)]:  # sampled pixels of the window
+        assert arith.sums[i, j] == pytest.approx(float(reference[r0 + i, c0 + j]), abs=1e-5)
+        # The hover's products are patch ⊙ kernel, and they add up to the sum shown.
+        np.testing.assert_allclose(arith.products[i, j], arith.patches[i, j] * arith.kernel, atol=1e-12)
+        assert arith.products[i, j].sum() == pytest.approx(arith.sums[i, j], abs=1e-12)
+    np.testing.assert_allclose(arith.sums, result.maps[channel, r0:r1, c0:c1].numpy(), atol=1e-5)
+    np.testing.assert_allclose(arith.kernel, weight[0].numpy())
+
+
+def test_hover_customdata_spells_out_patch_kernel_products_and_sum():
+    from lab import conv_figures
+
+    X = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(6))
+    for cfg in (
+        conv.ConvConfig(),
+        conv.ConvConfig(mode="bank"),
+        conv.ConvConfig(mode="bank", kernel="box_blur", size=5),
+    ):
+        result = conv.apply(X, cfg)
+        region = (0, 4, 0, 5)
+        arith = conv.hover_arithmetic(result.X_in, result.weight, cfg.geometry, 0, result.groups, region)
+        data, template = conv_figures.hover_customdata(arith)
+        assert data.shape[:2] == (4, 5)
+        assert "%{z:.4g}" in template and "Σ products" in template
+        total_index = int(template.split("Σ products = <b>%{customdata[")[1].split("]")[0])
+        np.testing.assert_allclose(data[..., total_index], arith.sums)
+        C, k = result.weight.shape[1], result.weight.shape[-1]
+        if C * k * k <= conv_figures.HOVER_MAX_TERMS:  # every patch value and product is in the cell's data
+            np.testing.assert_allclose(data[..., : C * k * k], arith.patches.reshape(4, 5, -1))
+            np.testing.assert_allclose(data[..., C * k * k : 2 * C * k * k], arith.products.reshape(4, 5, -1))
+            assert "kernel" in template and "products" in template
+        fig = conv_figures.hover_figure(arith, result.maps[0, :4, :5].numpy(), "t")
+        heat = fig.data[1]
+        assert list(heat.x) == list(range(5)) and list(heat.y) == list(range(4))
 
 
 def test_zoom_region_stays_inside():
@@ -238,3 +278,93 @@ def test_cuda_matches_cpu():
     gpu = conv.apply(X, cfg, device="cuda").maps
     assert gpu.device.type == "cpu"
     assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)
+
+
+def test_sharpen_is_identity_minus_the_apps_laplacian():
+    identity, laplacian = conv.kernel_preset("identity"), conv.kernel_preset("laplacian")
+    assert laplacian[1, 1] == -4
+    assert_close(conv.kernel_preset("sharpen"), identity - laplacian)
+    what = conv.KERNELS["sharpen"].what
+    assert "minus the Laplacian" in what and "plus" not in what.split("(")[0]
+
+
+def test_dl_convolution_is_cross_correlation_and_the_flip_claims_hold():
+    from scipy.signal import convolve2d, correlate2d
+
+    X = torch.rand(9, 11, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    for name in conv.KERNELS:
+        K = conv.kernel_preset(name).double()
+        torch_out = F.conv2d(X[None, None], K[None, None])[0, 0].numpy()
+        np.testing.assert_allclose(torch_out, correlate2d(X.numpy(), K.numpy(), mode="valid"), atol=1e-12)
+        flipped = F.conv2d(X[None, None], conv.flip_kernel(K)[None, None])[0, 0].numpy()
+        np.testing.assert_allclose(flipped, convolve2d(X.numpy(), K.numpy(), mode="valid"), atol=1e-12)
+    note = conv.CROSS_CORRELATION_NOTE
+    # Symmetric presets: a flip changes nothing.
+    for name in ("edge", "laplacian", "sharpen", "identity", "box_blur", "gaussian_blur"):
+        assert_close(conv.flip_kernel(conv.kernel_preset(name)), conv.kernel_preset(name))
+    # Sobel/Prewitt: a flip negates them (every edge's sign reverses).
+    for name in ("sobel_x", "sobel_y", "prewitt_x", "prewitt_y"):
+        assert_close(conv.flip_kernel(conv.kernel_preset(name)), -conv.kernel_preset(name))
+    assert "Sobel" in note and "negatives" in note
+    # Emboss = identity + gradient: a flip keeps the identity and reverses the gradient.
+    identity, emboss = conv.kernel_preset("identity"), conv.kernel_preset("emboss")
+    assert_close(conv.flip_kernel(emboss), identity - (emboss - identity))
+    assert "emboss" in note and "bottom-right" in note
+
+
+def test_resize_kernel_keeps_weights_centred():
+    K = torch.arange(1.0, 10.0).view(3, 3)
+    grown, dropped = conv.resize_kernel(K, 5)
+    assert grown.shape == (5, 5) and dropped == 0 and grown.sum() == K.sum()
+    assert_close(grown[1:4, 1:4], K)
+    back, dropped = conv.resize_kernel(grown, 3)
+    assert_close(back, K) and dropped == 0
+    cut, dropped = conv.resize_kernel(K, 1)
+    assert cut.tolist() == [[5.0]] and dropped == 8
+
+
+def test_parse_kernel_never_echoes_the_text_and_caps_its_length():
+    with pytest.raises(ValueError) as caught:
+        conv.parse_kernel("1,2,3;4,[evil](http://x),6;7,8,9")
+    assert "evil" not in str(caught.value) and "row 2, entry 2" in str(caught.value)
+    with pytest.raises(ValueError, match="at most"):
+        conv.parse_kernel("1" * 5000)
+
+
+def test_stepper_shows_the_kernel_whole_cells_and_plays_client_side():
+    from lab import conv_figures
+
+    steps = conv.conv_steps(conv.LECTURE_IMAGE, conv.LECTURE_KERNEL, Geometry(padding=1))
+    fig = conv_figures.stepper_figure(steps, 4)
+    kernel = next(t for t in fig.data if t.name == "kernel")
+    np.testing.assert_array_equal(np.asarray(kernel.z), conv.LECTURE_KERNEL.numpy())
+    for axis in [a for a in fig.layout if a.startswith(("xaxis", "yaxis"))]:
+        assert fig.layout[axis].dtick == 1, axis  # whole cells: no 0.5 ticks
+    # One frame per output cell; each frame's output panel holds exactly the cells filled so far.
+    assert len(fig.frames) == len(steps.steps) == 25
+    for n, frame in enumerate(fig.frames):
+        out = np.asarray(frame.data[1].z, dtype=float)
+        assert np.isfinite(out).sum() == n + 1
+        assert frame.data[1].z[steps.steps[n].row][steps.steps[n].col] == steps.steps[n].total
+    assert fig.layout.sliders[0].active == 4
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
+
+
+def test_map_pictures_choose_the_scale_per_map_and_pixelated_never_blends():
+    from lab import conv_figures
+    from lab.figures import colorize
+
+    X = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(8))
+    result = conv.apply(X, conv.ConvConfig(mode="bank", bank=("gaussian_blur", "sobel_x")))
+    maps = conv.clip_for_display(result.maps)
+    pictures = conv_figures.map_pictures(maps)
+    names = result.names
+    blur = names.index("Gaussian blur (3×k×k)")
+    sobel = names.index("Sobel x (3×k×k)")
+    assert pictures[blur][1] is False and pictures[sobel][1] is True
+    np.testing.assert_array_equal(pictures[blur][0], colorize(maps[blur], signed=False)[0])  # viridis, not RdBu
+    np.testing.assert_array_equal(pictures[sobel][0], colorize(maps[sobel], signed=True)[0])
+    small = np.arange(3 * 4 * 3, dtype=np.uint8).reshape(3, 4, 3)
+    big = conv_figures.pixelated(small, min_side=240)
+    assert big.shape[0] >= 240 and set(np.unique(big)) == set(np.unique(small))  # only original colours
+    np.testing.assert_array_equal(big[:: big.shape[0] // 3, :: big.shape[1] // 4], small)

@@ -37,7 +37,7 @@ def test_page_renders_with_maps_formula_stepper_and_quiz(at):
     assert "= 4" in text  # the stepper's first cell of the lecture's example
     assert len(at.get("image")) >= 3  # input, feature map(s), pooled maps are sent as images
     quiz = [b for b in at.button if b.key and b.key.startswith("conv.quiz_btn")]
-    assert len(quiz) == 4
+    assert len(quiz) == 5  # the lecture's four questions and the weight-sharing count
 
 
 def test_widget_change_updates_the_output_size(at):
@@ -125,3 +125,121 @@ def test_bad_upload_shows_a_message():
     assert not at.exception
     assert any("not an image" in e for e in _errors(at))
     assert "computing at" in _texts(at)  # the page still works on the sample
+
+
+def _query(at, name):
+    value = at.query_params.get(name)
+    return value[0] if isinstance(value, list) else value
+
+
+def _notice(at) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def test_statements_sharpen_cross_correlation_shift_and_quiz_assumptions():
+    at = run_page(SCRIPT, query={"kernel": "sharpen"})
+    assert not at.exception
+    text = _texts(at)
+    assert "Identity minus the Laplacian" in text and "identity plus a Laplacian" not in text.lower()
+    assert "cross-correlation" in text and "Sobel" in text and "emboss" in text  # the flip note
+    assert "right and down" in text and "content moves **up and left**" in text  # the shift test's direction
+    assert "Assumed by this app" in text and "100 filters of 5×5" in text and "2×2 max pooling with stride 2" in text
+
+
+def test_weight_sharing_is_in_the_quiz_with_latex():
+    at = run_page(SCRIPT)
+    at.button(key="conv.quiz_btn.4").click().run()
+    assert not at.exception
+    assert any("27,648,921,600" in s.value and "7,600" in s.value for s in at.success)
+    tex = " ".join(e.value for e in at.latex)
+    assert r"27\,648\,921\,600" in tex and r"7\,600" in tex
+
+
+def test_a_5000_digit_stack_in_the_link_gets_a_message_and_the_session_recovers():
+    at = run_page(SCRIPT, query={"stack": "c" + "9" * 5000})
+    assert not at.exception, [e.value for e in at.exception]
+    notice = _notice(at)
+    assert "stack" in notice and "9999" not in notice  # named, never echoed
+    assert any("100×22×22" in str(v) for df in at.dataframe for v in df.value.to_numpy().ravel().tolist() if v)
+    at.slider(key="convolution.geo1.stride").set_value(2).run()  # the next run works too
+    assert not at.exception and "stack" not in _notice(at)
+    assert _query(at, "stack") is None  # the bad stack left the link
+
+
+def test_link_keeps_stepper_cell_architecture_input_and_tab():
+    at = run_page(SCRIPT, query={"cell": "7", "arch_c": "1", "arch_h": "28", "arch_w": "32", "tab": "quiz"})
+    assert not at.exception
+    assert at.slider(key="conv.step.9").value == 7 and "out[2, 0]" in _texts(at)
+    assert [at.number_input(key=f"conv.arch_{a}").value for a in "chw"] == [1, 28, 32]
+    assert at.session_state["conv.tab"] == "Architecture & quiz"
+    assert (_query(at, "cell"), _query(at, "arch_c"), _query(at, "arch_h"), _query(at, "arch_w")) == (
+        "7",
+        "1",
+        "28",
+        "32",
+    )
+    assert _query(at, "tab") == "quiz"
+    at.slider(key="conv.step.9").set_value(3).run()
+    at.number_input(key="conv.arch_h").set_value(64).run()
+    assert _query(at, "cell") == "3" and _query(at, "arch_h") == "64"
+
+
+def test_bad_linked_cell_and_dims_are_named_in_one_notice():
+    at = run_page(SCRIPT, query={"cell": "[x](http://evil)", "arch_c": "9" * 50, "tab": "nope"})
+    assert not at.exception
+    notice = _notice(at)
+    assert "cell" in notice and "arch_c" in notice and "tab" in notice and "evil" not in notice
+    assert len([w for w in at.warning if "link" in w.value]) == 1
+
+
+def test_bank_of_blur_and_sobel_captions_follow_each_maps_sign():
+    at = run_page(SCRIPT, query={"mode": "bank", "bank": "gaussian_blur,sobel_x"})
+    assert not at.exception
+    captions = [i.caption for e in at.get("image") for i in e.proto.imgs]
+    blur = next(c for c in captions if c.startswith("Gaussian blur (3×k×k)"))
+    sobel = next(c for c in captions if c.startswith("Sobel x (3×k×k)"))
+    assert "one sign: viridis" in blur and "both signs: blue < 0 < red" in sobel
+
+
+def test_zoom_map_options_follow_the_mode():
+    at = run_page(SCRIPT)
+    box = next(s for s in at.selectbox if s.key and s.key.startswith("conv.zoom_map"))
+    assert box.options == ["Lecture edge on gray"]
+    at.selectbox(key="convolution.kernel.mode").set_value("rgb").run()
+    box = next(s for s in at.selectbox if s.key and s.key.startswith("conv.zoom_map"))
+    assert box.options == [f"Lecture edge on {c}" for c in ("red", "green", "blue")] and box.value == box.options[0]
+
+
+def test_impossible_stack_gets_no_quiz_answers():
+    at = run_page(SCRIPT, query={"arch_h": "8", "arch_w": "8"})
+    assert not at.exception
+    assert any("impossible" in e for e in _errors(at))
+    assert any("quiz has no answers" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key and b.key.startswith("conv.quiz_btn")]
+
+
+def test_kernel_size_is_fixed_for_3x3_presets_and_custom_grids_keep_their_weights():
+    at = run_page(SCRIPT)
+    fixed = at.slider(key="conv.size_fixed")
+    assert fixed.disabled and fixed.value == 3
+    at = run_page(SCRIPT, query={"kernel": "custom", "custom": "0,-1,0;-1,5,-1;0,-1,0"})
+    at.slider(key="convolution.kernel.size").set_value(5).run()
+    code = " ".join(c.value for c in at.code)
+    assert "[[[[0, 0, 0, 0, 0], [0, 0, -1, 0, 0], [0, -1, 5, -1, 0], [0, 0, -1, 0, 0], [0, 0, 0, 0, 0]]]]" in code
+    at.slider(key="convolution.kernel.size").set_value(3).run()
+    assert "[[[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]]]" in " ".join(c.value for c in at.code)
+
+
+def test_check_with_a_huge_input_runs_on_meta_with_a_message():
+    at = run_page(SCRIPT, query={"arch_c": "512", "arch_h": "1024", "arch_w": "1024"})
+    at.button(key="conv.arch_check").click().run()
+    assert not at.exception
+    assert any("meta" in i.value and "multiply-adds" in i.value for i in at.info)
+    assert any("matches" in s.value and "meta device" in s.value for s in at.success)
+
+
+def test_transposed_convolution_formula_is_shown():
+    at = run_page(SCRIPT, query={"tr_stride": "2", "tr_padding": "1"})
+    assert not at.exception
+    assert any(e.value.strip("$\n ").endswith("= 5") for e in at.latex)
+    assert "F.conv_transpose2d" in _texts(at)

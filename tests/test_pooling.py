@@ -78,3 +78,24 @@ def test_shift_test_per_channel_and_bank():
     assert pooling.shift_test(X, bank).rows
     with pytest.raises(pooling.PoolingError):
         pooling.shift_test(X[..., :10, :10], bank)
+
+
+def test_shift_test_moves_the_window_right_and_down_so_the_content_moves_up_and_left():
+    # Identity kernel, no pooling effect on the comparison: the shifted map is the content moved up-left by s.
+    X = torch.rand(1, 1, 30, 30, generator=torch.Generator().manual_seed(3))
+    identity = conv.kernel_preset("identity")[None, None]
+    result = pooling.shift_test(X, identity, conv.Geometry(padding=1), relu=False, shown=2)
+    assert_close(result.conv_shifted[:-2, :-2], result.conv[2:, 2:])  # shifted[i, j] == reference[i + 2, j + 2]
+    # The docstrings say so too (the page's text is checked in tests/test_page_convolution.py).
+    assert "up and left" in pooling.ShiftRow.__doc__ and "up and left" in pooling.shift_test.__doc__
+
+
+def test_shift_test_pooling_window_too_big_gets_a_pooling_message():
+    # The shift test's maps are the photo minus 4 px: a 14×14 window fits the 16×16 photo, not its 12×12 maps.
+    X = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(4))
+    edge = conv.kernel_preset("edge")[None, None]
+    with pytest.raises(pooling.PoolingError) as caught:
+        pooling.shift_test(X, edge, conv.Geometry(padding=1), kernel=14, stride=14)
+    message = str(caught.value)
+    assert "pooling window" in message and "12×12" in message
+    assert "dilated" not in message and "kernel spans" not in message  # not the convolution's message
