@@ -18,26 +18,25 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from lab.figures import CLASS_COLORS, DIVERGING, add_points, colorize, layout, plane_axes, scale_for
+from lab.figures import CLASS_COLORS, add_points, layout, plane_axes
 
-NEGATIVE, POSITIVE = "#2166ac", "#d6604d"  # link colours: weight < 0, weight > 0
+NEGATIVE, POSITIVE = CLASS_COLORS[0], CLASS_COLORS[1]  # Playground: blue < 0 (class 0), orange > 0 (class 1)
 
 
 def neuron_images(maps: np.ndarray, *, size: int = 72) -> list[np.ndarray]:
     """Maps (N, H, W) with row 0 at the *bottom* (y up) → N RGB uint8 images, upscaled to ``size``.
 
-    Signed maps (tanh, logits) use the diverging scale around 0; one-signed maps
-    (sigmoid, ReLU) min–max + Viridis. Each map has its own scale.
+    Playground's colours, each map on its own scale: blue < 0 < orange, white at
+    0 (:func:`lab.mlp_live.map_image`); a constant map is light grey.
     """
-    maps = np.asarray(maps, dtype=np.float64)
-    images = colorize(maps[:, ::-1, :], normalise="each")  # flip: image row 0 is the top
-    flat = np.ptp(maps.reshape(len(maps), -1), axis=1) < 1e-9
-    for img, is_flat, m in zip(images, flat, maps, strict=True):
-        if is_flat:  # a constant map carries no picture: light grey, darker if the constant is not 0
-            img[:] = 235 if abs(float(m.flat[0])) < 1e-9 else 200
-    return [np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.NEAREST)) for img in images]
+    from lab.mlp_live import map_image
+
+    return [
+        np.asarray(Image.fromarray(map_image(m)).resize((size, size), Image.Resampling.NEAREST))
+        for m in np.asarray(maps, dtype=np.float64)
+    ]
 
 
 def output_preview(
@@ -49,32 +48,10 @@ def output_preview(
     task: str = "classification",
     size: int = 360,
 ) -> np.ndarray:
-    """A cheap RGB picture of the output map with the points, for live updates while training.
+    """A cheap RGB picture of the output map with the points (see :func:`lab.mlp_live.output_picture`)."""
+    from lab.mlp_live import output_picture
 
-    ``output`` (K, R, R) as in ``GridOutputs.output`` (row 0 = lowest y).
-    A PNG of a few kB instead of a plotly figure (which costs far more to build
-    and send): the page redraws it every half second during training, then shows
-    the interactive figure when training stops.
-    """
-    if task == "regression":
-        background = colorize(output[0][::-1], normalise="each", signed=True)[0]
-    elif output.shape[0] == 1:
-        background = colorize(output[0][::-1] - 0.5, normalise="global", signed=True)[0]
-    else:
-        colors = np.array(
-            [_hex_rgb(CLASS_COLORS[k % len(CLASS_COLORS)]) for k in range(output.shape[0])], dtype=np.float64
-        )
-        mixed = np.einsum("khw,kc->hwc", output[:, ::-1], colors)
-        background = np.clip(0.45 * mixed + 0.55 * 255, 0, 255).astype(np.uint8)
-    img = Image.fromarray(background).resize((size, size), Image.Resampling.BILINEAR)
-    draw = ImageDraw.Draw(img)
-    x0, x1, y0, y1 = bounds
-    px = (X[:, 0] - x0) / (x1 - x0) * (size - 1)
-    py = (1 - (X[:, 1] - y0) / (y1 - y0)) * (size - 1)
-    for a, b, label in zip(px, py, y, strict=True):
-        fill = "black" if task == "regression" else CLASS_COLORS[int(label) % len(CLASS_COLORS)]
-        draw.ellipse((a - 3, b - 3, a + 3, b + 3), fill=fill, outline="white")
-    return np.asarray(img)
+    return output_picture(output, bounds, X, y, task=task, size=size)
 
 
 def legend_below(fig: go.Figure) -> go.Figure:
@@ -101,122 +78,92 @@ def network_figure(
     layer_labels: Sequence[str] = (),
     thumbnails: Sequence[Sequence[np.ndarray]] | None = None,
     title: str = "The network",
-    height: int = 460,
+    width: int = 640,
 ) -> go.Figure:
     """Draw an MLP: ``weights[l]`` (out, in) and ``biases[l]`` (out,) per linear layer.
 
-    ``thumbnails[c][j]`` (RGB uint8) is drawn inside node ``j`` of column ``c``
-    (column 0 = inputs, last = output). Links: colour = sign of w, width ∝ |w|.
+    The picture is :func:`lab.mlp_live.network_picture` (the same one Play
+    animates), laid on equal-aspect axes so tiles stay square; invisible markers
+    on every neuron (``customdata`` = [column, unit]) and on every link's middle
+    ([layer, to, from, w]) give hover text and click targets. ``thumbnails[c][j]``
+    (RGB uint8) is unit ``j`` of column ``c`` (0 = inputs, last = output).
     """
+    from lab.mlp_live import network_picture
+
     sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    n_cols = len(sizes)
-    tallest = max(sizes)
-
-    def pos(c: int, j: int) -> tuple[float, float]:
-        return float(c), (sizes[c] - 1) / 2.0 - j  # centred column, top to bottom
-
+    maps = thumbnails or [[np.full((4, 4, 3), 240, np.uint8)] * n for n in sizes]
+    pic = network_picture(weights, maps, width=width)
+    H, W = pic.image.shape[:2]
     fig = go.Figure()
-    w_max = max((float(np.abs(w).max()) for w in weights if w.size), default=1.0) or 1.0
-    # Links grouped by sign and width bin: a handful of traces instead of one per link.
-    bins: dict[tuple[bool, int], tuple[list, list]] = {}
-    mid_x, mid_y, mid_text = [], [], []
-    for layer, W in enumerate(weights):
-        for j in range(W.shape[0]):
-            for i in range(W.shape[1]):
-                w = float(W[j, i])
-                if not np.isfinite(w):
-                    continue
-                (x0, y0), (x1, y1) = pos(layer, i), pos(layer + 1, j)
-                key = (None if w == 0 else w > 0, int(min(5, np.floor(6 * abs(w) / w_max))))
-                xs, ys = bins.setdefault(key, ([], []))
-                xs += [x0 + 0.18, x1 - 0.18, None]
-                ys += [y0, y1, None]
-                mid_x.append((x0 + x1) / 2)
-                mid_y.append((y0 + y1) / 2)
-                mid_text.append(
-                    f"w = {w:+.4g}<br>{_node_name(layer, i, input_labels)} → {_node_name(layer + 1, j, input_labels)}"
+    fig.add_layout_image(
+        source=Image.fromarray(pic.image),
+        xref="x",
+        yref="y",
+        x=0,
+        y=0,
+        sizex=W,
+        sizey=H,
+        sizing="stretch",
+        layer="below",
+    )
+    kinds = {"weight > 0": POSITIVE, "weight < 0": NEGATIVE, "dead link (w = 0)": "#aaaaaa"}
+    present = {"weight > 0" if w > 0 else ("weight < 0" if w < 0 else "dead link (w = 0)") for *_, w in pic.links}
+    for name, color in kinds.items():  # legend entries only (the links are in the picture)
+        if name in present:
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="lines",
+                    name=name,
+                    line={"color": color, "width": 3, "dash": "dot" if "dead" in name else "solid"},
                 )
-    shown = set()
-    for (positive, b), (xs, ys) in sorted(bins.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        name = {True: "weight > 0", False: "weight < 0", None: "weight = 0"}[positive]
-        color = {True: POSITIVE, False: NEGATIVE, None: "#bbbbbb"}[positive]
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                line={"color": color, "width": 0.6 + 1.6 * b, "dash": "dot" if positive is None else "solid"},
-                opacity=0.75,
-                hoverinfo="skip",
-                name=name,
-                legendgroup=name,
-                showlegend=name not in shown,
             )
-        )
-        shown.add(name)
     fig.add_trace(
         go.Scatter(
-            x=mid_x,
-            y=mid_y,
+            x=[lk[0] for lk in pic.links],
+            y=[lk[1] for lk in pic.links],
             mode="markers",
-            marker={"size": 6, "color": "rgba(0,0,0,0)"},
+            marker={"size": 9, "color": "rgba(0,0,0,0)"},
+            customdata=[[lk[2], lk[3], lk[4], lk[5]] for lk in pic.links],
+            text=[
+                f"w = {lk[5]:+.4g}{' (dead link)' if lk[5] == 0 else ''}<br>"
+                f"{_node_name(lk[2], lk[4], input_labels)} → {_node_name(lk[2] + 1, lk[3], input_labels)}"
+                "<br>click to edit"
+                for lk in pic.links
+            ],
             hovertemplate="%{text}<extra></extra>",
-            text=mid_text,
             showlegend=False,
-            name="weights",
+            name="links",
         )
     )
-    node_x, node_y, node_text = [], [], []
-    for c, n in enumerate(sizes):
-        for j in range(n):
-            x, y = pos(c, j)
-            node_x.append(x)
-            node_y.append(y)
-            if c == 0:
-                node_text.append(f"input {input_labels[j]}")
-            else:
-                node_text.append(f"{_node_name(c, j, input_labels)}<br>bias b = {float(biases[c - 1][j]):+.4g}")
-            if thumbnails is not None and c < len(thumbnails) and j < len(thumbnails[c]):
-                fig.add_layout_image(
-                    source=Image.fromarray(thumbnails[c][j]),
-                    xref="x",
-                    yref="y",
-                    x=x - 0.17,
-                    y=y + 0.36,
-                    sizex=0.34,
-                    sizey=0.72,
-                    sizing="stretch",
-                    layer="above",
-                )
+    node_text = []
+    for _, _, c, j in pic.nodes:
+        if c == 0:
+            node_text.append(f"input {input_labels[j]}<br>click to enlarge")
+        else:
+            node_text.append(
+                f"{_node_name(c, j, input_labels)}<br>bias b = {float(biases[c - 1][j]):+.4g}<br>click to enlarge"
+            )
     fig.add_trace(
         go.Scatter(
-            x=node_x,
-            y=node_y,
+            x=[n[0] for n in pic.nodes],
+            y=[n[1] for n in pic.nodes],
             mode="markers",
-            marker={
-                "symbol": "square",
-                "size": 34,
-                "color": "rgba(240,240,240,1)",
-                "line": {"color": "#555", "width": 1},
-            },
-            hovertemplate="%{text}<extra></extra>",
+            marker={"symbol": "square", "size": pic.tile * 0.9, "color": "rgba(0,0,0,0)"},
+            customdata=[[n[2], n[3]] for n in pic.nodes],
             text=node_text,
+            hovertemplate="%{text}<extra></extra>",
             name="neurons",
             showlegend=False,
         )
     )
-    labels = list(layer_labels) or ["inputs"] + [f"hidden {c}" for c in range(1, n_cols - 1)] + ["output"]
-    fig.update_xaxes(
-        tickvals=list(range(n_cols)),
-        ticktext=labels,
-        range=[-0.5, n_cols - 0.5],
-        showgrid=False,
-        zeroline=False,
-        title_text="layer",
-    )
-    fig.update_yaxes(visible=False, range=[-(tallest / 2) - 0.1, tallest / 2 + 0.1], showgrid=False)
-    fig.update_layout(plot_bgcolor="white")
-    return layout(fig, title, height=max(height, 60 * tallest + 120))
+    labels = list(layer_labels) or ["inputs"] + [f"hidden {c}" for c in range(1, len(sizes) - 1)] + ["output"]
+    col_x = sorted({n[0] for n in pic.nodes})
+    fig.update_xaxes(range=[0, W], tickvals=col_x, ticktext=labels, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[H, 0], visible=False, showgrid=False, scaleanchor="x", constrain="domain")
+    fig.update_layout(plot_bgcolor="white", clickmode="event+select", dragmode=False)
+    return layout(fig, title, height=int(H * 0.95) + 110)
 
 
 def _node_name(c: int, j: int, input_labels: Sequence[str]) -> str:
@@ -289,8 +236,11 @@ def regression_map(
     height: int | None = 460,
 ) -> go.Figure:
     """Regression output: the prediction ``pred`` (H, W) as a diverging heatmap, points coloured by target."""
+    from lab.mlp_live import PLOTLY_DIVERGING
+
     values = np.concatenate([pred.ravel(), y_train.ravel()])
-    scale = scale_for(values, signed=True)
+    bound = float(np.abs(values[np.isfinite(values)]).max()) if np.isfinite(values).any() else 1.0
+    scale = {"colorscale": PLOTLY_DIVERGING, "zmid": 0.0, "zmin": -bound, "zmax": bound}
     fig = go.Figure(
         go.Heatmap(
             x=xs,
@@ -316,7 +266,7 @@ def regression_map(
                     "size": 7,
                     "symbol": symbol,
                     "color": y,
-                    "colorscale": DIVERGING,
+                    "colorscale": PLOTLY_DIVERGING,
                     "cmin": scale["zmin"],
                     "cmax": scale["zmax"],
                     "line": {"color": "black", "width": 0.8},
@@ -324,6 +274,62 @@ def regression_map(
                 hovertemplate=f"{label}: y = %{{marker.color:.3f}}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
             )
         )
+    plane_axes(fig, xs, ys)
+    return layout(fig, title, "x₁", "x₂", height)
+
+
+def binary_map(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    prob: np.ndarray,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    *,
+    title: str = "Output P(y = 1 | x)",
+    discretize: bool = False,
+    height: int | None = 420,
+) -> go.Figure:
+    """Binary output in the points' colours (as Playground): P(y=1) blue (class 0) → white (0.5) → orange (class 1).
+
+    ``prob`` (H, W) over the grid; the p = 0.5 boundary drawn black; train
+    points filled, test hollow; ``discretize`` paints hard 0/1 regions.
+    """
+    from lab.mlp_live import PLOTLY_DIVERGING
+
+    prob = np.asarray(prob, dtype=np.float64)
+    z = (prob >= 0.5).astype(np.float64) if discretize else prob
+    fig = go.Figure(
+        go.Heatmap(
+            x=xs,
+            y=ys,
+            z=z,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=PLOTLY_DIVERGING,
+            opacity=0.75,
+            colorbar={"title": {"text": "P(y=1)"}, "len": 0.8, "thickness": 12},
+            customdata=prob,
+            hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(y=1) %{customdata:.3f}<extra></extra>",
+            name="P(y = 1 | x)",
+            showlegend=False,
+        )
+    )
+    if np.nanmin(prob) < 0.5 < np.nanmax(prob):
+        fig.add_trace(
+            go.Contour(
+                x=xs,
+                y=ys,
+                z=prob,
+                contours={"start": 0.5, "end": 0.5, "size": 1, "coloring": "none"},
+                line={"color": "black", "width": 2},
+                showscale=False,
+                hoverinfo="skip",
+                name="boundary p = 0.5",
+            )
+        )
+    add_points(fig, X_train, y_train, X_test, y_test)
     plane_axes(fig, xs, ys)
     return layout(fig, title, "x₁", "x₂", height)
 

@@ -357,9 +357,12 @@ def test_figures_have_titles_and_legends():
         input_labels=["X₁", "X₂"],
         thumbnails=thumbs,
     )
-    assert fig.layout.title.text and len(fig.layout.images) == 2 + 3 + 1
+    assert fig.layout.title.text and len(fig.layout.images) == 1  # one picture, hover/click markers on top
     names = {tr.name for tr in fig.data if tr.showlegend is not False}
-    assert names <= {"weight > 0", "weight < 0", "weight = 0"} and names
+    assert names <= {"weight > 0", "weight < 0", "dead link (w = 0)"} and names
+    links = next(tr for tr in fig.data if tr.name == "links")
+    assert len(links.customdata) == 2 * 3 + 3 * 1
+    assert fig.layout.yaxis.scaleanchor == "x"  # equal aspect: square tiles
     probs = np.stack([g.output[0], 1 - g.output[0], np.zeros_like(g.output[0])])
     cm = mf.class_map(g.xs, g.ys, probs, t.data.X_train, t.data.y_train, discretize=True)
     assert cm.layout.title.text and cm.layout.xaxis.title.text == "x₁"
@@ -371,7 +374,7 @@ def test_figures_have_titles_and_legends():
     assert images[0].shape == (10, 10, 3) and images[0].dtype == np.uint8
     assert (images[0] == 235).all()  # a dead (all-zero) unit is drawn blank, not as a colour
     zero = mf.network_figure([np.zeros((2, 2)), np.zeros((1, 2))], [np.zeros(2), np.zeros(1)], input_labels=["a", "b"])
-    assert {tr.name for tr in zero.data if tr.showlegend is not False} == {"weight = 0"}
+    assert {tr.name for tr in zero.data if tr.showlegend is not False} == {"dead link (w = 0)"}
 
 
 def test_every_spec_default_builds_a_config():
