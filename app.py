@@ -5,9 +5,12 @@ Builds the navigation (one URL per page), the sidebar globals every page shares
 the home page must render as fast as a one-line Streamlit app.
 """
 
+import logging
+import uuid
+
 import streamlit as st
 
-from lab.device import DEVICE_CHOICES, cuda_hint
+from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, start_warm_up
 from ui.catalog import HOME, LABS
 from ui.widgets import DEVICE_KEY, SEED_KEY
 
@@ -16,13 +19,22 @@ st.set_page_config(page_title="DL101 Visual Lab", page_icon=":material/neurology
 home = st.Page(HOME.script, title=HOME.title, icon=HOME.icon, default=True)
 labs = [st.Page(p.script, title=f"{p.number}. {p.title}", icon=p.icon, url_path=p.url_path) for p in LABS]
 page = st.navigation({"": [home], "Labs": labs})
+log = logging.getLogger("dl101")
+
+# The first visitor starts importing torch in the background; the home page never waits for it.
+start_warm_up()
 
 # --- sidebar globals (kept across pages because this script runs on every page) ---
 if SEED_KEY not in st.session_state:  # first run of the session: a shared link may carry a seed
+    raw_seed = st.query_params.get("seed", "0")
     try:
-        st.session_state[SEED_KEY] = max(0, min(2**31 - 1, int(st.query_params.get("seed", 0))))
+        st.session_state[SEED_KEY] = max(0, min(2**31 - 1, int(raw_seed[:12])))
+        seed_ok = raw_seed.strip().isdigit() and int(raw_seed) == st.session_state[SEED_KEY]
     except ValueError:
-        st.session_state[SEED_KEY] = 0
+        st.session_state[SEED_KEY], seed_ok = 0, False
+    if not seed_ok:  # name the parameter; never echo a link's value (it would render as Markdown)
+        st.toast("The link's *seed* was not a whole number from 0 to 2147483647; using "
+                 f"{st.session_state[SEED_KEY]}.", icon=":material/info:")  # fmt: skip
 cuda_ok, cuda_reason = cuda_hint()
 with st.sidebar:
     st.markdown("### DL101 Visual Lab")
@@ -49,4 +61,21 @@ with st.sidebar:
     in_use = "CUDA GPU" if cuda_ok and st.session_state[DEVICE_KEY] != "cpu" else "CPU"
     st.caption(f"Device in use: **{in_use}**")
 
-page.run()
+# Lab pages need torch: the first one after a server start waits here, visibly, while one
+# thread imports it for everybody (concurrent first imports crash: lab.device.import_heavy).
+if page.url_path and not heavy_ready():
+    with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
+        import_heavy()
+
+# Last resort: a bug must never show a visitor a traceback or the server's paths. Streamlit's
+# own control flow (rerun, stop) derives from BaseException and passes through untouched.
+try:
+    page.run()
+except Exception:
+    error_id = uuid.uuid4().hex[:8]
+    log.exception("page %r failed (error id %s)", page.url_path or "home", error_id)
+    st.error(
+        "Sorry — something went wrong on this page. Reload the page (F5) to start it again; "
+        f"your settings are kept in the link. If it happens again, tell your teacher the error id `{error_id}`.",
+        icon=":material/error:",
+    )

@@ -37,17 +37,107 @@ class DeviceInfo:
 def cuda_hint() -> tuple[bool, str]:
     """Cheap guess whether CUDA can work here, without importing torch.
 
-    Returns ``(maybe_available, reason)``. When torch is already imported its own
-    answer is used. Otherwise a missing NVIDIA driver means "no" for sure.
+    Returns ``(maybe_available, reason)``. Once :func:`import_heavy` has finished,
+    torch's own answer is used. Never read ``sys.modules["torch"]`` here: while
+    another session's thread is still importing it, that module is half
+    initialised (``torch.cuda`` missing), the race behind "a class arriving at
+    once crashes". Otherwise a missing NVIDIA driver means "no" for sure.
     """
-    torch = sys.modules.get("torch")
-    if torch is not None:
+    if _heavy_ready.is_set():
+        import torch
+
         if torch.cuda.is_available():
             return True, f"{torch.cuda.device_count()} CUDA device(s) found"
         return False, "PyTorch reports no usable CUDA device on this machine"
     if Path("/proc/driver/nvidia/version").exists() or os.environ.get("CUDA_VISIBLE_DEVICES"):
         return True, "an NVIDIA driver is present"
     return False, "no NVIDIA GPU driver was found on this machine, so computation runs on the CPU"
+
+
+# --- the first heavy import, once per process -------------------------------------------
+#
+# Every Streamlit session runs its script in its own thread. When a class opens the
+# link at once, eight threads import torch at the same moment: Python's per-module
+# import locks then hand some of them a half-initialised module (a deadlock is
+# broken that way), and code that looks torch up in ``sys.modules`` sees one too.
+# So the first import of every heavy module — and the first use of the parts that
+# import more lazily (an optimiser step pulls in torch._dynamo, a plotly figure its
+# validators, GoogLeNet's constructor its init code) — happens exactly once, in one
+# thread, under one lock. Lab pages wait for it (``ui`` shows a "warming up" status);
+# the home page never does: it only starts it in the background.
+
+_heavy_lock = threading.Lock()
+_heavy_ready = threading.Event()
+_heavy_error: BaseException | None = None
+
+
+def heavy_ready() -> bool:
+    """Whether :func:`import_heavy` has finished in this process (so nothing heavy is half-imported)."""
+    return _heavy_ready.is_set()
+
+
+def import_heavy() -> float:
+    """Import torch, torchvision and plotly and touch their lazy parts once, under a process-wide lock.
+
+    Safe to call from any number of threads at once: one does the work, the others
+    wait for it, and every later call returns at once. Returns the seconds this call
+    spent (waiting included). Raises the import's error, if any, in every caller.
+    """
+    import time
+
+    if _heavy_ready.is_set():
+        return 0.0
+    t0 = time.perf_counter()
+    with _heavy_lock:
+        if not _heavy_ready.is_set():
+            global _heavy_error
+            try:
+                _warm_up()
+            except BaseException as err:  # keep it for every waiter; a later call tries again
+                _heavy_error = err
+                raise
+            _heavy_error = None
+            _heavy_ready.set()
+    return time.perf_counter() - t0
+
+
+def _warm_up() -> None:
+    import numpy  # noqa: F401  (imported by all of the below; first, on its own)
+    import plotly.graph_objects as go
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    import torchvision
+    import torchvision.transforms.v2  # noqa: F401
+    from torchvision.models import googlenet
+
+    # Lazy parts: an optimiser step (imports torch._dynamo), autograd, a conv, a plotly figure
+    # serialised (loads its validators), GoogLeNet's constructor (its init code).
+    w = torch.zeros(2, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.1)
+    F.softplus(w).sum().backward()
+    opt.step()
+    F.conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3))
+    go.Figure([go.Scatter(x=[0], y=[0]), go.Heatmap(z=[[0]])]).to_json()
+    googlenet(weights=None, aux_logits=False, init_weights=False)
+    del torchvision
+
+
+_warm_thread: threading.Thread | None = None
+
+
+def start_warm_up() -> None:
+    """Start :func:`import_heavy` in a background thread (once), so the first lab page finds torch ready."""
+    global _warm_thread
+    with _busy_lock:
+        if _warm_thread is not None or _heavy_ready.is_set():
+            return
+        _warm_thread = threading.Thread(target=_warm_quietly, name="dl101-warm-up", daemon=True)
+        _warm_thread.start()
+
+
+def _warm_quietly() -> None:
+    with contextlib.suppress(Exception):  # a page that needs torch calls import_heavy and reports it
+        import_heavy()
 
 
 def resolve_device(choice: str = "auto") -> DeviceInfo:

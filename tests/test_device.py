@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab.device import cuda_hint, generator, resolve_device, seed_everything
+from lab.device import cuda_hint, generator, import_heavy, resolve_device, seed_everything
 
 
 def test_cpu_is_always_available():
@@ -25,6 +25,7 @@ def test_auto_and_cuda_agree_with_torch():
 
 
 def test_hint_uses_torch_once_imported():
+    import_heavy()
     available, reason = cuda_hint()
     assert available == torch.cuda.is_available() and reason
 
@@ -109,3 +110,44 @@ def test_cores_if_alone_gives_one_thread_while_another_session_computes(other):
     finally:
         release.set()
         torch.set_num_threads(before)
+
+
+def test_first_heavy_import_is_safe_from_many_threads_at_once():
+    """A fresh interpreter (nothing imported): 8 threads import torch at once through ``import_heavy``
+    while others keep asking ``cuda_hint`` (the sidebar). No thread may see a half-imported torch."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from ui.catalog import ROOT
+
+    code = textwrap.dedent(
+        """
+        import sys, threading
+        from lab import device
+        assert "torch" not in sys.modules
+        errors, go = [], threading.Event()
+        def page():
+            go.wait()
+            try:
+                device.import_heavy()
+                import torch
+                torch.cuda.is_available(); torch.optim.SGD; torch.zeros(1).sum()
+            except BaseException as err:
+                errors.append(repr(err))
+        def sidebar():
+            go.wait()
+            for _ in range(2000):
+                try:
+                    device.cuda_hint()
+                except BaseException as err:
+                    errors.append(repr(err)); return
+        threads = [threading.Thread(target=page) for _ in range(8)] + [threading.Thread(target=sidebar) for _ in range(4)]
+        [t.start() for t in threads]; go.set(); [t.join() for t in threads]
+        assert device.heavy_ready()
+        print("ERRORS", errors)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ERRORS []" in out.stdout, out.stdout[-2000:]

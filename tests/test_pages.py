@@ -36,3 +36,21 @@ def test_bad_seed_in_the_link_falls_back_to_zero():
     at = run_page("app_pages/home.py", query={"seed": "banana"})
     assert not at.exception
     assert at.sidebar.number_input(key="global.seed").value == 0
+    notices = [t.value for t in at.toast]
+    assert any("seed" in n and "whole number" in n for n in notices), notices  # not replaced silently
+    assert not any("banana" in n for n in notices)  # the link's value is never echoed (Markdown injection)
+
+
+def test_a_failing_page_shows_a_short_message_not_a_traceback(monkeypatch):
+    """The last-resort handler in app.py: no exception box, no server path, an error id, the log has it."""
+    import ui.widgets
+
+    def broken(choice: str = "auto"):
+        raise RuntimeError("boom in /srv/secret/path.py")
+
+    monkeypatch.setattr(ui.widgets, "resolve_device", broken)
+    at = run_page("app_pages/convolution.py")
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert any("Sorry" in e and "error id" in e for e in errors), errors
+    assert not any("/srv/secret" in e or "boom" in e for e in errors)
