@@ -3,6 +3,8 @@
 - ``cold_start``: from launching ``streamlit run`` to the home page rendered in
   headless Chromium, for our app and for a one-line Streamlit app, alternating,
   median of ``REPEATS``. Target: ratio ≤ 1.5 (the home page imports no torch).
+- ``class_arriving_at_once``: a fresh server, 8 pages (six labs, home twice) opened in
+  8 contexts at the same moment; the time until the 8th completes, and exceptions (0).
 - ``memory``: a fresh server, every page opened once in the browser; then the
   server's resident memory (RSS, process and children). Target: < 1 GB.
 """
@@ -54,6 +56,35 @@ def _rss_split_mb(url: str) -> dict:
     return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("RssAnon", "RssFile") if k in fields}
 
 
+def _class_arriving_at_once(browser) -> dict:
+    """A fresh server; the six labs and home twice opened in 8 contexts at the same moment.
+
+    Reports when each page finished (seconds from the first navigation), so the 8th is
+    the time a class waits at worst, and how many pages showed an exception.
+    """
+    from tests.browser import FINISHED
+    from ui.catalog import LABS
+
+    paths = [lab.url_path for lab in LABS] + ["", ""]
+    with fresh_server() as url:
+        contexts = [browser.new_context() for _ in paths]
+        pages = [c.new_page() for c in contexts]
+        t0 = time.perf_counter()
+        for p, path in zip(pages, paths, strict=True):
+            p.evaluate(f"window.location.href = {f'{url}/{path}'!r}")
+        done, errors = {}, 0
+        for p, path in zip(pages, paths, strict=True):
+            p.wait_for_selector('[data-testid="stApp"]', timeout=300_000)
+            p.wait_for_timeout(300)
+            p.wait_for_selector(FINISHED, timeout=300_000)
+            done[path or "home"] = round(time.perf_counter() - t0, 2)
+            errors += p.locator('[data-testid="stException"]').count()
+        for c in contexts:
+            c.close()
+    finished = sorted(done.values())
+    return {"finished_s": done, "eighth_complete_s": finished[-1], "exceptions": errors}
+
+
 def run() -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -65,6 +96,8 @@ def run() -> dict:
         for _ in range(REPEATS):
             baseline.append(_time_to_first_render(browser, str(one_line), "hello, baseline"))
             ours.append(_time_to_first_render(browser, "app.py", "DL101 Visual Lab"))
+
+        class_at_once = _class_arriving_at_once(browser)
 
         with fresh_server() as url:
             page = browser.new_page()
@@ -86,6 +119,7 @@ def run() -> dict:
             "target_ratio": 1.5,
             "samples_s": {"ours": [round(x, 3) for x in ours], "one_line": [round(x, 3) for x in baseline]},
         },
+        "class_arriving_at_once": class_at_once,
         "memory": {
             "rss_after_every_page_mb": round(rss, 1),
             "rss_after_each_page_mb": per_page,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -105,9 +104,9 @@ def _warm_up() -> None:
     import numpy  # noqa: F401  (imported by all of the below; first, on its own)
     import plotly.graph_objects as go
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
     import torchvision
-    import torchvision.transforms.v2  # noqa: F401
+    import torchvision.transforms.v2
     from torchvision.models import googlenet
 
     # Lazy parts: an optimiser step (imports torch._dynamo), autograd, a conv, a plotly figure
