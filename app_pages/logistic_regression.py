@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 import ui
-from lab import data2d, features, figures, logistic
+from lab import data2d, features, logistic
 from lab.params import make_config
 
 PAGE = "logistic-regression"
 STEP_KEY = f"{PAGE}.step"
+TAB_KEY = f"{PAGE}.tab"
 RUNS_KEY = "_logistic.runs"  # per-session LRU of trained trajectories (never shared between sessions)
 MAX_RUNS = 12
+CSV_KEY = "_logistic.last_csv"  # the last upload that parsed: (digest, bytes, file name)
+SCRUB_KEY = "_logistic.scrub"  # (key, figure): the scrubbing figure of the current runs, moved in place
+
+
+class _Disabled:
+    """A container whose widgets are drawn disabled (for ``ui.controls``' ``container=``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return functools.partial(getattr(self._inner, name), disabled=True)
+
 
 info = ui.page_header(
     "1. Logistic regression & gradient descent",
@@ -26,19 +42,54 @@ info = ui.page_header(
 )
 seed = ui.current_seed()
 
+# Links from before Lab 1 took Lab 2's feature keys (?features=x1^2,sin_x1) still open.
+if (upgraded := logistic.upgrade_link(st.query_params.to_dict())) is not None:
+    st.query_params.from_dict(upgraded)
+
+
+# --- data: an uploaded CSV (the last good one survives a bad one) or generated points ----------------
+@st.cache_data(max_entries=16, show_spinner=False)
+def generated(name: str, n: int, noise: float, train_fraction: float, seed: int) -> data2d.Dataset2D:
+    return data2d.make_dataset(name, n, noise, train_fraction, seed)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def parsed(digest: str, _raw: bytes, label: str) -> tuple[np.ndarray, np.ndarray]:
+    return data2d.parse_csv(_raw, label)  # raises DataInputError with a message for the student
+
+
 # --- controls (sidebar), built from the specs in lab.logistic -------------------------------------
 with st.sidebar:
     st.divider()
     st.markdown("#### Data")
-    data_values = ui.controls(logistic.DATA_SPECS, page=f"{PAGE}/data")
+    data_box = st.container()  # filled below, once we know whether a CSV is in use
     upload = st.file_uploader(
         "…or upload a CSV (x1, x2, label 0/1)",
         type=["csv", "txt"],
         key=f"{PAGE}.csv",
         help="Two numeric feature columns and a 0/1 label column named label/y/class/target (or the last column).",
     )
+    csv, csv_error = None, None  # csv: (digest, raw bytes, file name) of the upload in use
+    if upload is not None:
+        raw = upload.getvalue()
+        digest = hashlib.sha256(raw).hexdigest()
+        try:
+            parsed(digest, raw, logistic.display_name(upload.name))
+            csv = st.session_state[CSV_KEY] = (digest, raw, upload.name)
+        except data2d.DataInputError as err:
+            csv_error = str(err)
+            csv = st.session_state.get(CSV_KEY)  # a bad file never replaces the last good one
+    with data_box:
+        generator_specs = [p for p in logistic.DATA_SPECS if p.name in logistic.GENERATOR_PARAMS]
+        data_values = ui.controls(generator_specs, page=f"{PAGE}/data", container=_Disabled(st) if csv else None)
+        if csv:
+            st.caption("Dataset, points and noise are off while your CSV is in use: remove the file to use them.")
+        data_values |= ui.controls(
+            [p for p in logistic.DATA_SPECS if p.name not in logistic.GENERATOR_PARAMS], page=f"{PAGE}/data"
+        )
     st.markdown("#### Features")
     feature_values = ui.controls(logistic.FEATURE_SPECS, page=f"{PAGE}/features")
+    feature_values["features"] = tuple(feature_values["features"])  # a cleared multiselect is (), the default
     st.markdown("#### Training")
     train_values = ui.controls(logistic.TRAIN_SPECS, page=f"{PAGE}/train")
     with st.expander("Start point", expanded=False):
@@ -57,40 +108,27 @@ compare = values["compare"]
 config = make_config(logistic.TrainConfig, values, seed=seed)
 feature_names = features.check_names(values["features"])
 
-
-# --- data: generated, or an uploaded CSV (a bad file keeps the generated data) --------------------
-@st.cache_data(max_entries=16, show_spinner=False)
-def generated(name: str, n: int, noise: float, train_fraction: float, seed: int) -> data2d.Dataset2D:
-    return data2d.make_dataset(name, n, noise, train_fraction, seed)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def uploaded(digest: str, _raw: bytes, name: str, train_fraction: float, seed: int) -> data2d.Dataset2D:
-    X, y = data2d.parse_csv(_raw, name)  # raises DataInputError with a message for the student
-    return data2d.split(X, y, train_fraction, seed, name)
-
-
-data = generated(values["dataset"], values["n"], values["noise"], values["train_fraction"], seed)
-data_key = f"gen:{values['dataset']}:{values['n']}:{values['noise']}:{values['train_fraction']}:{seed}"
-csv_name = None
-if upload is not None:
-    raw = upload.getvalue()
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        data = uploaded(digest, raw, upload.name, values["train_fraction"], seed)
-        data_key, csv_name = f"csv:{digest}:{values['train_fraction']}:{seed}", upload.name
+generated_label = data2d.LABELS[values["dataset"]]
+if csv is not None:
+    digest, raw, csv_name = csv
+    X_csv, y_csv = parsed(digest, raw, logistic.display_name(csv_name))
+    data = data2d.split(X_csv, y_csv, values["train_fraction"], seed, csv_name)
+    data_key = f"csv:{digest}:{values['train_fraction']}:{seed}"
+    shown = logistic.display_name(csv_name)
+    if csv_error:
+        st.error(f"{csv_error}\n\nStill using your last good upload, **{shown}**.", icon=":material/error:")
+    else:
         st.info(
-            f"Using your upload **{upload.name}**: {len(data.X_train)} training and {len(data.X_test)} test points. "
+            f"Using your upload **{shown}**: {len(data.X_train)} training and {len(data.X_test)} test points. "
             "Remove the file to go back to generated data.",
             icon=":material/upload_file:",
         )
-    except data2d.DataInputError as err:
-        st.error(
-            f"{err}\n\nStill using the generated **{data2d.LABELS[values['dataset']]}** data.",
-            icon=":material/error:",
-        )
-
-ui.sync_url(logistic.SPECS, values)
+else:
+    csv_name = None
+    data = generated(values["dataset"], values["n"], values["noise"], values["train_fraction"], seed)
+    data_key = f"gen:{values['dataset']}:{values['n']}:{values['noise']}:{values['train_fraction']}:{seed}"
+    if csv_error:
+        st.error(f"{csv_error}\n\nStill using the generated **{generated_label}** data.", icon=":material/error:")
 
 
 # --- training, cached per session by an explicit key ---------------------------------------------
@@ -114,11 +152,21 @@ def trained(cfg: logistic.TrainConfig) -> logistic.Trajectory:
 
 run = trained(config)
 T = run.num_steps
+opening = logistic.opening_step(T)
 run_id = (data_key, feature_names, config)
-if st.session_state.get("_logistic.run_id") != run_id:  # a new run: show its end
+if st.session_state.get("_logistic.run_id") != run_id:  # a new run opens at its opening step…
+    first_visit = "_logistic.run_id" not in st.session_state
     st.session_state["_logistic.run_id"] = run_id
-    st.session_state[STEP_KEY] = T
-st.session_state[STEP_KEY] = int(min(max(st.session_state.get(STEP_KEY, T), 0), T))
+    step_now = opening
+    if first_visit:  # …unless this session's link names a step
+        linked, problem = logistic.step_from_link(st.query_params.get(logistic.STEP_QUERY_KEY), T)
+        if problem:
+            st.warning(problem, icon=":material/link:")
+        step_now = opening if linked is None else linked
+    st.session_state["_logistic.step"] = st.session_state[STEP_KEY] = step_now
+elif STEP_KEY in st.session_state:  # the slider's value (Streamlit forgets it while another page is shown)
+    st.session_state["_logistic.step"] = st.session_state[STEP_KEY]
+step = st.session_state[STEP_KEY] = int(min(max(st.session_state.get("_logistic.step", opening), 0), T))
 
 if run.status == "diverged":
     st.error(f"{run.reason}\n\n{logistic.divergence_hint(config)}", icon=":material/warning:")
@@ -132,8 +180,53 @@ if run.status != "diverged" and run.train_acc[-1] == 1.0 and config.weight_decay
         icon=":material/all_inclusive:",
     )
 
+# --- optimiser comparison (same start, same α) ---------------------------------------------------
+others: dict[str, logistic.Trajectory] = {}
+if compare:
+    for name in logistic.OPTIMIZERS:
+        cfg = (
+            config if name == config.optimizer else make_config(logistic.TrainConfig, values, seed=seed, optimizer=name)
+        )
+        others[name] = trained(cfg)
+paths = {name: r.w[:, :2] for name, r in others.items()} if others else {config.optimizer: run.w[:, :2]}
+if others:  # the main run first: its arrow and its map
+    paths = {config.optimizer: paths.pop(config.optimizer), **paths}
 
-# --- the step slider: scrub through training without retraining ----------------------------------
+# --- (a) data + boundary and (b) landscape: one figure that scrubs in the browser ------------------
+w_now, b_now = run.w[step], float(run.b[step])
+land = logistic.landscape_around(
+    data.X_train,
+    data.y_train,
+    w_now,
+    b_now,
+    list(paths.values()),
+    feature_names=feature_names,
+    weight_decay=config.weight_decay,
+    reduction=config.reduction,
+    resolution=100,
+    device=info.device,
+)
+scrub_key = (run_id, compare, info.device)
+cached = st.session_state.get(SCRUB_KEY)
+if cached is not None and cached[0] == scrub_key:  # same runs: only move the figure to this step
+    scrub = logistic.move_to_step(cached[1], run, land, paths, step=step)
+else:  # new runs: build the frames once
+    scrub = logistic.scrub_figure(run, data, land, paths, step=step)
+    st.session_state[SCRUB_KEY] = (scrub_key, scrub)
+st.plotly_chart(scrub, width="stretch")
+extra = " and the hand-made features' weights" if feature_names else ""
+st.caption(
+    "**Drag the figure's slider or press ▶ Play**: the boundary on the data (a), the position on the landscape "
+    "and the next update (yellow arrow) (b) redraw in your browser, without re-running the page. "
+    f"The landscape is one slice of L: b = {b_now:.3g}{extra} held at their step-{step} values, only w₁ and "
+    "w₂ vary (100 × 100 grid, one tensor op)"
+    + ("; with hand-made features the model has more weights than this plot shows." if feature_names else ".")
+    + " The figure cannot write the page's link: the step below (the table, the maths and the link) is where "
+    "the figure opens."
+)
+
+
+# --- the page's step: table, maths and link ----------------------------------------------------------
 def _move(delta: int | None) -> None:
     last = st.session_state.get("_logistic.T", 0)
     st.session_state[STEP_KEY] = last if delta is None else min(max(st.session_state[STEP_KEY] + delta, 0), last)
@@ -146,78 +239,56 @@ with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
     st.button("step ▶", on_click=_move, args=(1,), help="One update forward")
     st.button("end ▶▶", on_click=_move, args=(None,), help="Jump to the last step")
     if T > 0:
-        step = st.slider("Step (state after this many updates)", 0, T, key=STEP_KEY)
+        step = st.slider("Step for the table, the maths and the link", 0, T, key=STEP_KEY)
     else:
         step = 0
         st.caption("Training stopped before the first update.")
+st.session_state["_logistic.step"] = step
 
 with st.container(horizontal=True, gap="large"):
     st.metric("Step", f"{step} / {config.num_steps}", width="content")
-    st.metric("Train loss (BCE)", f"{run.train_loss[step]:.4f}", width="content")
-    st.metric("Test loss", f"{run.test_loss[step]:.4f}", width="content")
+    st.metric("Train loss (mean BCE)", f"{run.train_loss[step]:.4f}", width="content")
+    st.metric("Test loss (mean BCE)", f"{run.test_loss[step]:.4f}", width="content")
     st.metric("Train accuracy", f"{run.train_acc[step]:.1%}", width="content")
     st.metric("Test accuracy", f"{run.test_acc[step]:.1%}", width="content")
 
-# --- optimiser comparison (same start, same α) ---------------------------------------------------
-others: dict[str, logistic.Trajectory] = {}
-if compare:
-    for name in logistic.OPTIMIZERS:
-        cfg = (
-            config if name == config.optimizer else make_config(logistic.TrainConfig, values, seed=seed, optimizer=name)
-        )
-        others[name] = trained(cfg)
-
-# --- (a) data + boundary, (b) landscape ----------------------------------------------------------
-w_now, b_now = run.w[step], float(run.b[step])
-left, right = st.columns(2)
-with left:
-    xs, ys, prob = logistic.probability_map(w_now, b_now, feature_names, data.bounds(), resolution=80)
-    fig = figures.decision_map(
-        xs, ys, prob, data.X_train, data.y_train, data.X_test, data.y_test, title=f"(a) P(y=1|x) at step {step}"
-    )
-    st.plotly_chart(fig, width="stretch")
-with right:
-    paths = {name: r.w[:, :2] for name, r in others.items()} if others else {config.optimizer: run.w[:, :2]}
-    if others:  # the main run first: its arrow and its b
-        paths = {config.optimizer: paths.pop(config.optimizer), **paths}
-    land = logistic.landscape_around(
-        data.X_train,
-        data.y_train,
-        w_now,
-        b_now,
-        list(paths.values()),
-        feature_names=feature_names,
-        weight_decay=config.weight_decay,
-        reduction=config.reduction,
-        resolution=100,
-        device=info.device,
-    )
-    arrow = run.update(step)[:2] if step < T else None
-    fig = logistic.landscape_figure(land, paths, step=step, update=arrow, title=f"(b) Loss landscape at step {step}")
-    st.plotly_chart(fig, width="stretch")
-    extra = " and the hand-made features' weights" if feature_names else ""
-    st.caption(
-        f"A slice of the loss: b = {b_now:.3g}{extra} held at their step-{step} values, only w₁ and w₂ vary "
-        "(100 × 100 grid, one tensor op). The path is drawn in the same two weights"
-        + (" — with hand-made features the model has more weights than this plot shows." if feature_names else ".")
-        + (" The yellow arrow is the next update." if arrow is not None else "")
-    )
-
 # --- (c) curves, (d) the current update -----------------------------------------------------------
-left, right = st.columns(2)
+if TAB_KEY not in st.session_state:  # the tab widget was dropped while another page was shown, or a new session
+    kept = st.session_state.get("_logistic.tab")
+    if kept is None:
+        linked = st.query_params.get(logistic.TAB_QUERY_KEY)
+        if linked is not None and linked not in logistic.CURVE_TABS:
+            st.warning(
+                f"The link's {logistic.TAB_QUERY_KEY} is not one of {', '.join(logistic.CURVE_TABS)}; showing the loss.",
+                icon=":material/link:",
+            )
+        kept = logistic.CURVE_TABS.get(linked, logistic.CURVE_TABS["loss"])
+    st.session_state[TAB_KEY] = kept
 curve_runs = others if others else {config.optimizer: run}
+left, right = st.columns(2)
 with left:
-    tab_loss, tab_acc = st.tabs(["(c) Loss", "Accuracy"])
-    with tab_loss:
-        st.plotly_chart(
-            logistic.curves_figure(curve_runs, "loss", step=step, title="(c) Train / test loss"),
-            width="stretch",
-        )
-    with tab_acc:
-        st.plotly_chart(
-            logistic.curves_figure(curve_runs, "acc", step=step, title="Train / test accuracy"),
-            width="stretch",
-        )
+    tab_loss, tab_acc = st.tabs(list(logistic.CURVE_TABS.values()), key=TAB_KEY, on_change="rerun")
+    st.session_state["_logistic.tab"] = st.session_state[TAB_KEY]
+    if tab_loss.open:
+        with tab_loss:
+            st.plotly_chart(
+                logistic.curves_figure(curve_runs, "loss", step=step, title="(c) Train / test loss (mean BCE)"),
+                width="stretch",
+            )
+    if tab_acc.open:
+        with tab_acc:
+            st.plotly_chart(
+                logistic.curves_figure(curve_runs, "acc", step=step, title="Train / test accuracy"),
+                width="stretch",
+            )
+tab_now = next(k for k, label in logistic.CURVE_TABS.items() if label == st.session_state[TAB_KEY])
+link_extra = {}
+if step != opening:
+    link_extra[logistic.STEP_QUERY_KEY] = str(step)
+if tab_now != "loss":
+    link_extra[logistic.TAB_QUERY_KEY] = tab_now
+ui.sync_url(logistic.SPECS, values, extra=link_extra)
+
 with right:
     st.markdown(f"**(d) The update at step {step}**")
     names = [*run.feature_labels, "b"]
@@ -252,8 +323,11 @@ with right:
             "adam": r"\theta_{t+1} = \theta_t - \alpha\,\hat m_t / (\sqrt{\hat s_t} + \epsilon)",
         }[config.optimizer]
         st.latex(rule + rf"\qquad \alpha = {logistic.latex_number(config.lr)}")
+        batch_sum = "mean" if config.reduction == "mean" else "sum"
         st.caption(
-            f"The gradient g is computed on {batch_note} (loss there: {run.batch_loss[step]:.4f}). "
+            f"The gradient g is computed on {batch_note}: it is the gradient of L on that batch "
+            f"(the {batch_sum} of its cross-entropies{' + λ/2‖w‖²' if config.weight_decay else ''}), "
+            f"which is {run.batch_loss[step]:.4f} here. "
             + (
                 "For gradient descent Δθ = −α·g exactly."
                 if config.optimizer in ("gd", "sgd")
@@ -273,7 +347,11 @@ avg = r"\frac{1}{N}" if config.reduction == "mean" else ""
 how = "averaged" if config.reduction == "mean" else "summed"
 st.markdown("**Model** — the probability of class 1 is a squashed weighted sum of the inputs")
 st.latex(logistic.latex_model(w_now, b_now, feature_names))
-st.markdown(f"**Loss** — cross-entropy {how} over the N = {n_train} training points{' plus the L2 term' if l2 else ''}")
+st.markdown(
+    f"**Loss L**, the number gradient descent lowers — cross-entropy {how} over the N = {n_train} training points"
+    + (" (the slide's form)" if config.reduction == "sum" else " (PyTorch's default)")
+    + (" plus the L2 term" if l2 else "")
+)
 st.latex(
     r"L = -"
     + avg
@@ -281,6 +359,15 @@ st.latex(
     + l2
     + rf" = {logistic.latex_number(check.loss, 4)}"
 )
+parts = logistic.loss_parts(run, step, n_train)
+st.markdown(
+    "**Three losses, one quantity** — the *Train loss* metric and the curves (c) show the **mean** "
+    "cross-entropy ℓ̄ = (1/N) Σ ℓᵢ, so that training and test sets of different sizes compare; "
+    + ("L sums the same terms, so L = N × ℓ̄" if config.reduction == "sum" else "with the mean reduction L is that mean")
+    + (" plus the L2 term" if l2 else "")
+    + ". The caption of (d) shows L on the batch that one update used."
+)
+st.latex(logistic.latex_loss_relation(parts))
 st.markdown(f"**Gradient, by hand** — p − y times the input, {how} (all training points, this step's weights)")
 grad_l, grad_r = st.columns([3, 2])
 grad_l.latex(

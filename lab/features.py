@@ -12,6 +12,7 @@ x₁ and x₂ (the loss-landscape plot uses them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,16 +29,22 @@ class Feature:
     code: str  # the same in a plain-PyTorch snippet, using x1 and x2
 
 
-#: Extra features a student can add (key → definition). x₁ and x₂ are always in.
+#: Extra features a student can add (key → definition). x₁ and x₂ are always in. The keys
+#: are Lab 2's (``lab.mlp.FEATURES``), so ``?features=x1sq,x2sq`` means the same in both
+#: labs' links, and sin uses π·x like Lab 2 and Playground: the data live in about [−1, 1],
+#: where plain sin x ≈ x would add almost nothing.
 FEATURES: dict[str, Feature] = {
-    "x1^2": Feature("x₁²", "x_1^2", lambda x1, x2: x1**2, "x1 ** 2"),
-    "x2^2": Feature("x₂²", "x_2^2", lambda x1, x2: x2**2, "x2 ** 2"),
+    "x1sq": Feature("x₁²", "x_1^2", lambda x1, x2: x1**2, "x1 ** 2"),
+    "x2sq": Feature("x₂²", "x_2^2", lambda x1, x2: x2**2, "x2 ** 2"),
     "x1x2": Feature("x₁x₂", "x_1 x_2", lambda x1, x2: x1 * x2, "x1 * x2"),
-    "sin_x1": Feature("sin x₁", r"\sin x_1", lambda x1, x2: torch.sin(x1), "torch.sin(x1)"),
-    "sin_x2": Feature("sin x₂", r"\sin x_2", lambda x1, x2: torch.sin(x2), "torch.sin(x2)"),
-    "x1^3": Feature("x₁³", "x_1^3", lambda x1, x2: x1**3, "x1 ** 3"),
-    "x2^3": Feature("x₂³", "x_2^3", lambda x1, x2: x2**3, "x2 ** 3"),
+    "sin1": Feature("sin(πx₁)", r"\sin(\pi x_1)", lambda x1, x2: torch.sin(math.pi * x1), "torch.sin(math.pi * x1)"),
+    "sin2": Feature("sin(πx₂)", r"\sin(\pi x_2)", lambda x1, x2: torch.sin(math.pi * x2), "torch.sin(math.pi * x2)"),
+    "x1cube": Feature("x₁³", "x_1^3", lambda x1, x2: x1**3, "x1 ** 3"),
+    "x2cube": Feature("x₂³", "x_2^3", lambda x1, x2: x2**3, "x2 ** 3"),
 }
+#: Keys of older links (before Lab 1 took Lab 2's names) → today's keys. The old
+#: ``sin_x1`` meant sin x₁; it now reads as ``sin1``, sin(πx₁).
+LEGACY_KEYS = {"x1^2": "x1sq", "x2^2": "x2sq", "sin_x1": "sin1", "sin_x2": "sin2", "x1^3": "x1cube", "x2^3": "x2cube"}
 RAW = (Feature("x₁", "x_1", lambda x1, x2: x1, "x1"), Feature("x₂", "x_2", lambda x1, x2: x2, "x2"))
 
 
@@ -47,6 +54,11 @@ def check_names(names: Sequence[str]) -> tuple[str, ...]:
     if bad:
         raise ValueError(f"unknown feature(s) {bad}; choose from {list(FEATURES)}")
     return tuple(n for n in FEATURES if n in names)
+
+
+def upgrade_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Old link keys (``x1^2``, ``sin_x1``…) replaced by today's; other names are left as they are."""
+    return tuple(LEGACY_KEYS.get(n, n) for n in names)
 
 
 def used(names: Sequence[str]) -> tuple[Feature, ...]:

@@ -79,7 +79,7 @@ def test_loss_is_the_slide_cross_entropy_and_matches_torch():
 @pytest.mark.parametrize("optimizer", logistic.OPTIMIZERS)
 @pytest.mark.parametrize("reduction", logistic.REDUCTIONS)
 def test_training_matches_the_torch_optim_snippet(overlap, optimizer, reduction):
-    feats = ("x1^2", "x1x2")
+    feats = ("x1sq", "x1x2")
     lr = 0.01 if reduction == "sum" else 0.5
     cfg = TrainConfig(
         optimizer=optimizer, lr=lr, num_steps=60, batch_size=16, weight_decay=0.1, reduction=reduction, w1_0=1.5
@@ -106,8 +106,8 @@ def test_snippet_reads_an_uploaded_csv(tmp_path, overlap):
 
 def test_gradient_descent_trajectory_is_the_update_rule(overlap):
     cfg = TrainConfig(optimizer="gd", lr=0.02, num_steps=25, weight_decay=0.01)
-    run = logistic.train_dataset(overlap, ("x2^2",), cfg)
-    Phi = features.expand(torch.as_tensor(overlap.X_train), ("x2^2",))
+    run = logistic.train_dataset(overlap, ("x2sq",), cfg)
+    Phi = features.expand(torch.as_tensor(overlap.X_train), ("x2sq",))
     y = torch.as_tensor(overlap.y_train)
     for t in (0, 7, 24):
         gw, gb = logistic.manual_gradient(Phi, y, torch.as_tensor(run.w[t]), float(run.b[t]), 0.01)
@@ -164,7 +164,7 @@ def test_circles_need_hand_made_features():
     data = data2d.make_dataset("circles", 400, 0.05, 0.7, seed=0)
     cfg = TrainConfig(optimizer="gd", lr=0.01, num_steps=500)
     linear = logistic.train_dataset(data, (), cfg)
-    curved = logistic.train_dataset(data, ("x1^2", "x2^2"), cfg)
+    curved = logistic.train_dataset(data, ("x1sq", "x2sq"), cfg)
     assert linear.test_acc[-1] < 0.65
     assert curved.test_acc[-1] > 0.95
 
@@ -194,7 +194,7 @@ def test_divergence_is_caught_and_explained(overlap):
 
 
 def test_landscape_is_the_loss_at_each_grid_point(overlap):
-    feats = ("x1^2",)
+    feats = ("x1sq",)
     w = np.array([0.3, -0.7, 1.1], dtype=np.float32)
     land = logistic.loss_landscape(
         overlap.X_train, overlap.y_train, w, 0.2, (-3, 2, -1, 4), feature_names=feats, weight_decay=0.1, resolution=100
@@ -222,9 +222,9 @@ def test_landscape_grows_to_show_the_minimum(overlap):
 
 def test_features_expand_in_canonical_order():
     X = torch.tensor([[2.0, 3.0]])
-    Phi = features.expand(X, ("x1x2", "x1^2"))
+    Phi = features.expand(X, ("x1x2", "x1sq"))
     torch.testing.assert_close(Phi, torch.tensor([[2.0, 3.0, 4.0, 6.0]]))
-    assert features.labels(("x1x2", "x1^2")) == ["x₁", "x₂", "x₁²", "x₁x₂"]
+    assert features.labels(("x1x2", "x1sq")) == ["x₁", "x₂", "x₁²", "x₁x₂"]
     with pytest.raises(ValueError):
         features.expand(X, ("x3",))
 
@@ -232,7 +232,7 @@ def test_features_expand_in_canonical_order():
 def test_specs_round_trip_through_the_url():
     changed = {
         "dataset": "circles",
-        "features": ("x1^2", "x2^2"),
+        "features": ("x1sq", "x2sq"),
         "optimizer": "adam",
         "lr": 0.2,
         "weight_decay": 0.1,
@@ -247,7 +247,7 @@ def test_specs_round_trip_through_the_url():
 
 
 def test_latex_model_shows_the_numbers():
-    text = logistic.latex_model([-3.43, 2.5, 0.25], -0.17, ("x2^2",))
+    text = logistic.latex_model([-3.43, 2.5, 0.25], -0.17, ("x2sq",))
     assert "-3.43" in text and "2.5" in text and "x_2^2" in text and "- 0.17" in text
     assert logistic.latex_number(float("nan")) == r"\text{NaN}"
     assert r"10^{18}" in logistic.latex_number(1e18)

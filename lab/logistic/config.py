@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lab import data2d, features
@@ -104,6 +106,58 @@ VIEW_SPECS = (
     ),
 )
 SPECS = DATA_SPECS + FEATURE_SPECS + TRAIN_SPECS + START_SPECS + VIEW_SPECS
+#: The data settings that only the generated data use (an uploaded CSV ignores them).
+GENERATOR_PARAMS = ("dataset", "n", "noise")
+
+# --- link entries that are not widget specs: the step and the curves tab ---------------------------
+
+STEP_QUERY_KEY = "step"
+TAB_QUERY_KEY = "tab"
+#: The curves tabs: link value → tab label.
+CURVE_TABS = {"loss": "(c) Loss", "accuracy": "Accuracy"}
+
+
+def opening_step(num_steps: int) -> int:
+    """The step the page opens at: a tenth of the way in, so the boundary has formed and an update follows.
+
+    Never the last state (it has no next update to show), except for a run with no update at all.
+    """
+    if num_steps <= 0:
+        return 0
+    return min(num_steps - 1, max(1, num_steps // 10))
+
+
+def step_from_link(raw: str | None, num_steps: int) -> tuple[int | None, str | None]:
+    """The link's ``step`` for a run of ``num_steps`` updates: ``(step, None)``, ``(None, None)`` when
+    absent, or ``(None, problem)`` in words that do not repeat the value (it is user text)."""
+    if raw is None:
+        return None, None
+    try:
+        number = float(raw.strip())
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number == int(number) and 0 <= number <= num_steps):
+        return (
+            None,
+            f"The link's {STEP_QUERY_KEY} is not a whole number from 0 to {num_steps}; showing the opening step.",
+        )
+    return int(number), None
+
+
+def upgrade_link(query: Mapping[str, str]) -> dict[str, str] | None:
+    """A link's query with Lab 1's old feature keys (``x1^2``, ``sin_x1``…) renamed to Lab 2's; ``None``
+    when nothing changes."""
+    raw = query.get("features")
+    if raw is None:
+        return None
+    names = [n for n in raw.split(",") if n]
+    new = ",".join(features.upgrade_names(names))
+    if new == raw:
+        return None
+    out = {k: v for k, v in query.items() if k != "features"}
+    if new:
+        out["features"] = new
+    return out
 
 
 @dataclass(frozen=True)

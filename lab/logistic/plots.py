@@ -13,7 +13,10 @@ from lab.logistic.landscape import Landscape
 from lab.logistic.model import Trajectory
 
 OPTIMIZER_SHORT = {"gd": "GD", "sgd": "SGD", "momentum": "momentum", "adam": "Adam"}
-PATH_COLORS = {"gd": "#ffffff", "sgd": "#ff7f0e", "momentum": "#2ca02c", "adam": "#d62728"}
+#: One colour per optimiser, used by every figure of the lab (landscape paths, curves, scrubbing).
+#: None of them is in the landscape's Viridis scale; paths get a pale halo so they show on its dark end.
+OPTIMIZER_COLORS = {"gd": "#e7298a", "sgd": "#ff7f0e", "momentum": "#1f77b4", "adam": "#222222"}
+PATH_COLORS = OPTIMIZER_COLORS  # the older name
 
 
 def landscape_figure(
@@ -62,7 +65,17 @@ def landscape_figure(
     for name, path in paths.items():
         path = np.asarray(path)
         s = min(step, len(path) - 1)
-        color = PATH_COLORS.get(name, "#ffffff")
+        color = OPTIMIZER_COLORS.get(name, "#444444")
+        fig.add_trace(  # a pale halo under the path: visible on the dark and the light end of the scale
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines",
+                line={"color": "rgba(255,255,255,0.55)", "width": 5},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
         fig.add_trace(
             go.Scatter(
                 x=path[: s + 1, 0],
@@ -120,16 +133,7 @@ def landscape_figure(
         title={"text": title, "x": 0.0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
         font=figures.FONT,
         margin={"l": 60, "r": 20, "t": 90, "b": 50},
-        # A dark legend box: the gradient-descent path is white and would vanish on a white background.
-        legend={
-            "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.0,
-            "xanchor": "right",
-            "x": 1.0,
-            "bgcolor": "rgba(40, 40, 60, 0.9)",
-            "font": {"color": "white"},
-        },
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         height=height,
         xaxis_title="w₁ (weight of x₁)",
         yaxis_title="w₂ (weight of x₂)",
@@ -140,26 +144,26 @@ def landscape_figure(
 def curves_figure(
     runs: Mapping[str, Trajectory], metric: str, *, step: int | None = None, title: str = "", log_y: bool = False
 ) -> go.Figure:
-    """Train (solid) and test (dashed) ``metric`` ("loss" or "acc") of one or several runs, with a step marker."""
+    """Train (solid) and test (dashed) ``metric`` ("loss" or "acc") of one or several runs, with a step marker.
+
+    Each optimiser keeps its colour from :data:`OPTIMIZER_COLORS` (the landscape's); the legend
+    sits below the plot with one entry per curve, so eight curves in compare mode stay readable.
+    """
     series = {}
     dashed = []
+    colors = []
     for name, run in runs.items():
-        label = OPTIMIZER_SHORT.get(name, name) if len(runs) > 1 else ""
+        label = OPTIMIZER_SHORT.get(name, name)
         steps = np.arange(run.num_steps + 1)
-        train_name = f"{label} train".strip()
-        test_name = f"{label} test".strip()
+        train_name, test_name = f"{label} train", f"{label} test"
         series[train_name] = (steps, getattr(run, f"train_{metric}"))
         series[test_name] = (steps, getattr(run, f"test_{metric}"))
         dashed.append(test_name)
-    y_title = "binary cross-entropy" if metric == "loss" else "accuracy"
+        colors += [OPTIMIZER_COLORS.get(name, "#444444")] * 2
+    y_title = "binary cross-entropy (mean)" if metric == "loss" else "accuracy"
     fig = figures.line_chart(series, title or y_title, y_title=y_title, log_y=log_y, dashed=dashed, height=320)
-    if len(runs) > 1:  # colour by optimiser: train and test of one run share a colour; legend below
-        fig.update_layout(
-            height=400, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0}
-        )
-        for i, trace in enumerate(fig.data):
-            name = list(runs)[i // 2]
-            trace.line.color = PATH_COLORS.get(name) if name != "gd" else "#1f77b4"
+    for trace, color in zip(fig.data, colors, strict=True):
+        trace.line.color = color
     if step is not None:
         fig.add_vline(x=step, line={"color": "grey", "dash": "dot"})
     return fig

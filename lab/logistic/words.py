@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from lab import features
 from lab.logistic.config import TrainConfig
@@ -69,3 +73,66 @@ def latex_model(w: Sequence[float], b: float, feature_names: Sequence[str] = ())
     if body.startswith("- "):
         body = "-" + body[2:]
     return rf"P(y=1 \mid x) = \sigma\!\left({body} {sign} {latex_number(abs(float(b)))}\right)"
+
+
+# --- the three losses on the page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossParts:
+    """The losses the page shows at one step, and how they relate.
+
+    The *Train loss* metric and the curves show the mean BCE ℓ̄ = (1/N) Σ ℓᵢ (so
+    train and test compare). The optimiser minimises L: with ``reduction="sum"``
+    (the slide) L = N·ℓ̄ + λ/2 ‖w‖²; with ``"mean"`` L = ℓ̄ + λ/2 ‖w‖².
+    """
+
+    n: int  # training points N
+    mean_bce: float  # ℓ̄, the "Train loss" metric
+    l2: float  # λ/2 ‖w‖² (0 without L2)
+    reduction: str  # "sum" or "mean"
+
+    @property
+    def data_term(self) -> float:
+        """The cross-entropy part of L: N·ℓ̄ (sum) or ℓ̄ (mean)."""
+        return self.n * self.mean_bce if self.reduction == "sum" else self.mean_bce
+
+    @property
+    def objective(self) -> float:
+        """L, the number the maths section shows and gradient descent lowers."""
+        return self.data_term + self.l2
+
+
+def loss_parts(run: Trajectory, step: int, n_train: int) -> LossParts:
+    """:class:`LossParts` of state ``step`` of ``run`` trained on ``n_train`` points."""
+    w = np.asarray(run.w[step], dtype=np.float64)
+    return LossParts(
+        n=int(n_train),
+        mean_bce=float(run.train_loss[step]),
+        l2=0.5 * float(run.config.weight_decay) * float(w @ w),
+        reduction=run.config.reduction,
+    )
+
+
+def latex_loss_relation(parts: LossParts) -> str:
+    """L written from the mean BCE with the numbers, e.g. ``L = N·ℓ̄ = 140 × 0.259 = 36.3``."""
+    l2 = parts.l2 != 0
+    if parts.reduction == "sum":
+        symbols, numbers = r"N \cdot \bar\ell", rf"{parts.n} \times {latex_number(parts.mean_bce, 6)}"
+    else:
+        symbols, numbers = r"\bar\ell", latex_number(parts.mean_bce, 6)
+    if l2:
+        symbols += r" + \tfrac{\lambda}{2}\lVert w \rVert^2"
+        numbers += f" + {latex_number(parts.l2, 4)}"
+    return rf"L = {symbols} = {numbers} = {latex_number(parts.objective, 4)}"
+
+
+def display_name(name: str, limit: int = 60) -> str:
+    """A file name safe to show in Markdown: one line, cut to ``limit`` characters, punctuation escaped.
+
+    An upload's name is user text: unescaped, ``[x](http://…)`` would become a link on the page.
+    """
+    name = " ".join(str(name).split())
+    if len(name) > limit:
+        name = name[: limit - 1] + "…"
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&;\"'])", r"\\\1", name)

@@ -1,0 +1,370 @@
+"""Scrubbing a recorded run in the browser: one plotly figure whose frames hold every step.
+
+The page sends the figure once; its own slider and Play button redraw the
+boundary on the data (a), the position on the loss landscape and the next
+update's arrow (b) in the browser, with no Streamlit rerun. The numbers each
+frame needs are computed here in one batch: the model's probability over a grid
+of the plane for every recorded state is one matrix product.
+
+A plotly slider cannot write the page's URL, so the page keeps its own step
+(in the link) and opens the figure at that frame (``step=``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from lab import data2d, features, figures
+from lab.logistic.config import OPTIMIZER_LABELS
+from lab.logistic.landscape import Landscape
+from lab.logistic.model import Trajectory
+from lab.logistic.plots import OPTIMIZER_COLORS, OPTIMIZER_SHORT
+
+#: Most frames one figure carries (longer runs keep every k-th step, plus the first, the last
+#: and the page's step): about 0.5 MB of figure at the default grid.
+MAX_FRAMES = 201
+#: Grid points a side of the probability map in each frame (the boundary is a contour of it).
+MAP_RESOLUTION = 40
+ARROW_COLOR = "#ffeb3b"
+#: Slider and Play: jump straight to a frame (no tweening: contours cannot tween anyway).
+_JUMP = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
+
+
+class ScrubFigure(go.Figure):
+    """A ``go.Figure`` whose frames and slider steps are kept as plain, ready-to-send dicts.
+
+    Validating 200 ``go.Frame`` objects and 200 slider steps costs plotly about a
+    second per figure; these parts are built from known-good values, so
+    :meth:`to_dict` (which ``st.plotly_chart`` and ``fig.show()`` use) adds them
+    unvalidated. Their arrays are already plotly.js typed-array specs.
+    """
+
+    _scrub_frames: tuple[dict, ...] = ()
+    _scrub_steps: tuple[dict, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["frames"] = list(self._scrub_frames)
+        out["layout"]["sliders"][0]["steps"] = list(self._scrub_steps)
+        return out
+
+
+def typed_array(values: np.ndarray) -> dict[str, str]:
+    """A numpy array as plotly.js's typed-array spec (base64 bytes; 1 byte per uint8 value)."""
+    values = np.ascontiguousarray(values)
+    dtypes = {np.dtype(np.uint8): "u1", np.dtype(np.float32): "f4", np.dtype(np.float64): "f8"}
+    return {
+        "dtype": dtypes[values.dtype],
+        "bdata": base64.b64encode(values.tobytes()).decode("ascii"),
+        "shape": ", ".join(str(n) for n in values.shape),
+    }
+
+
+def frame_steps(num_steps: int, step: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """The states a figure carries: all of 0 … T when they fit, else every k-th plus T and ``step``."""
+    if num_steps + 1 <= max_frames:
+        return np.arange(num_steps + 1)
+    stride = -(-num_steps // (max_frames - 2))
+    kept = set(range(0, num_steps + 1, stride)) | {num_steps, min(max(step, 0), num_steps)}
+    return np.array(sorted(kept))
+
+
+def probability_maps(
+    run: Trajectory, steps: Sequence[int], bounds: tuple[float, float, float, float], resolution: int = MAP_RESOLUTION
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(y=1|x) over a grid for many states at once: ``xs`` (R,), ``ys`` (R,), maps (S, R, R) float64.
+
+    One (R², D) @ (D, S) product instead of S separate maps.
+    """
+    xs, ys, points = data2d.grid(bounds, resolution)
+    Phi = features.expand(torch.from_numpy(points).double(), run.feature_names)  # (R², D)
+    idx = np.asarray(steps, dtype=np.int64)
+    W = torch.from_numpy(np.asarray(run.w, dtype=np.float64)[idx])  # (S, D)
+    B = torch.from_numpy(np.asarray(run.b, dtype=np.float64)[idx])  # (S,)
+    with torch.no_grad():
+        prob = torch.sigmoid(Phi @ W.T + B)  # (R², S)
+    return xs, ys, prob.T.reshape(len(idx), resolution, resolution).numpy()
+
+
+def percent(prob: np.ndarray) -> np.ndarray:
+    """Probabilities as whole percents (uint8): a frame's map is 1.6 kB instead of 12.8 kB of float64.
+
+    The boundary (P = 50 %) moves by at most half a percent of P, far less than a grid cell.
+    """
+    return np.clip(np.round(np.asarray(prob) * 100.0), 0, 100).astype(np.uint8)
+
+
+def _arrow(run: Trajectory, t: int) -> tuple[list[float], list[float]]:
+    """The next update of state ``t`` in (w₁, w₂) as a two-point segment; empty after the last state."""
+    if t >= run.num_steps:
+        return [], []
+    return [float(run.w[t, 0]), float(run.w[t + 1, 0])], [float(run.w[t, 1]), float(run.w[t + 1, 1])]
+
+
+def step_label(run: Trajectory, t: int) -> str:
+    """What the slider says at state ``t``: the step and that state's training loss and accuracy."""
+    return (
+        f"{t} of {run.num_steps}: train loss {run.train_loss[t]:.4f} (mean BCE), train accuracy {run.train_acc[t]:.1%}"
+    )
+
+
+def scrub_figure(
+    run: Trajectory,
+    data: data2d.Dataset2D,
+    land: Landscape,
+    paths: Mapping[str, np.ndarray],
+    *,
+    step: int,
+    max_frames: int = MAX_FRAMES,
+    resolution: int = MAP_RESOLUTION,
+    height: int = 540,
+) -> go.Figure:
+    """(a) the data with P(y=1|x) and the boundary, (b) the landscape with every path; one frame per step.
+
+    ``run`` is the main trajectory (its map and its arrow are drawn); ``paths``
+    are ``{optimizer: (T+1, 2)}`` in (w₁, w₂), the main run first (one entry
+    when not comparing). The figure opens at state ``step``; its slider and
+    Play/Pause buttons move through the frames in the browser. To show another
+    step or landscape slice later, :func:`move_to_step` updates the figure in
+    place (building the frames again costs far more).
+    """
+    T = run.num_steps
+    steps = frame_steps(T, step, max_frames)
+    xs, ys, maps = probability_maps(run, steps, data.bounds(), resolution)
+    maps = percent(maps)
+
+    fig = ScrubFigure(
+        make_subplots(
+            rows=1,
+            cols=2,
+            horizontal_spacing=0.13,
+            subplot_titles=("(a) the data, P(y=1|x) and the boundary", "(b) the loss landscape L over (w₁, w₂)"),
+        )
+    )
+    # --- (a): the map (changes per frame), then the points (fixed) -------------------------------------
+    fig.add_trace(
+        go.Contour(
+            x=xs,
+            y=ys,
+            z=maps[0],
+            zmin=0,
+            zmax=100,
+            colorscale=figures.DIVERGING,
+            opacity=0.8,
+            contours={"start": 50, "end": 50, "size": 1, "coloring": "heatmap", "showlines": True},
+            line={"color": "black", "width": 2},
+            showscale=False,
+            name="P(y=1|x)",
+            hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(y=1) %{z} %<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    points = go.Figure()
+    figures.add_points(points, data.X_train, data.y_train, data.X_test, data.y_test)
+    for trace in points.data:
+        trace.marker.size = 6
+        fig.add_trace(trace, row=1, col=1)
+    fig.add_trace(  # a legend entry for the contour's black line
+        go.Scatter(x=[None], y=[None], mode="lines", line={"color": "black", "width": 2}, name="boundary P = 0.5"),
+        row=1,
+        col=1,
+    )
+
+    # --- (b): the landscape and the paths (fixed), then the positions and the arrow (per frame) --------
+    fig.add_trace(
+        go.Contour(
+            x=land.w1s,
+            y=land.w2s,
+            colorscale=figures.SEQUENTIAL,
+            ncontours=28,
+            contours={"coloring": "heatmap", "showlines": True},
+            line={"width": 0.5, "color": "rgba(255,255,255,0.35)"},
+            colorbar={"title": {"text": "log₁₀ L", "side": "right"}, "thickness": 12, "len": 0.75, "y": 0.55},
+            hovertemplate="w₁ %{x:.2f}, w₂ %{y:.2f}<br>L %{customdata:.4f}<extra></extra>",
+            name="loss",
+            showlegend=False,
+        ),
+        row=1,
+        col=2,
+    )
+    landscape_index = len(fig.data) - 1
+    fig.add_trace(
+        go.Scatter(
+            mode="markers",
+            marker={"symbol": "x", "size": 11, "color": "#00e5ff", "line": {"width": 1}},
+            name="slice minimum",
+            hovertemplate="slice minimum<br>w₁ %{x:.2f}, w₂ %{y:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    position_index: list[int] = []
+    for name, path in paths.items():
+        path = np.asarray(path, dtype=np.float64)
+        color = OPTIMIZER_COLORS.get(name, "#444444")
+        label = OPTIMIZER_SHORT.get(name, name)
+        fig.add_trace(  # a pale halo so every colour shows on the dark and the light end of the scale
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines",
+                line={"color": "rgba(255,255,255,0.55)", "width": 5},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines",
+                line={"color": color, "width": 2},
+                name=label,
+                legendgroup=name,
+                hovertemplate=f"{OPTIMIZER_LABELS.get(name, name)}<br>w₁ %{{x:.3f}}, w₂ %{{y:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+        fig.add_trace(
+            go.Scatter(
+                mode="markers",
+                marker={"symbol": "star", "size": 15, "color": color, "line": {"color": "white", "width": 1}},
+                legendgroup=name,
+                showlegend=False,
+                name=f"{label} now",
+                hovertemplate=f"{label} at this step<br>w₁ %{{x:.3f}}, w₂ %{{y:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+        position_index.append(len(fig.data) - 1)
+    fig.add_trace(
+        go.Scatter(
+            mode="lines+markers",
+            line={"color": ARROW_COLOR, "width": 3},
+            marker={"symbol": ["circle", "arrow"], "size": [4, 14], "angleref": "previous", "color": ARROW_COLOR},
+            name="next update Δθ",
+            hovertemplate="next update<br>w₁ %{x:.3f}, w₂ %{y:.3f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    arrow_index = len(fig.data) - 1
+
+    # --- frames: per step, only what moves (plain dicts: validating 200 Frame objects is slow) ----------
+    moving = [0, *position_index, arrow_index]
+    path_list = [np.asarray(p, dtype=np.float64) for p in paths.values()]
+    frames = []
+    for k, t in enumerate(int(t) for t in steps):
+        frame_data: list[dict] = [{"type": "contour", "z": typed_array(maps[k])}]
+        for path in path_list:
+            s = min(t, len(path) - 1)
+            frame_data.append({"type": "scatter", "x": [float(path[s, 0])], "y": [float(path[s, 1])]})
+        fx, fy = _arrow(run, t)
+        frame_data.append({"type": "scatter", "x": fx, "y": fy})
+        frames.append({"name": str(t), "data": frame_data, "traces": moving})
+    fig._scrub_frames = tuple(frames)
+    fig._scrub_steps = tuple(
+        {"method": "animate", "label": step_label(run, int(t)), "args": [[str(int(t))], _JUMP]} for t in steps
+    )
+
+    fig.update_layout(
+        sliders=[
+            {
+                "steps": [{"label": "0"}],  # the real steps are added by ScrubFigure.to_dict
+                "currentvalue": {"prefix": "Step ", "font": {"size": 13}, "xanchor": "left"},
+                "font": {"color": "rgba(0,0,0,0)"},  # no tick labels: 200 of them would overlap
+                "tickcolor": "rgba(0,0,0,0)",
+                "ticklen": 0,
+                "minorticklen": 0,
+                "len": 0.8,
+                "x": 0.2,
+                "xanchor": "left",
+                "y": 0.0,
+                "yanchor": "top",
+                "pad": {"t": 50, "b": 0},
+            }
+        ],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "showactive": False,
+                "x": 0.0,
+                "y": 0.0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 85, "r": 0},
+                "buttons": [
+                    {
+                        "label": "▶ Play",
+                        "method": "animate",
+                        "args": [
+                            None,
+                            {**_JUMP, "mode": "next", "frame": {"duration": 80, "redraw": True}, "fromcurrent": True},
+                        ],
+                    },
+                    {"label": "Pause", "method": "animate", "args": [[None], _JUMP]},
+                ],
+            }
+        ],
+        meta={
+            "frame_steps": [int(t) for t in steps],
+            "traces": {"map": 0, "landscape": landscape_index, "positions": position_index, "arrow": arrow_index},
+            "bounds": list(data.bounds()),
+            "resolution": resolution,
+        },
+    )
+    figures.layout(fig, "Scrub the run in your browser: drag the step slider or press Play", height=height)
+    fig.update_layout(margin={"t": 80, "r": 20, "b": fig.layout.margin.b + 110})
+    fig.update_xaxes(title_text="x₁", range=[float(xs[0]), float(xs[-1])], constrain="domain", row=1, col=1)
+    fig.update_yaxes(
+        title_text="x₂", range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain", row=1, col=1
+    )
+    fig.update_xaxes(title_text="w₁ (weight of x₁)", row=1, col=2)
+    fig.update_yaxes(title_text="w₂ (weight of x₂)", row=1, col=2)
+    return move_to_step(fig, run, land, paths, step=step)
+
+
+def move_to_step(
+    fig: go.Figure, run: Trajectory, land: Landscape, paths: Mapping[str, np.ndarray], *, step: int
+) -> go.Figure:
+    """Show state ``step`` of a :func:`scrub_figure` and the landscape slice ``land``, in place; returns ``fig``.
+
+    The traces that move get that state's values (exactly, even between two
+    frames of a long run) and the slider points at the last frame not after it.
+    The frames themselves are left alone.
+    """
+    meta = fig.layout.meta
+    traces, steps = meta["traces"], meta["frame_steps"]
+    step = int(min(max(step, 0), run.num_steps))
+    _, _, prob = probability_maps(run, [step], tuple(meta["bounds"]), int(meta["resolution"]))
+    fig.data[traces["map"]].z = percent(prob[0])
+    for index, path in zip(traces["positions"], paths.values(), strict=True):
+        s = min(step, len(path) - 1)
+        fig.data[index].update(x=[float(path[s, 0])], y=[float(path[s, 1])])
+    ax, ay = _arrow(run, step)
+    fig.data[traces["arrow"]].update(x=ax, y=ay)
+    fig.data[traces["landscape"]].update(
+        x=land.w1s,
+        y=land.w2s,
+        z=np.log10(np.maximum(land.loss, 1e-12)).astype(np.float32),
+        customdata=land.loss.astype(np.float32),
+    )
+    m1, m2 = land.argmin
+    fig.data[traces["landscape"] + 1].update(x=[m1], y=[m2])
+    fig.update_xaxes(range=[float(land.w1s[0]), float(land.w1s[-1])], row=1, col=2)
+    fig.update_yaxes(range=[float(land.w2s[0]), float(land.w2s[-1])], row=1, col=2)
+    fig.layout.sliders[0].active = int(np.searchsorted(steps, step, side="right") - 1)
+    return fig
