@@ -130,6 +130,29 @@ def worked_example(
     )
 
 
+# --- the other normalisers of the lab, by hand --------------------------------------------------------
+
+
+def layer_norm(h: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
+    """Layer norm by hand: ``h`` (B, C) → (B, C), each *sample* normalised over its own C units.
+
+    ``y = γ·(h − μ)/√(σ² + ε) + β`` with μ, σ² (biased) taken per row: no
+    batch statistics, so train and eval mode compute the same thing.
+    """
+    mean = h.mean(dim=1, keepdim=True)
+    var = h.var(dim=1, unbiased=False, keepdim=True)
+    return gamma * (h - mean) / torch.sqrt(var + eps) + beta
+
+
+def weight_norm_weight(g: Tensor, v: Tensor) -> Tensor:
+    """Weight norm by hand: ``w = g · v/‖v‖`` per output unit (row of ``v`` (out, in…), ``g`` (out, 1…)).
+
+    The length g and the direction v are learned separately (Salimans & Kingma 2016).
+    """
+    norm = v.flatten(1).norm(dim=1).reshape(g.shape)
+    return g * v / norm
+
+
 # --- "the bias before BN no longer needs training" -------------------------------------------------
 
 

@@ -73,6 +73,17 @@ class DropConnectLinear(nn.Linear):
         return F.linear(x, weight, self.bias)
 
 
+def dropconnect_by_hand(x: Tensor, weight: Tensor, bias: Tensor, mask: Tensor, p: float) -> Tensor:
+    """DropConnect in training, written out: ``y = x · ((M ⊙ W)/(1 − p))ᵀ + b`` with a 0/1 mask M per weight.
+
+    In eval mode the lab (like most implementations) uses the full W — the
+    mask's expectation. Wan et al. (2013) instead sample each unit's input from
+    a Gaussian fitted to its mean and variance over masks; the mean is the
+    simplification.
+    """
+    return F.linear(x, weight * mask / (1.0 - p), bias)
+
+
 # --- pictures ---------------------------------------------------------------------------------------
 
 

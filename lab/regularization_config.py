@@ -228,3 +228,17 @@ PRESETS: dict[str, dict[str, object]] = {
         "num_seeds": 1,
     },
 }
+
+
+#: The preset button's tooltip and the note shown when it runs (the page reads them from here).
+PRESET_HELP = {
+    "overfit_dropout": "Loads a wide MLP trained for 100 epochs on 300 digits, without and with dropout, and trains it.",
+}
+PRESET_TEXT = {
+    "overfit_dropout": (
+        "**Preset loaded:** a 2 × 256 MLP trained 100 epochs with Adam on 300 digits memorises them — the "
+        "baseline's train loss (solid) falls to ≈ 0 while its validation loss (dashed) stalls and creeps up. The "
+        "same network with dropout (p = 0.5 on hidden units, 0.1 on pixels) ends with a lower validation loss and "
+        "a narrower gap."
+    ),
+}

@@ -77,7 +77,7 @@ def test_init_schemes_match_nn_init(scheme):
     config = reg.CompareConfig(depth=3, width=256)
     model = reg.build_model(config, reg.VARIANTS["baseline"], 64, 10, seed=0)
     reg.init_linears_(model, 1, scheme)
-    w = model.linears[1].weight  # 256 × 256
+    w = model.linears[1].weight.detach()  # 256 × 256
     fan_in, fan_out = w.shape[1], w.shape[0]
     if scheme == "xavier":
         bound = math.sqrt(6 / (fan_in + fan_out))
@@ -124,3 +124,30 @@ def test_runs_stuck_at_chance_are_named():
     assert "baseline" in reg.stuck_at_chance(result, 10)
     good = reg.compare(reg.CompareConfig(n_train=100, width=32, lr=1e-2, num_epochs=5, variants=("baseline",)), split)
     assert reg.stuck_at_chance(good, 10) == []
+
+
+def test_layer_norm_weight_norm_and_dropconnect_formulas_match_torch():
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(5, 7, generator=g) * 3 + 1
+    gamma, beta = torch.rand(7, generator=g) + 0.5, torch.randn(7, generator=g)
+    ln = nn.LayerNorm(7)
+    with torch.no_grad():
+        ln.weight.copy_(gamma)
+        ln.bias.copy_(beta)
+    torch.testing.assert_close(batchnorm.layer_norm(h, gamma, beta), ln(h))
+    # weight norm: w = g·v/‖v‖, as torch's parametrization computes it (for a Linear and a Conv2d)
+    for layer in (nn.Linear(6, 4), nn.Conv2d(2, 3, 3)):
+        nn.utils.parametrizations.weight_norm(layer)
+        with torch.no_grad():
+            layer.parametrizations.weight.original0.mul_(1.7)  # change g: w follows
+        gv, v = layer.parametrizations.weight.original0, layer.parametrizations.weight.original1
+        torch.testing.assert_close(batchnorm.weight_norm_weight(gv, v), layer.weight)
+    # DropConnect: y = x·((M ⊙ W)/(1 − p))ᵀ + b with the module's own mask; eval uses the full W
+    from lab import dropout as drop
+
+    layer = drop.DropConnectLinear(6, 4, p=0.3, generator=torch.Generator().manual_seed(5))
+    x = torch.randn(3, 6, generator=g)
+    mask = drop.dropout_mask(layer.weight.shape, 0.3, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(layer(x), drop.dropconnect_by_hand(x, layer.weight, layer.bias, mask, 0.3))
+    layer.eval()
+    torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
