@@ -1,12 +1,21 @@
 """Lab 2: an MLP on nonlinear data — TensorFlow Playground in PyTorch, and beyond.
 
 Thin page: widgets → configs → ``lab.mlp.Trainer`` (kept per session in
-``st.session_state``) → ``lab.mlp_figures`` / ``lab.figures`` → render.
+``st.session_state``) → ``lab.mlp_live`` / ``lab.mlp_figures`` → render.
+
+**Play** trains until Pause: the live panel (a fragment at the end of the
+script, drawn into a container near the top) alternates a time slice of
+training with a cheap frame (network with every neuron's map, output map,
+curves, epoch counter). Any click outside the panel interrupts the loop
+between frames; the trainer lives in session state, so nothing is lost, and
+the rerun resumes playing with the new settings (learning rate, regularisation)
+or restarts the network when the architecture changed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 
 import streamlit as st
@@ -14,24 +23,33 @@ import streamlit as st
 import ui
 from lab import data2d, mlp
 from lab import mlp_figures as mf
-from lab.figures import decision_map, loss_curves
+from lab import mlp_formulas as fm
+from lab import mlp_live as live
+from lab.figures import loss_curves
 from lab.init import INIT_LABELS, INIT_SPECS
-from lab.params import make_config
+from lab.params import from_query, make_config
 
 PAGE = "mlp"
 TRAINER_KEY = "mlp.trainer"
-LIVE_SECONDS = 0.5  # redraw the output map at most this often while training
+PLAY_KEY = "mlp.playing"
+UNTIL_KEY = "mlp.play_until"  # set by "Train N epochs": play stops at this epoch
+PLAY_LIMIT_KEY = "mlp.play_limit_s"  # tests shorten it; Play pauses itself after this long
+PLAY_LIMIT_S = 600.0
+FRAME_S = 0.25  # one frame: ~80 % training, ~20 % drawing → ≥ 4 redraws a second
+TRAIN_SHARE = 0.8
 CSV_MAX_CLASSES = 6
-TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("l1", "l1_clip", "l2"))
+LR_SPEC = next(p for p in mlp.TRAIN_SPECS if p.name == "lr")
+TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("lr", "l1", "l1_clip", "l2"))
 REG_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name in ("l1", "l1_clip", "l2"))
 INIT_NEEDS = {"sigma": "normal", "constant": "constant"}  # init setting → the scheme that uses it
+VIEWS = ("Neurons", "Replay", "Activations", "Formula & collapse", "Initialisation", "Backprop", "Code & weights")
 
 info = ui.page_header(
     "2. MLP on nonlinear data",
     "A hidden layer **learns the features** a linear model needs. Pick a dataset, shape the network, press "
-    "**▶ Train** and watch every neuron's picture of the plane change. Then break it: set every activation to "
-    "*identity* (the layers collapse into one straight line) or initialise with *zeros* (every hidden unit stays "
-    "identical).",
+    "**:material/play_arrow: Play** and watch every neuron's picture of the plane change. Then break it: set every "
+    "activation to *identity* (the layers collapse into one straight line) or initialise with *zeros* (every hidden "
+    "unit stays identical).",
 )
 seed = ui.current_seed()
 st.markdown(
@@ -41,20 +59,50 @@ st.markdown(
         for name, query in (
             (
                 "the spiral (2×8 tanh, Adam)",
-                "dataset=spiral&noise=0.02&n=600&w1=8&w2=8&optimizer=adam&lr=0.02&batch_size=16",
+                "dataset=spiral&noise=0.02&n=600&w1=8&w2=8&optimizer=adam&lr=0.01&batch_size=16",
             ),
             ("linear collapse", "dataset=xor&a1=identity&a2=identity&w1=8&w2=8&lr=0.1"),
-            ("zero init", "dataset=circles&init=zeros&a1=sigmoid&a2=sigmoid&lr=0.5"),
+            ("zero init", "dataset=circles&init=zeros&a1=sigmoid&a2=sigmoid&lr=0.3"),
+            ("L1 kills links", "dataset=circles&w1=8&w2=8&l1=0.01&lr=0.1"),
             (
                 "3-class spiral",
-                "dataset=spiral&num_classes=3&noise=0.02&n=600&w1=8&w2=8&optimizer=adam&lr=0.02&batch_size=16&num_epochs=400",
+                "dataset=spiral&num_classes=3&noise=0.02&n=600&w1=8&w2=8&optimizer=adam&lr=0.01&batch_size=16&num_epochs=400",
             ),
             ("too high α", "dataset=circles&lr=10"),
             ("regression", "dataset=multi_gaussian&w1=8&w2=8&optimizer=adam&lr=0.01"),
         )
     )
-    + " — each link opens the experiment with its settings; press **Train**."
+    + " — each link opens the experiment with its settings; press **Play**."
 )
+
+
+def ladder_control(spec, group: str, container) -> float:
+    """A log slider on ``spec.options`` (Playground's learning rates), with the link/keep rules of ``ui.controls``.
+
+    ``ui.controls`` builds log sliders from a 1-2-5 ladder, on which 0.03 does not exist.
+    """
+    key, keep = f"{group}.{spec.name}", f"_keep.{group}.{spec.name}"
+    if key not in st.session_state:
+        if keep in st.session_state:
+            st.session_state[key] = st.session_state[keep]
+        else:
+            values, problems = from_query([spec], st.query_params.to_dict())
+            st.session_state[key] = values[spec.name]
+            if problems:
+                st.warning("Some settings in the link were not valid:\n\n- " + "\n- ".join(problems))
+    ladder = [float(o) for o in spec.options]
+    value = float(st.session_state[key])
+    st.session_state[key] = min(ladder, key=lambda o: abs(math.log(o) - math.log(max(value, 1e-300))))
+    chosen = container.select_slider(
+        spec.label, options=ladder, format_func=lambda v: f"{v:g}", key=key, help=spec.help or None
+    )
+    st.session_state[keep] = chosen
+    return chosen
+
+
+def set_sigma(value: float) -> None:
+    st.session_state[f"{PAGE}.init.normal.sigma"] = value
+
 
 # --- settings ----------------------------------------------------------------------------
 # A teacher's link can open with the settings folded away (…&settings=closed): the class sees the pictures.
@@ -79,14 +127,24 @@ with st.expander("Settings — data, network, training", expanded=not settings_c
         layer_values = ui.controls(layer_specs, f"{PAGE}.layers", container=c_net) if layer_specs else {}
     with c_train:
         st.markdown("**Training**")
-        train_values = ui.controls(TRAIN_SPECS, f"{PAGE}.train", container=c_train)
+        train_values = {"lr": ladder_control(LR_SPEC, f"{PAGE}.train", c_train)}
+        train_values |= ui.controls(TRAIN_SPECS, f"{PAGE}.train", container=c_train)
     with c_init:
         st.markdown("**Initialisation & regularisation**")
         init_values = ui.controls(INIT_SPECS[:1], f"{PAGE}.init", container=c_init)
         init_specs = [*INIT_SPECS[:1], *(p for p in INIT_SPECS[1:] if INIT_NEEDS[p.name] == init_values["init"])]
         if len(init_specs) > 1:  # σ for the normal init, c for the constant init
             init_values |= ui.controls(init_specs[1:], f"{PAGE}.init.{init_values['init']}", container=c_init)
+        if init_values["init"] == "normal":
+            st.caption("The slide's N(0, 0.01), read two ways:")
+            s1, s2 = st.columns(2)
+            s1.button("σ = 0.01", on_click=set_sigma, args=(0.01,), help="0.01 is the standard deviation σ.")
+            s2.button("σ = 0.1", on_click=set_sigma, args=(0.1,), help="N(μ, σ²): 0.01 is the variance, σ = 0.1.")
         train_values |= ui.controls(REG_SPECS, f"{PAGE}.reg", container=c_init)
+        st.caption(
+            "L2 here is (λ/2)·‖W‖²: gradient λ·W — the same λ as PyTorch's `weight_decay` and Playground's L2. "
+            "With Adam, coupled L2 is rescaled per weight (that is not weight decay; decoupled decay is AdamW)."
+        )
         discretize = st.toggle(
             "Discretize output", key=f"{PAGE}.discretize", help="Hard class regions instead of probabilities."
         )
@@ -135,315 +193,481 @@ if dataset.task == "regression" and train_cfg.loss != "mse":
 
 # --- the per-session run ----------------------------------------------------------------------
 run_key = (data_key, net_cfg, seed, info.device)
+
+
+def fresh_trainer() -> mlp.Trainer:
+    trainer = mlp.Trainer.create(dataset, net_cfg, train_cfg, seed=seed, device=info.device)
+    st.session_state[TRAINER_KEY], st.session_state[f"{TRAINER_KEY}.key"] = trainer, run_key
+    return trainer
+
+
 trainer: mlp.Trainer | None = st.session_state.get(TRAINER_KEY)
 if trainer is None or st.session_state.get(f"{TRAINER_KEY}.key") != run_key:
     if trainer is not None:
         st.toast("Data or network changed: a fresh network starts at epoch 0.", icon=":material/restart_alt:")
-    trainer = mlp.Trainer.create(dataset, net_cfg, train_cfg, seed=seed, device=info.device)
-    st.session_state[TRAINER_KEY], st.session_state[f"{TRAINER_KEY}.key"] = trainer, run_key
+    trainer = fresh_trainer()
 elif trainer.cfg != train_cfg and trainer.update(train_cfg) and trainer.epoch:
     st.toast("New optimiser settings: training continues from the current weights.", icon=":material/tune:")
 
-# --- controls: reset / step / train / pause --------------------------------------------------
-b_reset, b_step, b_train, b_pause, m_epoch = st.columns([1, 1, 1.6, 1, 1.2], vertical_alignment="center")
+
+def on_play() -> None:
+    st.session_state[PLAY_KEY] = True
+
+
+def on_pause() -> None:
+    st.session_state[PLAY_KEY] = False
+    st.session_state.pop(UNTIL_KEY, None)
+
+
+def on_train_n() -> None:
+    """Train N epochs = play until epoch + N (the same live frames), then pause."""
+    st.session_state[PLAY_KEY] = True
+    st.session_state[UNTIL_KEY] = st.session_state[TRAINER_KEY].epoch + int(
+        st.session_state[f"{PAGE}.train.num_epochs"]
+    )
+
+
+# --- controls: reset / step / play-pause / train N ---------------------------------------------
+playing = bool(st.session_state.get(PLAY_KEY, False))
+b_reset, b_step, b_play, b_train = st.columns([1, 1, 1.1, 1.7], vertical_alignment="center")
 reset = b_reset.button(
-    "Reset", icon=":material/restart_alt:", help="New random weights (same seed), epoch 0.", width="stretch"
+    "Reset",
+    icon=":material/restart_alt:",
+    help="New random weights (same seed), epoch 0.",
+    width="stretch",
+    on_click=on_pause,
 )
-step = b_step.button("Step", icon=":material/skip_next:", help="Train one epoch.", width="stretch")
+step = b_step.button("Step", icon=":material/skip_next:", help="Train one epoch.", width="stretch", on_click=on_pause)
+if playing:
+    b_play.button(
+        "Pause",
+        icon=":material/pause:",
+        help="Stop here; Play continues.",
+        width="stretch",
+        on_click=on_pause,
+        key=f"{PAGE}.pause",
+    )
+else:
+    b_play.button(
+        "Play",
+        icon=":material/play_arrow:",
+        type="primary",
+        help="Train until Pause, redrawing every neuron several times a second.",
+        width="stretch",
+        on_click=on_play,
+        key=f"{PAGE}.play",
+    )
 train = b_train.button(
     f"Train {train_cfg.num_epochs} epochs",
-    icon=":material/play_arrow:",
-    type="primary",
+    icon=":material/fast_forward:",
     key=f"{PAGE}.train_button",
     width="stretch",
+    on_click=on_train_n,
 )
-b_pause.button("Pause", icon=":material/pause:", help="Stop training now; Train continues from here.", width="stretch")
-epoch_ph = m_epoch.empty()
-progress_ph = st.empty()
 if reset:
-    trainer = mlp.Trainer.create(dataset, net_cfg, train_cfg, seed=seed, device=info.device)
-    st.session_state[TRAINER_KEY] = trainer
+    trainer = fresh_trainer()
+live_box = st.container()
+view = st.radio("Look deeper", VIEWS, horizontal=True, key=f"{PAGE}.view", label_visibility="collapsed")
+view_box = st.container()
 
 
-def show_numbers() -> None:
-    h = trainer.history
-    epoch_ph.metric("Epoch", f"{trainer.epoch:,}")
-    start = trainer.initial
-    cells = [
-        ("Train loss", h.last("loss", start.get("loss", float("nan"))), "{:.4f}"),
-        ("Test loss", h.last("test_loss", start.get("test_loss", float("nan"))), "{:.4f}"),
-    ]
+# --- the live panel --------------------------------------------------------------------------------
+def numbers_text() -> str:
+    now = trainer.metrics_now()
+    cells = [("Train loss", now["loss"], "{:.4f}"), ("Test loss", now["test_loss"], "{:.4f}")]
     if dataset.task == "classification":
-        cells += [
-            ("Train accuracy", h.last("accuracy", start.get("accuracy", float("nan"))), "{:.1%}"),
-            ("Test accuracy", h.last("test_accuracy", start.get("test_accuracy", float("nan"))), "{:.1%}"),
-        ]
-    numbers_ph.markdown(" · ".join(f"{name} **{fmt.format(value)}**" for name, value, fmt in cells))
+        cells += [("Train accuracy", now["accuracy"], "{:.1%}"), ("Test accuracy", now["test_accuracy"], "{:.1%}")]
+    text = " · ".join(f"{name} **{fmt.format(value)}**" for name, value, fmt in cells)
+    if train_cfg.l1:
+        zeros, total = trainer.zero_weights()
+        text += f" · exact zeros **{zeros} of {total}** weights"
+    return text
 
 
-# --- pictures ----------------------------------------------------------------------------------
-col_net, col_out = st.columns([1.25, 1])
-net_ph = col_net.empty()
-with col_net.expander("Edit a weight by hand", icon=":material/edit:"):
-    linears_now = mlp.linear_layers(trainer.model)
-    e1, e2, e3, e4 = st.columns(4)
-    layer_no = e1.selectbox(
-        "Into layer",
-        range(len(linears_now)),
-        format_func=lambda i: "output" if i == len(linears_now) - 1 else f"hidden {i + 1}",
-    )
-    W_now = linears_now[layer_no].weight.detach()
-    to = e2.number_input("to neuron", 1, W_now.shape[0], 1) - 1
-    src = e3.number_input("from unit", 1, W_now.shape[1], 1) - 1
-    value = e4.number_input("new w", -10.0, 10.0, float(W_now[to, src]), step=0.1, format="%.3f")
-    if st.button("Set this weight", key=f"{PAGE}.set_weight"):
-        old = trainer.set_weight(layer_no, to, src, value)
-        st.caption(f"w changed from {old:+.4f} to {value:+.4f}: see the maps change (training continues from here).")
-numbers_ph = col_out.empty()
-out_ph = col_out.empty()
-
-
-def output_figure(grid: mlp.GridOutputs):
-    return mf.legend_below(_output_figure(grid))
-
-
-def _output_figure(grid: mlp.GridOutputs):
+def output_figure(grid: mlp.GridOutputs, title: str):
     d = dataset
     X_test, y_test = (d.X_test, d.y_test) if show_test else (None, None)
-    title = f"Output after {trainer.epoch:,} epochs"
     if d.task == "regression":
-        return mf.regression_map(grid.xs, grid.ys, grid.output[0], d.X_train, d.y_train, X_test, y_test, title=title)
-    if grid.output.shape[0] == 1:
-        return decision_map(
+        fig = mf.regression_map(grid.xs, grid.ys, grid.output[0], d.X_train, d.y_train, X_test, y_test, title=title)
+    elif grid.output.shape[0] == 1:
+        fig = mf.binary_map(
             grid.xs, grid.ys, grid.output[0], d.X_train, d.y_train, X_test, y_test, title=title, discretize=discretize
         )
-    return mf.class_map(
-        grid.xs, grid.ys, grid.output, d.X_train, d.y_train, X_test, y_test, discretize=discretize, title=title
-    )
+    else:
+        fig = mf.class_map(
+            grid.xs, grid.ys, grid.output, d.X_train, d.y_train, X_test, y_test, discretize=discretize, title=title
+        )
+    return mf.legend_below(fig)
 
 
-def draw_network(grid: mlp.GridOutputs):
+def curve_figures():
+    h = trainer.history
+    loss = loss_curves(h.steps, h.metrics["loss"], h.metrics.get("test_loss"), x_title="epoch", title="Loss")
+    if dataset.task == "classification":
+        second = loss_curves(
+            h.steps,
+            h.metrics["accuracy"],
+            h.metrics.get("test_accuracy"),
+            x_title="epoch",
+            y_title="accuracy",
+            title="Accuracy",
+        )
+        second.update_yaxes(range=[0, 1.02])  # never auto-zoom to 0.495…0.505
+    else:
+        second = loss_curves(h.steps, h.metrics["lr"], None, x_title="epoch", y_title="α", title="Learning rate")
+        second.update_yaxes(range=[0, 1.15 * max(h.metrics["lr"])])
+    return loss, second
+
+
+def draw_frame(slots, note: str = "") -> None:
+    """One cheap redraw while training (Play or Train N): pictures as data URIs, numbers, epoch."""
+    f = live.frame(trainer, show_test=show_test)
+    slots["epoch"].metric("Epoch", f"{trainer.epoch:,}")
+    slots["numbers"].markdown(numbers_text() + note)
+    slots["net"].image(f.network, caption="Playing: blue < 0 < orange, dotted = dead link (w = 0)", width="stretch")
+    slots["out"].image(f.output, caption=f"Output after {trainer.epoch:,} epochs", width="stretch")
+    slots["curves"].image(f.curves, caption="loss (train dark, test light)", width="stretch")
+
+
+def enlarge(grid: mlp.GridOutputs, column: int, unit: int) -> None:
+    """A clicked neuron, large, with its caption."""
+    tiles = live.neuron_tiles(grid, dataset.task)
+    if column >= len(tiles) or unit >= len(tiles[column]):
+        return
+    if column == 0:
+        name = f"input {mlp.FEATURE_LABELS[net_cfg.features[unit]]}"
+    elif column == len(tiles) - 1:
+        name = f"output {unit + 1}" if len(tiles[column]) > 1 else "output"
+    else:
+        name = f"hidden layer {column}, neuron {unit + 1}"
+    st.image(live.upscale(tiles[column][unit], 220), caption=name, width=220)
+
+
+def weight_editor(selected_link: list | None) -> None:
     linears = mlp.linear_layers(trainer.model)
-    thumbs = [mf.neuron_images(grid.inputs, size=40)] + [mf.neuron_images(h, size=40) for h in grid.hidden]
-    out = grid.output - 0.5 if grid.output.shape[0] == 1 and dataset.task == "classification" else grid.output
-    thumbs.append(mf.neuron_images(out, size=40))
-    return mf.network_figure(
+    if selected_link is not None:  # a click on a link picks it in the editor
+        layer, to, src = (int(v) for v in selected_link[:3])
+        st.session_state[f"{PAGE}.edit.layer"] = layer
+        st.session_state[f"{PAGE}.edit.to"] = to + 1
+        st.session_state[f"{PAGE}.edit.src"] = src + 1
+    with st.expander(
+        "Edit a weight by hand (or click a link)", icon=":material/edit:", expanded=selected_link is not None
+    ):
+        e1, e2, e3, e4 = st.columns(4)
+        layer_no = e1.selectbox(
+            "Into layer",
+            range(len(linears)),
+            format_func=lambda i: "output" if i == len(linears) - 1 else f"hidden {i + 1}",
+            key=f"{PAGE}.edit.layer",
+        )
+        W_now = linears[layer_no].weight.detach()
+        for k, hi in (("to", W_now.shape[0]), ("src", W_now.shape[1])):
+            if st.session_state.get(f"{PAGE}.edit.{k}", 1) > hi:
+                st.session_state[f"{PAGE}.edit.{k}"] = 1
+        to = e2.number_input("to neuron", 1, W_now.shape[0], key=f"{PAGE}.edit.to") - 1
+        src = e3.number_input("from unit", 1, W_now.shape[1], key=f"{PAGE}.edit.src") - 1
+        value = e4.number_input("new w", -10.0, 10.0, float(W_now[to, src]), step=0.1, format="%.3f")
+        if st.button("Set this weight", key=f"{PAGE}.set_weight"):
+            old = trainer.set_weight(layer_no, to, src, value)
+            st.session_state[f"{PAGE}.edited"] = (old, value)
+            st.rerun()  # every number and picture from the new weight
+        if f"{PAGE}.edited" in st.session_state:
+            old, value = st.session_state.pop(f"{PAGE}.edited")
+            st.caption(
+                f"w changed from {old:+.4f} to {value:+.4f}: see the maps change (training continues from here)."
+            )
+
+
+@st.fragment
+def live_panel() -> None:
+    global playing
+    c_epoch, c_numbers = st.columns([1, 5], vertical_alignment="center")
+    epoch_ph, numbers = c_epoch.empty(), c_numbers.empty()
+    col_net, col_out = st.columns([1.3, 1])
+    slots = {"epoch": epoch_ph, "numbers": numbers, "net": col_net.empty(), "out": col_out.empty()}
+    slots["curves"] = col_out.empty()
+    extra = col_net.container()
+    if playing and trainer.history.status != "diverged":
+        limit = float(st.session_state.get(PLAY_LIMIT_KEY, PLAY_LIMIT_S))
+        until = st.session_state.get(UNTIL_KEY)
+        started = time.perf_counter()
+        while time.perf_counter() - started < limit and (until is None or trainer.epoch < until):
+            live.play_slice(trainer, FRAME_S * TRAIN_SHARE, max_epochs=None if until is None else until - trainer.epoch)
+            draw_frame(slots)
+            if trainer.history.status == "diverged" or trainer.diagnosis():
+                break
+        on_pause()
+        playing = False
+        st.rerun()  # the interactive pictures, and the Play button back
+    epoch_ph.metric("Epoch", f"{trainer.epoch:,}")
+    numbers.markdown(numbers_text())
+    grid = trainer.grid_outputs(60)
+    linears = mlp.linear_layers(trainer.model)
+    thumbs = live.neuron_tiles(trainer.grid_outputs(32), dataset.task)
+    net_fig = mf.network_figure(
         [layer.weight.detach().cpu().numpy() for layer in linears],
         [layer.bias.detach().cpu().numpy() for layer in linears],
         input_labels=[mlp.FEATURE_LABELS[f] for f in net_cfg.features],
         thumbnails=thumbs,
-        title="The network: links blue < 0 < red, width ∝ |w| (hover for values)",
+        title="The network: blue < 0 < orange · click a neuron or a link",
     )
-
-
-if step or train:
-    num = 1 if step else train_cfg.num_epochs
-    bar = progress_ph.progress(0.0, text="Training…")
-    last_draw = [time.perf_counter()]
-
-    start = trainer.epoch
-
-    def progress_for_click(p) -> None:
-        done = p.step - start
-        bar.progress(
-            min(1.0, done / max(1, num)), text=f"Training: epoch {p.step:,} ({done:,}/{num:,}) · {p.elapsed:.1f} s"
+    event = slots["net"].plotly_chart(
+        net_fig, width="stretch", on_select="rerun", selection_mode="points", key=f"{PAGE}.net_chart"
+    )
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    picked = points[0].get("customdata") if points else None
+    with extra:
+        if picked is not None and len(picked) == 2:
+            enlarge(grid, int(picked[0]), int(picked[1]))
+        weight_editor(picked if picked is not None and len(picked) == 4 else None)
+    slots["out"].plotly_chart(output_figure(grid, f"Output after {trainer.epoch:,} epochs"), width="stretch")
+    if trainer.history.steps:
+        loss_fig, second = curve_figures()
+        with slots["curves"].container():
+            st.plotly_chart(loss_fig, width="stretch")
+            st.plotly_chart(second, width="stretch")
+    else:
+        slots["curves"].caption(
+            "Press :material/play_arrow: **Play** or :material/skip_next: **Step**: the loss and accuracy curves "
+            "appear here."
         )
-        show_numbers()
-        if time.perf_counter() - last_draw[0] >= LIVE_SECONDS:
-            live = trainer.grid_outputs(40)
-            out_ph.image(
-                mf.output_preview(live.output, dataset.bounds(), dataset.X_train, dataset.y_train, task=dataset.task),
-                caption=f"Live: output after {p.step:,} epochs (train points)",
-                width=420,
-            )
-            last_draw[0] = time.perf_counter()
 
-    trainer.train(num, on_progress=progress_for_click, progress_seconds=0.2)
-    progress_ph.empty()
 
-show_numbers()
+if step:
+    trainer.train(1)
+
 problem = trainer.diagnosis()
 if problem:
+    st.session_state[PLAY_KEY] = playing = False
     st.error(problem, icon=":material/warning:")
 
-grid = trainer.grid_outputs(60)
-out_ph.plotly_chart(output_figure(grid), width="stretch")
-net_ph.plotly_chart(draw_network(grid), width="stretch")
-
-# --- curves ------------------------------------------------------------------------------------
-h = trainer.history
-if h.steps:
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(
-        loss_curves(h.steps, h.metrics["loss"], h.metrics.get("test_loss"), x_title="epoch", title="Loss"),
-        width="stretch",
-    )
-    if dataset.task == "classification":
-        c2.plotly_chart(
-            loss_curves(
-                h.steps,
-                h.metrics["accuracy"],
-                h.metrics.get("test_accuracy"),
-                x_title="epoch",
-                y_title="accuracy",
-                title="Accuracy",
-            ),
-            width="stretch",
-        )
-    else:
-        c2.plotly_chart(
-            loss_curves(
-                h.steps, h.metrics["lr"], None, x_title="epoch", y_title="learning rate", title="Learning rate"
-            ),
-            width="stretch",
-        )
-else:
-    st.caption("Press **▶ Train** or **⏭ Step**: loss and accuracy curves appear here.")
-
-# --- deeper looks ----------------------------------------------------------------------------------
-tab_neurons, tab_replay, tab_collapse, tab_sym, tab_backprop, tab_export = st.tabs(
-    [
-        "Every neuron",
-        "Replay training",
-        "Linear collapse",
-        "Symmetry meter",
-        "Backprop = chain rule",
-        "Export weights & code",
-    ]
-)
-
-with tab_replay:
-    if len(trainer.replay) < 2:
-        st.caption("Train first: the weights are kept at up to 120 epochs along the way to replay here.")
-    else:
-        epochs_kept = [snap.epoch for snap in trainer.replay]
-        chosen = st.select_slider("Epoch", epochs_kept, value=epochs_kept[-1], help="Weights saved during training.")
-        snap = next(s for s in trainer.replay if s.epoch == chosen)
-        then = trainer.grid_outputs(60, state=snap.state)
-        fig = output_figure(then)
-        fig.update_layout(title={"text": f"Output at epoch {chosen:,}"})
-        st.plotly_chart(fig, width="stretch")
-
-with tab_neurons:
-    st.caption(
-        "What each unit computes over the plane (blue < 0 < red; one-signed maps in Viridis), each on its own scale."
-    )
-    rows = [("Inputs", grid.inputs, [mlp.FEATURE_LABELS[f] for f in net_cfg.features])]
-    for i, hmap in enumerate(grid.hidden, start=1):
-        rows.append(
-            (f"Hidden layer {i} ({net_cfg.activations[i - 1]})", hmap, [f"neuron {j + 1}" for j in range(len(hmap))])
-        )
-    if dataset.task == "regression":
-        rows.append(("Output ŷ", grid.output, ["ŷ"]))
-    elif grid.output.shape[0] == 1:
-        rows.append(("Output P(y = 1)", grid.output, ["P(y=1)"]))
-    else:
-        rows.append(
-            ("Output: one map per class (softmax)", grid.output, [f"P(class {k})" for k in range(len(grid.output))])
-        )
-    for label, maps, captions in rows:
-        st.markdown(f"**{label}**")
-        st.image(mf.neuron_images(maps, size=96), caption=captions, width=96)
-
-with tab_collapse:
-    col = trainer.collapse()
-    st.markdown(
-        "With identity activations, layers multiply out into **one** linear layer: "
-        r"$w'_i = \sum_j w^o_j\, w^h_{ij}$ and $b' = \sum_j w^o_j\, b^h_j + b^o$ (for deeper nets, keep multiplying). "
-        "Below: w′ and b′ computed from the current weights, and how far the single layer's logits are from the network's "
-        "(on every data point and a grid)."
-    )
-    names = [mlp.FEATURE_LABELS[f] for f in net_cfg.features]
-    st.dataframe(
-        {"output": [f"logit {k}" for k in range(col.weight.shape[0])]}
-        | {f"w′ for {n}": col.weight[:, i] for i, n in enumerate(names)}
-        | {"b′": col.bias},
-        hide_index=True,
-    )
-    if col.linear:
-        st.success(
-            f"All activations are the identity: max |network − single layer| = **{col.max_diff:.2e}** (rounding only). "
-            + (
-                "With inputs X₁, X₂ the boundary w′·x + b′ = 0 is a **straight line**, however many layers you stack."
-                if set(net_cfg.features) <= {"x1", "x2"}
-                else "The model is linear in the chosen *features* (curved features give a curved boundary in the plane)."
-            ),
-            icon=":material/straighten:",
-        )
-    else:
-        st.info(
-            f"With nonlinear activations the layers do **not** collapse: max |network − single layer| = "
-            f"**{col.max_diff:.3g}**. Set every hidden activation to *identity* to see the difference vanish.",
-            icon=":material/moving:",
-        )
-
-with tab_sym:
-    epochs = [e for e, _ in h.snapshots]
-    gaps = [g for _, g in h.snapshots]
-    if net_cfg.hidden:
-        st.plotly_chart(mf.symmetry_chart(epochs, gaps), width="stretch")
-        now = gaps[-1] if gaps else []
-        st.markdown(
-            "The meter is the largest difference between two hidden units' incoming weights (and biases) in each layer. "
-            "**0 means every unit in the layer is the same function** — they get the same gradient and stay identical "
-            f"forever. Now: {', '.join(f'layer {i + 1}: {g:.3g}' for i, g in enumerate(now))}. "
-            f"Initialisation: *{INIT_LABELS[net_cfg.init]}*."
-        )
-        if net_cfg.init in ("zeros", "constant"):
-            st.warning(
-                "Symmetric start: whatever you train, the units in each layer stay identical — the network is only as "
-                "expressive as one unit per layer. (With zeros and tanh/ReLU even less moves: only the output bias.) "
-                "Pick a random initialisation to break the symmetry.",
-                icon=":material/content_copy:",
+# --- deeper looks (only the chosen one is computed) ------------------------------------------------
+with view_box:
+    h = trainer.history
+    if view == "Replay":
+        if len(trainer.replay) < 2:
+            st.caption("Train first: the weights are kept at up to 120 epochs along the way to replay here.")
+        else:
+            epochs_kept = [snap.epoch for snap in trainer.replay]
+            chosen = st.select_slider(
+                "Epoch", epochs_kept, value=epochs_kept[-1], help="Weights saved during training."
             )
-    else:
-        st.caption("Add a hidden layer: the symmetry meter compares hidden units.")
+            snap = next(s for s in trainer.replay if s.epoch == chosen)
+            st.plotly_chart(output_figure(trainer.grid_outputs(60, state=snap.state), f"Output at epoch {chosen:,}"))
 
-with tab_backprop:
-    checks = mlp.gradient_check(trainer)
-    st.markdown(
-        "Backpropagation is the chain rule, layer by layer from the output: δ = ∂L/∂z = (ŷ − y)/N at the output, then "
-        r"$\partial L/\partial W_l = \delta_l^\top a_{l-1}$, $\partial L/\partial b_l = \sum_n \delta_l$, "
-        r"$\delta_{l-1} = (\delta_l W_l) \odot f'(z_{l-1})$. `lab.mlp.manual_gradients` does exactly this by hand; "
-        "here it is compared with PyTorch's autograd at the current weights (whole training set, no L1/L2)."
-    )
-    if checks is None:
-        st.info("The by-hand version covers cross-entropy and regression; switch the loss to cross-entropy to compare.")
-    else:
+    elif view == "Neurons":
+        grid_n = trainer.grid_outputs(48)
+        st.caption(
+            "What each unit computes over the plane, each on its own scale: blue < 0 < orange, white = 0 "
+            "(the output: P = 0.5). The same colours as the points and the links."
+        )
+        rows = [("Inputs", grid_n.inputs, [mlp.FEATURE_LABELS[f] for f in net_cfg.features])]
+        for i, hmap in enumerate(grid_n.hidden, start=1):
+            rows.append(
+                (
+                    f"Hidden layer {i} ({net_cfg.activations[i - 1]})",
+                    hmap,
+                    [f"neuron {j + 1}" for j in range(len(hmap))],
+                )
+            )
+        out_tiles = live.neuron_tiles(grid_n, dataset.task)[-1]
+        if dataset.task == "regression":
+            out_caps = ["ŷ"]
+        elif len(out_tiles) == 1:
+            out_caps = ["P(y=1)"]
+        else:
+            out_caps = [f"P(class {k})" for k in range(len(out_tiles))]
+        for label, maps, captions in rows:
+            st.markdown(f"**{label}**")
+            st.image(mf.neuron_images(maps, size=96), caption=captions, width=96)
+        st.markdown("**Output**")
+        st.image([live.upscale(t, 96) for t in out_tiles], caption=out_caps, width=96)
+
+    elif view == "Activations":
+        st.markdown(
+            "Every hidden unit computes f(Σᵢ wᵢ xᵢ + b) = f(a). Move the point along the curve: the derivative f′(a) "
+            "is what backprop multiplies by. Where f′ ≈ 0 (σ and tanh far from 0, ReLU below 0) the gradient vanishes."
+        )
+        a1, a2 = st.columns([1, 2])
+        act = a1.radio(
+            "Activation", list(fm.ACTIVATION_FORMULAS), format_func=fm.ACTIVATION_NAMES.get, key=f"{PAGE}.act_view"
+        )
+        a0 = a1.slider("a", -6.0, 6.0, 1.0, 0.1, key=f"{PAGE}.act_point")
+        typo = a1.toggle("Show the slide's 1/(1+eᵃ)", key=f"{PAGE}.act_typo") if act == "sigmoid" else False
+        f_tex, d_tex = fm.ACTIVATION_FORMULAS[act]
+        a1.latex(f_tex)
+        a1.latex(d_tex)
+        if act == "sigmoid":
+            a1.caption(
+                "The slide writes σ(a) = 1/(1+eᵃ), without the minus: that curve *falls* (it is σ(−a)). "
+                "The logistic sigmoid is 1/(1+e⁻ᵃ)."
+            )
+        a2.plotly_chart(mf.activation_figure(act, a0, show_slide_typo=typo), width="stretch")
+
+    elif view == "Formula & collapse":
+        names = [mlp.FEATURE_LABELS[f] for f in net_cfg.features]
+        tex_names = [f"x_{{{i + 1}}}" for i in range(len(names))]
+        st.markdown("The lecture's MLP with one hidden layer (the slide uses f = σ everywhere):")
+        st.latex(fm.GENERAL_FORMULA)
+        with_numbers = fm.mlp_formula_latex(trainer.model, net_cfg.activations, tex_names)
+        if with_numbers is not None:
+            st.markdown(
+                "With the current weights (rounded; inputs "
+                + ", ".join(f"x{i + 1} = {n}" for i, n in enumerate(names))
+                + "):"
+            )
+            st.latex(with_numbers)
+        else:
+            st.caption("With one hidden layer and a binary output, the formula appears here with the current numbers.")
+        col = trainer.collapse()
+        st.markdown("Without a nonlinearity (f(a) = a) the sums multiply out into **one** linear layer:")
+        st.latex(fm.COLLAPSE_FORMULA)
+        if col.weight.shape[0] == 1 and dataset.task == "classification":
+            st.markdown("The single layer w′, b′ computed from the current weights:")
+            st.latex(fm.collapse_latex(col.weight, col.bias, tex_names))
         st.dataframe(
-            {
-                "parameter": [c.name for c in checks],
-                "max |by hand − autograd|": [f"{c.max_abs_diff:.2e}" for c in checks],
-                "max |gradient|": [f"{c.max_abs_grad:.3g}" for c in checks],
-            },
+            {"output": [f"logit {k}" for k in range(col.weight.shape[0])]}
+            | {f"w′ for {n}": col.weight[:, i] for i, n in enumerate(names)}
+            | {"b′": col.bias},
             hide_index=True,
         )
+        if col.linear:
+            st.success(
+                f"All activations are the identity: max |network − single layer| = **{col.max_diff:.2e}** (rounding "
+                "only). "
+                + (
+                    "With inputs X₁, X₂ the boundary w′·x + b′ = 0 is a **straight line**, however many layers you stack."
+                    if set(net_cfg.features) <= {"x1", "x2"}
+                    else "The model is linear in the chosen *features* (curved features give a curved boundary)."
+                ),
+                icon=":material/straighten:",
+            )
+        elif col.max_diff < 1e-9:
+            st.info(
+                "The activations are nonlinear, but at these weights the network and the single layer agree exactly "
+                f"(max difference {col.max_diff:.1e}): every hidden unit is constant over the plane (zero or constant "
+                "init keeps them so). That is not a collapse — start from a random init to see them differ.",
+                icon=":material/info:",
+            )
+        else:
+            st.info(
+                f"With nonlinear activations the layers do **not** collapse: max |network − single layer| = "
+                f"**{col.max_diff:.3g}**. Set every hidden activation to *identity* to see the difference vanish.",
+                icon=":material/moving:",
+            )
 
-with tab_export:
-    st.download_button(
-        "Download weights (state_dict .pt)",
-        trainer.state_dict_bytes(),
-        file_name=f"mlp_epoch{trainer.epoch}.pt",
-        mime="application/octet-stream",
-        key=f"{PAGE}.download",
-        help="torch.load(path, weights_only=True) and model.load_state_dict(...) with the nn.Sequential from the code.",
-    )
-    source = mlp.code_snippet(
-        None if csv_name else data_cfg,
-        net_cfg,
-        train_cfg,
-        seed=seed,
-        num_epochs=max(trainer.epoch, 1),
-        num_outputs=trainer.num_outputs,
-        task=dataset.task,
-        csv_name=csv_name,
-        train_fraction=data_cfg.train_fraction,
-    )
-    st.caption(
-        f"The code trains {max(trainer.epoch, 1):,} epochs from scratch with the settings on screen; on the CPU it gives "
-        "bit-identical weights when the settings were not changed mid-run."
-    )
-    if trainer.edited:
-        st.warning("You set a weight by hand during this run: the code reproduces the run without that edit.")
-    ui.show_code(source, filename="mlp_playground.py")
-    st.caption(f"Link state: every setting and the seed ({seed}) are in the URL — share it to reproduce this run.")
+    elif view == "Initialisation":
+        st.markdown("**Scaled inits keep the signal alive.** With fan_in inputs and fan_out outputs per layer:")
+        st.latex(
+            r"\text{Xavier/Glorot: } W \sim U\Bigl(-g\sqrt{\tfrac{6}{\text{fan\_in} + \text{fan\_out}}},\ "
+            r"g\sqrt{\tfrac{6}{\text{fan\_in} + \text{fan\_out}}}\Bigr)"
+        )
+        st.latex(
+            r"\text{He/Kaiming: } W \sim \mathcal{N}\Bigl(0,\ \tfrac{g^2}{\text{fan\_in}}\Bigr),\quad "
+            r"g = \sqrt{2} \text{ for ReLU: } \mathcal{N}\bigl(0,\ \tfrac{2}{\text{fan\_in}}\bigr)"
+        )
+        st.markdown(
+            "A unit sums fan_in terms wᵢxᵢ, so Var(a) = fan_in · Var(w) · Var(x): choosing Var(w) ∝ 1/fan_in keeps the "
+            "spread the same from layer to layer (g corrects for what the activation removes; this page uses the gain "
+            "of each layer's activation). The slide's small inits do not scale: with N(0, 0.01²) each layer multiplies "
+            "the spread by 0.01·√fan_in (≈ 0.06 at 32 units), so after a few layers the output is constant — "
+            "**and the gradient shrinks the same way on its way back**, so training barely moves: they sit at chance "
+            "accuracy while Xavier learns. U(0, 0.1) is worse in another way: it is **not zero-mean** (mean 0.05), so "
+            "every unit gets the same positive push — the units start nearly alike and saturate together."
+        )
+        act_now = net_cfg.activations[0] if net_cfg.activations and net_cfg.activations[0] != "identity" else "tanh"
+        s1, s2, s3 = st.columns([1, 1, 2])
+        act_s = s1.selectbox(
+            "Activation",
+            list(fm.ACTIVATION_FORMULAS),
+            index=list(fm.ACTIVATION_FORMULAS).index(act_now),
+            format_func=fm.ACTIVATION_NAMES.get,
+            key=f"{PAGE}.spread_act",
+        )
+        depth = s2.slider("Layers", 2, 10, 6, key=f"{PAGE}.spread_depth")
+        spreads = fm.signal_spread(act_s, width=32, depth=depth, seed=seed)
+        p1, p2 = st.columns(2)
+        p1.plotly_chart(mf.spread_figure(spreads, what="activation"), width="stretch")
+        p2.plotly_chart(mf.spread_figure(spreads, what="gradient"), width="stretch")
+        st.caption(
+            f"At initialisation, {depth} hidden layers of 32 units, standard-normal inputs (512 points), BCE against "
+            "random labels. The slide's N(0, 0.01): σ = 0.01 (read as N(0, σ)) or σ = 0.1 (read as N(μ, σ²)) — both "
+            "are in the plot and on the σ slider."
+        )
+        st.markdown("**Symmetry meter**")
+        epochs = [e for e, _ in h.snapshots]
+        gaps = [g for _, g in h.snapshots]
+        if net_cfg.hidden:
+            st.plotly_chart(mf.symmetry_chart(epochs, gaps), width="stretch")
+            now = gaps[-1] if gaps else []
+            st.markdown(
+                "The meter is the largest difference between two hidden units' incoming weights (and biases) in each "
+                "layer. **0 means every unit in the layer is the same function** — they get the same gradient and stay "
+                f"identical forever. Now: {', '.join(f'layer {i + 1}: {g:.3g}' for i, g in enumerate(now))}. "
+                f"Initialisation: *{INIT_LABELS[net_cfg.init]}*. A non-zero meter is necessary, not sufficient: the "
+                "small inits break the symmetry yet stay at chance (above)."
+            )
+            if net_cfg.init in ("zeros", "constant"):
+                st.warning(
+                    "Symmetric start: whatever you train, the units in each layer stay identical — the network is only "
+                    "as expressive as one unit per layer. (With zeros and tanh/ReLU even less moves: only the output "
+                    "bias.) Pick a random initialisation to break the symmetry.",
+                    icon=":material/content_copy:",
+                )
+        else:
+            st.caption("Add a hidden layer: the symmetry meter compares hidden units.")
+
+    elif view == "Backprop":
+        checks = mlp.gradient_check(trainer)
+        st.markdown(
+            "Backpropagation is the chain rule, layer by layer from the output. At the output, δ = ∂L/∂z is "
+            "(ŷ − y)/N for cross-entropy (σ or softmax output) and **2(ŷ − y)/N for the squared error** (regression); "
+            r"then $\partial L/\partial W_l = \delta_l^\top a_{l-1}$, $\partial L/\partial b_l = \sum_n \delta_l$, "
+            r"$\delta_{l-1} = (\delta_l W_l) \odot f'(z_{l-1})$. `lab.mlp.manual_gradients` does exactly this by hand; "
+            "here it is compared with PyTorch's autograd at the current weights (whole training set, no L1/L2)."
+        )
+        if checks is None:
+            st.info(
+                "The by-hand version covers cross-entropy and regression; switch the loss to cross-entropy to compare."
+            )
+        else:
+            st.dataframe(
+                {
+                    "parameter": [c.name for c in checks],
+                    "max |by hand − autograd|": [f"{c.max_abs_diff:.2e}" for c in checks],
+                    "max |gradient|": [f"{c.max_abs_grad:.3g}" for c in checks],
+                },
+                hide_index=True,
+            )
+
+    else:  # Code & weights
+        st.download_button(
+            "Download weights (state_dict .pt)",
+            trainer.state_dict_bytes(),
+            file_name=f"mlp_epoch{trainer.epoch}.pt",
+            mime="application/octet-stream",
+            key=f"{PAGE}.download",
+            help="torch.load(path, weights_only=True) and model.load_state_dict(...) with the nn.Sequential from the code.",
+        )
+        source = mlp.code_snippet(
+            None if csv_name else data_cfg,
+            net_cfg,
+            train_cfg,
+            seed=seed,
+            num_epochs=max(trainer.epoch, 1),
+            num_outputs=trainer.num_outputs,
+            task=dataset.task,
+            csv_name=csv_name,
+            train_fraction=data_cfg.train_fraction,
+        )
+        st.caption(
+            f"The code trains {max(trainer.epoch, 1):,} epochs from scratch with the settings on screen; on the CPU it "
+            "gives bit-identical weights when the settings were not changed mid-run. It needs only numpy and torch."
+        )
+        if trainer.edited:
+            st.warning("You set a weight by hand during this run: the code reproduces the run without that edit.")
+        ui.show_code(source, filename="mlp_playground.py")
+        st.caption(f"Link state: every setting and the seed ({seed}) are in the URL — share it to reproduce this run.")
+
+with live_box:
+    live_panel()

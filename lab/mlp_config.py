@@ -21,6 +21,8 @@ SCHEDULE_LABELS = {
 }
 LOSSES = ("ce", "mse")
 LOSS_LABELS = {"ce": "cross-entropy", "mse": "squared error (MSE)"}
+#: TensorFlow Playground's learning rates: the slider's stops.
+PLAYGROUND_LRS = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 DATASET_CHOICES = ("circles", "xor", "gaussian", "spiral", "moons", "blobs", "plane", "multi_gaussian")
 
 
@@ -131,7 +133,8 @@ TRAIN_SPECS = (
         kind="log",
         lo=1e-5,
         hi=10.0,
-        help="Step size of θ ← θ − α ∂L/∂θ. Too high diverges.",
+        options=PLAYGROUND_LRS,  # the slider's ladder (not 1-2-5): Playground's values
+        help="Step size of θ ← θ − α ∂L/∂θ. Too high diverges. Playground's ladder of values.",
     ),
     Param(
         "optimizer",

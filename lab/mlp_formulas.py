@@ -203,8 +203,8 @@ def signal_spread(
         spreads.append(
             Spread(
                 label,
-                [float(o.std()) for o in outs],
-                [float(o.mean()) for o in outs],
+                [float(o.detach().std()) for o in outs],
+                [float(o.detach().mean()) for o in outs],
                 [float(layer.weight.grad.std()) for layer in hidden],
             )
         )

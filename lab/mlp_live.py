@@ -46,7 +46,9 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 def diverging(values: np.ndarray, bound: float) -> np.ndarray:
     """Values → RGB uint8 on Playground's scale: −bound blue, 0 white, +bound orange (clipped)."""
-    t = np.clip(np.asarray(values, dtype=np.float64) / max(bound, 1e-12), -1.0, 1.0)[..., None]
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=bound, neginf=-bound)
+    bound = bound if math.isfinite(bound) and bound > 0 else 1.0
+    t = np.clip(v / bound, -1.0, 1.0)[..., None]
     neg, pos, white = (np.array(c, dtype=np.float64) for c in (NEG, POS, WHITE))
     rgb = np.where(t < 0, white + (-t) * (neg - white), white + t * (pos - white))
     return np.round(rgb).astype(np.uint8)
@@ -65,8 +67,13 @@ def map_image(m: np.ndarray, *, centre: float = 0.0, bound: float | None = None)
     m = np.asarray(m, dtype=np.float64)[::-1] - centre
     if np.ptp(m) < 1e-9 and bound is None:
         return np.full((*m.shape, 3), 235 if abs(float(m.flat[0])) < 1e-9 else 200, dtype=np.uint8)
-    b = bound if bound is not None else float(np.abs(m).max())
+    b = bound if bound is not None else float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
     return diverging(m, b)
+
+
+def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
+    """An RGB tile enlarged to ``size``² with visible cells (nearest neighbour)."""
+    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.NEAREST))
 
 
 def data_uri(rgb: np.ndarray, fmt: str = "PNG") -> str:
@@ -277,11 +284,14 @@ def curves_picture(
 # --- play ---------------------------------------------------------------------------------------------
 
 
-def play_slice(trainer, seconds: float) -> int:
-    """Train whole epochs for about ``seconds`` (at least one); returns how many ran."""
+def play_slice(trainer, seconds: float, max_epochs: int | None = None) -> int:
+    """Train whole epochs for about ``seconds`` (at least one, at most ``max_epochs``); returns how many ran."""
     start = trainer.epoch
     deadline = time.perf_counter() + seconds
-    trainer.train(10**9, should_stop=lambda: trainer.epoch > start and time.perf_counter() >= deadline)
+    trainer.train(
+        max_epochs if max_epochs is not None else 10**9,
+        should_stop=lambda: trainer.epoch > start and time.perf_counter() >= deadline,
+    )
     return trainer.epoch - start
 
 

@@ -213,6 +213,10 @@ class Trainer:
         weights = [layer.weight for layer in linear_layers(self.model)]
         return sum(int((w == 0).sum()) for w in weights), sum(w.numel() for w in weights)
 
+    def metrics_now(self) -> dict[str, float]:
+        """Loss (and accuracy) at the current weights — after a hand edit too, not the last epoch's."""
+        return {k: float(v) for k, v in self.evaluate().items()}
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, torch.Tensor]:
         """Loss (and accuracy) on the whole train and test sets, as 0-d tensors."""

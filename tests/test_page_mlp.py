@@ -23,11 +23,11 @@ def test_page_renders_at_epoch_zero_with_its_pictures():
     _ok(at)
     assert _epoch(at) == "0"
     labels = [b.label for b in at.button]
-    for label in ("Reset", "Step", "Pause"):
+    for label in ("Reset", "Step", "Play"):
         assert label in labels
     assert any(label.startswith("Train") for label in labels)
     assert len(at.get("plotly_chart")) >= 2  # the network and the output map
-    assert len(at.tabs) == 6
+    assert len(at.radio(key="mlp.view").options) == 7
 
 
 def test_training_runs_to_completion_from_its_button():
@@ -93,7 +93,9 @@ def test_identity_activations_show_the_collapse_and_zeros_the_symmetry_warning()
     at = run_page(SCRIPT, query={"a1": "identity", "a2": "identity", "init": "zeros", "num_epochs": "20"})
     at.button(key=TRAIN).click().run()
     _ok(at)
+    at.radio(key="mlp.view").set_value("Formula & collapse").run()
     assert any("identity" in s.value and "straight line" in s.value for s in at.success)
+    at.radio(key="mlp.view").set_value("Initialisation").run()
     assert any("Symmetric start" in w.value for w in at.warning)
 
 
@@ -119,6 +121,7 @@ def test_replay_and_edit_a_weight():
     at = run_page(SCRIPT, query={"num_epochs": "20"})
     at.button(key=TRAIN).click().run()
     _ok(at)
+    at.radio(key="mlp.view").set_value("Replay").run()
     slider = next(s for s in at.select_slider if s.label == "Epoch")
     assert slider.value == 20
     slider.set_value(0).run()
@@ -126,9 +129,12 @@ def test_replay_and_edit_a_weight():
     specs = [chart.proto.spec for chart in at.get("plotly_chart")]
     assert any("Output at epoch 0" in spec for spec in specs)
     next(n for n in at.number_input if n.label == "new w").set_value(3.0).run()
+    before = " ".join(m.value for m in at.markdown if "Train loss" in m.value)
     at.button(key="mlp.set_weight").click().run()
     _ok(at)
     assert any("to +3.0000" in c.value for c in at.caption)
+    after = " ".join(m.value for m in at.markdown if "Train loss" in m.value)
+    assert after and after != before  # the loss/accuracy line follows the edited weight at once
 
 
 def test_a_teachers_link_can_fold_the_settings_away():
