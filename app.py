@@ -10,7 +10,7 @@ import uuid
 
 import streamlit as st
 
-from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, start_warm_up
+from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, set_base_threads, start_warm_up
 from ui.catalog import HOME, LABS
 from ui.widgets import DEVICE_KEY, SEED_KEY
 
@@ -63,9 +63,11 @@ with st.sidebar:
 
 # Lab pages need torch: the first one after a server start waits here, visibly, while one
 # thread imports it for everybody (concurrent first imports crash: lab.device.import_heavy).
-if page.url_path and not heavy_ready():
-    with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
-        import_heavy()
+if page.url_path:
+    if not heavy_ready():
+        with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
+            import_heavy()
+    set_base_threads()  # each rerun is a new thread: start it on the policy's base (lab.device)
 
 # Last resort: a bug must never show a visitor a traceback or the server's paths. Streamlit's
 # own control flow (rerun, stop) derives from BaseException and passes through untouched.

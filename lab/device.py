@@ -122,12 +122,13 @@ def _warm_up() -> None:
 
 
 _warm_thread: threading.Thread | None = None
+_heavy_lock_guard = threading.Lock()
 
 
 def start_warm_up() -> None:
     """Start :func:`import_heavy` in a background thread (once), so the first lab page finds torch ready."""
     global _warm_thread
-    with _busy_lock:
+    with _heavy_lock_guard:
         if _warm_thread is not None or _heavy_ready.is_set():
             return
         _warm_thread = threading.Thread(target=_warm_quietly, name="dl101-warm-up", daemon=True)
@@ -176,74 +177,153 @@ def generator(seed: int, device: str = "cpu"):
     return torch.Generator(device=device).manual_seed(seed)
 
 
-# --- CPU threads ------------------------------------------------------------------------
+# --- CPU threads: the compute policy ---------------------------------------------------
 #
-# Policy: big tensors (GoogLeNet, a 12-MP convolution) use torch's default thread
-# pool; small models run inside ``single_thread()``. Their ops are microseconds
-# long, so splitting them over threads costs more in hand-offs than it gains — on
-# an idle 2-core CPU 2 threads are ~10 % slower for a Playground MLP, and on a
-# busy one (several sessions) 5–20× slower. In between, image previews (~10⁵
-# values per op) run inside ``cores_if_alone()``: on an idle 2-core CPU two
-# threads make them ~1.2× faster, but two sessions each splitting their ops over
-# both cores would wait on each other at every op, so only a session that is the
-# only one computing in the process (no other preview, no small model training) gets them.
+# Measured on a 2-core box (bench/bench_contention.py): torch's default of one OpenMP
+# thread per core is fastest only while *nothing else runs*. As soon as another process
+# (the browser drawing the page, another student's session, another replica) takes a
+# core, every parallel op waits at its barriers for a descheduled thread and slows down
+# 2–18×, while one thread per op barely notices. Tiny models (the labs' MLPs and small
+# CNNs) are faster on one thread even when the machine is idle.
+#
+# So:
+# - everything runs on ``BASE_THREADS`` = 1 thread unless a hot path asks for more;
+# - ``compute("small")`` (== ``single_thread()``): 1 thread, always;
+# - ``compute("large")`` (== ``cores_if_alone()``): as many threads as there are cores
+#   that are really free right now: the cores, minus the load of *other processes*
+#   (read from the OS every 0.25 s by :class:`LoadMonitor`), minus the threads already
+#   granted to other blocks of this process; at least 1;
+# - every block sets its count on entry and restores ``BASE_THREADS`` on exit. Never
+#   "the value before": torch copies the last value set by *any* thread into each new
+#   thread, and each Streamlit rerun is a new thread, so restoring "before" while two
+#   sessions overlap leaked 1 thread to every later session.
 
+BASE_THREADS = 1
+#: Other processes using less than this many cores count as "quiet" (a browser idling, a shell).
+QUIET_LOAD = 0.35
 
 _busy_lock = threading.Lock()
-_busy = 0  # single_thread() and cores_if_alone() blocks running right now, in this process
+_granted = 0  # threads granted to compute() blocks running right now, in this process
 
 
-@contextlib.contextmanager
-def _computing() -> Iterator[bool]:
-    """Count this block as computing; yields whether no other block was computing when it started."""
-    global _busy
-    with _busy_lock:
-        alone = _busy == 0
-        _busy += 1
-    try:
-        yield alone
-    finally:
-        with _busy_lock:
-            _busy -= 1
+class LoadMonitor:
+    """The CPU load of *other* processes, in cores, averaged over the last second.
 
-
-@contextlib.contextmanager
-def single_thread(enabled: bool = True) -> Iterator[None]:
-    """Run torch CPU ops on one intra-op thread inside this block, then restore the setting.
-
-    Set and restored in the calling thread (each Streamlit session runs its
-    script in its own thread); nested blocks restore correctly. While it runs,
-    :func:`cores_if_alone` elsewhere in the process gives one thread too.
-    ``enabled=False`` makes it a no-op (e.g. for a large model or a GPU run).
+    A daemon thread samples the machine's busy CPU time and this process's own CPU
+    time every ``interval`` seconds (psutil: /proc on Linux, the OS's counters
+    elsewhere); other = machine − this process. Starts on first use.
     """
-    if not enabled:
-        yield
-        return
+
+    def __init__(self, interval: float = 0.25, window: int = 4) -> None:
+        self.interval, self.window = interval, window
+        self._samples: list[tuple[float, float, float]] = []  # (wall, machine busy s, own cpu s)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.override: float | None = None  # tests and benchmarks may pin the reading
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        import time
+
+        import psutil
+
+        t = psutil.cpu_times()
+        busy = sum(t) - t.idle - getattr(t, "iowait", 0.0)
+        own = psutil.Process().cpu_times()
+        return time.monotonic(), busy, own.user + own.system
+
+    def _run(self) -> None:
+        import time
+
+        while True:
+            sample = self._sample()
+            with self._lock:
+                self._samples = [*self._samples[-self.window :], sample]
+            time.sleep(self.interval)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._samples = [self._sample()]
+                self._thread = threading.Thread(target=self._run, name="dl101-load-monitor", daemon=True)
+                self._thread.start()
+
+    def other_load(self) -> float:
+        """Cores kept busy by other processes (0 = idle machine); 0 until two samples exist."""
+        if self.override is not None:
+            return self.override
+        self.start()
+        with self._lock:
+            first, last = self._samples[0], self._samples[-1]
+        wall = last[0] - first[0]
+        if wall <= 0:
+            return 0.0
+        return max(0.0, ((last[1] - first[1]) - (last[2] - first[2])) / wall)
+
+
+LOAD = LoadMonitor()
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask, e.g. a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _threads(work: str, granted: int) -> int:
+    if work == "small":
+        return 1
+    free = cpu_cores() - LOAD.other_load() - granted
+    return max(1, min(cpu_cores(), int(free + QUIET_LOAD)))
+
+
+def threads_for(work: Literal["small", "large"] = "large") -> int:
+    """The intra-op thread count the policy would give a new block of ``work`` right now."""
+    with _busy_lock:
+        return _threads(work, _granted)
+
+
+@contextlib.contextmanager
+def compute(work: Literal["small", "large"] = "large", enabled: bool = True) -> Iterator[int]:
+    """Run the block's torch CPU ops on the policy's thread count; yields it; restores ``BASE_THREADS``.
+
+    ``work="small"``: tiny models, one thread. ``work="large"``: GoogLeNet, a 12-MP
+    convolution, an image preview — all free cores (see the section comment).
+    ``enabled=False`` (a GPU run) changes nothing and yields the current count.
+    """
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    global _granted
+    if not enabled:
+        yield torch.get_num_threads()
+        return
+    with _busy_lock:  # decide and book atomically, so two blocks starting together don't both take every core
+        n = _threads(work, _granted)
+        _granted += n
+    torch.set_num_threads(n)
     try:
-        with _computing():
-            yield
+        yield n
     finally:
-        torch.set_num_threads(before)
+        with _busy_lock:
+            _granted -= n
+        torch.set_num_threads(BASE_THREADS)
 
 
-@contextlib.contextmanager
-def cores_if_alone() -> Iterator[int]:
-    """Torch's default intra-op threads if nothing else in this process is computing, else one.
+def single_thread(enabled: bool = True) -> contextlib.AbstractContextManager[int]:
+    """One intra-op thread inside this block (a tiny model training): ``compute("small")``."""
+    return compute("small", enabled)
 
-    "Computing" means inside another :func:`cores_if_alone` or :func:`single_thread`
-    block (a preview or a small model training in another session). Yields the
-    thread count used. Decided on entry (a session that starts later gets one
-    thread); set and restored in the calling thread like :func:`single_thread`.
-    """
-    with _computing() as alone:
-        if alone:
-            import torch
 
-            yield torch.get_num_threads()
-        else:
-            with single_thread():
-                yield 1
+def cores_if_alone() -> contextlib.AbstractContextManager[int]:
+    """As many threads as are free right now (an image preview, GoogLeNet): ``compute("large")``."""
+    return compute("large")
+
+
+def set_base_threads() -> None:
+    """Put the calling thread (a new Streamlit script run) on ``BASE_THREADS``."""
+    import torch
+
+    if torch.get_num_threads() != BASE_THREADS:
+        torch.set_num_threads(BASE_THREADS)

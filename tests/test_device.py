@@ -56,60 +56,98 @@ def test_lab_package_import_is_light():
     assert out.stdout.strip() == "False"  # the home page path imports no torch
 
 
-def test_single_thread_nests_and_restores_the_setting():
-    from lab.device import single_thread
+@pytest.fixture
+def quiet_machine():
+    """Pin the load monitor's reading of other processes (tests run on a busy CI box)."""
+    from lab import device
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
+    device.LOAD.override = 0.0
     try:
-        with single_thread():
-            assert torch.get_num_threads() == 1
-            with single_thread():
-                assert torch.get_num_threads() == 1
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with single_thread(enabled=False):
-            assert torch.get_num_threads() == 2
+        yield device
     finally:
-        torch.set_num_threads(before)
+        device.LOAD.override = None
+        torch.set_num_threads(device.BASE_THREADS)
 
 
-@pytest.mark.parametrize("other", ["cores_if_alone", "single_thread"])
-def test_cores_if_alone_gives_one_thread_while_another_session_computes(other):
+def test_single_thread_nests_and_restores_the_constant_base(quiet_machine):
+    device = quiet_machine
+    torch.set_num_threads(2)  # whatever a thread had before …
+    with device.single_thread() as n:
+        assert n == 1 and torch.get_num_threads() == 1
+        with device.single_thread():
+            assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == device.BASE_THREADS  # … a block always ends on the constant base
+    torch.set_num_threads(2)
+    with device.single_thread(enabled=False) as n:
+        assert n == 2 and torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("other_load, expected", [(0.0, None), (0.2, None), (1.0, 1), (3.0, 1)])
+def test_large_work_takes_the_cores_other_processes_leave_free(quiet_machine, other_load, expected):
+    device = quiet_machine
+    device.LOAD.override = other_load
+    cores = device.cpu_cores()
+    want = expected if expected is not None else cores
+    if other_load == 1.0 and cores > 2:
+        want = cores - 1
+    with device.compute("large") as n:
+        assert n == want == torch.get_num_threads()
+
+
+def test_blocks_in_other_sessions_share_the_cores_and_never_leak_a_setting(quiet_machine):
+    """Two sessions overlapping: the second gets what the first left; afterwards both threads, and a new
+    thread, are on the constant base (the old restore-"before" leaked 1 thread to every later session)."""
     import threading
 
-    from lab import device
-    from lab.device import cores_if_alone
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
+    device = quiet_machine
+    cores = device.cpu_cores()
     entered, release = threading.Event(), threading.Event()
     seen: dict[str, int] = {}
 
     def first() -> None:
-        torch.set_num_threads(2)  # each thread has its own setting
-        with getattr(device, other)() as n:
-            seen["first"] = n if other == "cores_if_alone" else torch.get_num_threads()
+        with device.compute("large") as n:
+            seen["first"] = n
             entered.set()
             release.wait(10)
+        seen["first_after"] = torch.get_num_threads()
 
     worker = threading.Thread(target=first)
     try:
         worker.start()
         assert entered.wait(10)
-        with cores_if_alone() as n:  # another block is running: one thread
+        with device.compute("large") as n:
             seen["second"] = n
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2  # restored
-        release.set()
-        worker.join(10)
-        with cores_if_alone() as n:  # alone again: the default pool
-            seen["alone"] = n
-            assert torch.get_num_threads() == 2
-        assert seen == {"first": 2 if other == "cores_if_alone" else 1, "second": 1, "alone": 2}
+        seen["second_after"] = torch.get_num_threads()
     finally:
         release.set()
-        torch.set_num_threads(before)
+        worker.join(10)
+    fresh: dict[str, int] = {}
+    t = threading.Thread(target=lambda: fresh.setdefault("n", torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert seen == {"first": cores, "second": 1, "first_after": 1, "second_after": 1}
+    assert fresh["n"] == device.BASE_THREADS
+    with device.compute("large") as n:  # alone again: every core
+        assert n == cores
+
+
+def test_load_monitor_sees_a_busy_process():
+    """A real spinning process shows up as about one core of other load (the policy's input)."""
+    import subprocess
+    import sys
+    import time
+
+    from lab.device import LoadMonitor
+
+    monitor = LoadMonitor(interval=0.1, window=8)
+    base = (monitor.start(), time.sleep(1.0), monitor.other_load())[-1]
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()+6\nwhile time.time()<t: pass"])
+    try:
+        time.sleep(1.5)
+        busy = monitor.other_load()
+    finally:
+        spinner.kill()
+    assert busy > base + 0.5 or busy > 0.8, (base, busy)
 
 
 def test_first_heavy_import_is_safe_from_many_threads_at_once():
