@@ -30,6 +30,8 @@ SAMPLE_RATE = 16_000  # Hz: enough for speech, light enough for the browser
 MAX_SECONDS = 10.0  # longer uploads are refused (the page must stay fast)
 MIN_SECONDS = 0.25  # shorter uploads are refused: too little sound to shift, stretch or hear the change
 MAX_BYTES = 20 * 1024 * 1024
+MAX_SAMPLE_RATE = 192_000  # Hz: the highest rate audio interfaces record; 10 s of it resamples in ~0.1 s
+MAX_CHANNELS = 32  # more is not a recording a student has (and each one is converted before mixing)
 
 
 class AudioInputError(ValueError):
@@ -137,11 +139,27 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
     """Decode WAV bytes into mono float32 at :data:`SAMPLE_RATE`, or raise :class:`AudioInputError`.
 
     Accepts 8/16/24/32-bit PCM and 32/64-bit float WAV (read by
-    :func:`read_wav`), any channel count (mixed down) and any sample rate
-    (resampled). Refuses empty files, files
+    :func:`read_wav`), up to :data:`MAX_CHANNELS` channels (mixed down) and
+    sample rates up to :data:`MAX_SAMPLE_RATE` (resampled). Refuses empty files, files
     that are not WAV (the content decides, not the name), silent or zero-length
-    audio, audio shorter than :data:`MIN_SECONDS` and audio longer than ``max_seconds``.
+    audio, audio shorter than :data:`MIN_SECONDS` and audio longer than ``max_seconds``
+    — all checked from the header, before any sample is converted or resampled.
+    Results and errors are remembered by the bytes' digest (:mod:`lab.upload_cache`),
+    so a rerun with the same upload costs a hash, not a resample.
     """
+    from lab import upload_cache
+
+    return upload_cache.remember(
+        "wav",
+        data or b"",
+        (name, float(max_seconds)),
+        lambda: _load_wav(data, name, max_seconds),
+        errors=(AudioInputError,),
+        copy=lambda a: LoadedAudio(a.x.copy(), a.sr, a.name, list(a.notes)),
+    )
+
+
+def _load_wav(data: bytes, name: str, max_seconds: float) -> LoadedAudio:
     if not data:
         raise AudioInputError(f"“{name}” is empty (0 bytes). Please choose a WAV file.")
     if len(data) > MAX_BYTES:
@@ -163,13 +181,18 @@ def load_wav(data: bytes, name: str = "upload.wav", *, max_seconds: float = MAX_
         sr, raw = read_wav(data)
     except WavFormatError as err:
         raise AudioInputError(f"“{name}”: {err} Please export it as PCM 16-bit WAV.") from None
-    except (ValueError, EOFError, IndexError, struct.error) as err:
+    except (ValueError, EOFError, IndexError, struct.error, ZeroDivisionError) as err:
         raise AudioInputError(
             f"“{name}” looks like a WAV but cannot be decoded ({err}). Try exporting it again."
         ) from None
     notes: list[str] = []
     if raw.size == 0 or sr <= 0:
         raise AudioInputError(f"“{name}” contains no audio samples.")
+    if sr > MAX_SAMPLE_RATE:  # also bounds sample rate × duration, the cost of resampling
+        raise AudioInputError(
+            f"“{name}” is recorded at {sr:,} Hz; this lab reads up to {MAX_SAMPLE_RATE:,} Hz. "
+            "Please export it at 44.1 or 48 kHz."
+        )
     seconds = raw.shape[0] / sr
     # In whole frames (0.25 s at 22 050 Hz is 5512 frames); the length shown is rounded down, never up to 0.25.
     if raw.shape[0] < math.floor(MIN_SECONDS * sr):
@@ -243,6 +266,10 @@ def _decode(body: bytes, tag: int, channels: int, sr: int, align: int, bits: int
         raise WavFormatError(f"its samples are {_ENCODINGS.get(tag, f'encoded (format {tag})')}, not PCM or float.")
     if channels < 1 or sr < 1:
         raise ValueError(f"{channels} channels at {sr} Hz")
+    if channels > MAX_CHANNELS:
+        raise WavFormatError(f"it has {channels} channels; this lab mixes down at most {MAX_CHANNELS}.")
+    if bits < 1:
+        raise WavFormatError(f"its header says each sample has {bits} bits, which is not a sound.")
     width = (bits + 7) // 8
     if align != channels * width:
         raise ValueError(f"block size {align} does not match {channels} × {bits}-bit samples")
@@ -287,11 +314,12 @@ def _sniff(data: bytes) -> str:
 
 
 def _to_float(raw: np.ndarray) -> np.ndarray:
+    """Samples → float32 in [-1, 1] (float32: a 20 MB 8-bit upload becomes 80 MB, not 160 MB)."""
     if raw.dtype == np.uint8:  # 8-bit WAV is unsigned
-        return (raw.astype(np.float64) - 128.0) / 128.0
+        return (raw.astype(np.float32) - np.float32(128.0)) / np.float32(128.0)
     if np.issubdtype(raw.dtype, np.integer):
-        return raw.astype(np.float64) / float(-np.iinfo(raw.dtype).min)
-    return raw.astype(np.float64)
+        return raw.astype(np.float32) / np.float32(-np.iinfo(raw.dtype).min)
+    return raw.astype(np.float32)
 
 
 def to_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:

@@ -156,6 +156,11 @@ def grid(bounds: tuple[float, float, float, float], resolution: int = 80) -> tup
 # --- CSV upload ---------------------------------------------------------------
 
 _LABEL_NAMES = ("label", "y", "class", "target")
+#: Largest CSV accepted (10,000 rows of a few numbers are well under 1 MB).
+MAX_CSV_BYTES = 5 * 1024 * 1024
+#: Longest line, and most columns, a CSV may have (checked before a row is split).
+MAX_LINE_CHARS = 10_000
+MAX_COLUMNS = 100
 
 
 def parse_csv(
@@ -167,18 +172,43 @@ def parse_csv(
     the last column; the features are the first two other columns. Labels must
     be whole numbers 0 … ``max_classes`` − 1 with at least two classes present.
     Returns ``X`` (n, 2) float32 and ``y`` (n,) int64.
+
+    The file is read line by line and each line is checked (length, column
+    count) before it is split, so a hostile file costs at most one line's work
+    beyond the limits. Results and errors are remembered by the bytes' digest
+    (:mod:`lab.upload_cache`): a rerun with the same upload does no work.
     """
-    if not data or not data.strip():
-        raise DataInputError(f"“{name}” is empty. Upload a CSV with columns like x1,x2,label.")
+    from lab import upload_cache
+
+    return upload_cache.remember(
+        "csv",
+        data or b"",
+        (name, max_rows, max_classes),
+        lambda: _parse_csv(data, name, max_rows, max_classes),
+        errors=(DataInputError,),
+        copy=lambda result: (result[0].copy(), result[1].copy()),
+    )
+
+
+def _parse_csv(data: bytes, name: str, max_rows: int, max_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(data or b"") > MAX_CSV_BYTES:
+        raise DataInputError(
+            f"“{name}” is {len(data) / 1e6:.1f} MB; CSV uploads are limited to {MAX_CSV_BYTES / 1e6:.0f} MB "
+            f"({max_rows:,} rows). Please sample it down."
+        )
     try:
-        text = data.decode("utf-8-sig")
+        text = (data or b"").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataInputError(f"“{name}” is not a text file (it is not UTF-8). Upload a plain CSV.") from None
-    lines = [line for line in text.splitlines() if line.strip()]
-    header = next(csv.reader([lines[0]]))
+    if not text.strip():  # also a file that is only a byte-order mark or Unicode spaces
+        raise DataInputError(f"“{name}” is empty. Upload a CSV with columns like x1,x2,label.")
+    # (line number, line) for every non-blank line, one at a time (never a list of all lines).
+    lines = ((n, line) for n, line in enumerate(io.StringIO(text, newline=None), start=1) if line.strip())
+    first_no, first = next(lines)
+    header = _split(first, first_no, name)
     if len(header) < 3:
         for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
-            if sep in lines[0]:
+            if sep in first:
                 raise DataInputError(
                     f"“{name}” seems to separate columns with {word}; please save it with commas "
                     "(for example x1,x2,label)."
@@ -189,34 +219,69 @@ def parse_csv(
         )
     names = [h.strip().lower() for h in header]
     has_header = not all(_is_number(h) for h in header)
-    n_rows = len(lines) - has_header
-    if n_rows > max_rows:
-        raise DataInputError(f"“{name}” has {n_rows:,} rows; the limit is {max_rows:,}. Please sample it down.")
-    if n_rows < 2:
-        raise DataInputError(f"“{name}” has {n_rows} data row(s); it needs at least two points.")
     label_col = next((names.index(n) for n in _LABEL_NAMES if has_header and n in names), len(header) - 1)
     feature_cols = [i for i in range(len(header)) if i != label_col][:2]
-    rows = list(csv.reader(lines[1:] if has_header else lines))
-    X = np.empty((len(rows), 2), dtype=np.float64)
-    y = np.empty(len(rows), dtype=np.float64)
-    for r, row in enumerate(rows):
-        line_no = r + (2 if has_header else 1)
+    X = np.empty((max_rows, 2), dtype=np.float64)
+    y = np.empty(max_rows, dtype=np.float64)
+    rows = 0
+    for line_no, line in lines if has_header else _chain((first_no, first), lines):
+        if rows == max_rows:
+            raise DataInputError(
+                f"“{name}” has more than {max_rows:,} rows; the limit is {max_rows:,}. Please sample it down."
+            )
+        row = _split(line, line_no, name)
         if len(row) != len(header):
             raise DataInputError(f"Line {line_no} of “{name}” has {len(row)} values; the header has {len(header)}.")
         try:
-            X[r] = [float(row[c]) for c in feature_cols]
-            y[r] = float(row[label_col])
+            X[rows] = [float(row[c]) for c in feature_cols]
+            y[rows] = float(row[label_col])
         except ValueError:
-            raise DataInputError(f"Line {line_no} of “{name}” has a value that is not a number: {row}.") from None
+            raise DataInputError(
+                f"Line {line_no} of “{name}” has a value that is not a number ({_cut(line.strip())})."
+            ) from None
+        rows += 1
+    if rows < 2:
+        raise DataInputError(f"“{name}” has {rows} data row(s); it needs at least two points.")
+    X, y = X[:rows], y[:rows]
     if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        bad = int(np.argmax(~(np.isfinite(X).all(axis=1) & np.isfinite(y)))) + (2 if has_header else 1)
-        raise DataInputError(f"“{name}” contains NaN or infinite values (first at line {bad}). Remove or fill them.")
+        bad = int(np.argmax(~(np.isfinite(X).all(axis=1) & np.isfinite(y)))) + 1
+        raise DataInputError(
+            f"“{name}” contains NaN or infinite values (first at data row {bad}). Remove or fill them."
+        )
     if not np.all(y == np.round(y)) or y.min() < 0 or y.max() > max_classes - 1:
         allowed = "0 or 1" if max_classes == 2 else f"whole numbers 0 … {max_classes - 1}"
-        raise DataInputError(f"The label column of “{name}” must hold {allowed}; found values {np.unique(y)[:6]}.")
+        found = ", ".join(f"{v:g}" for v in np.unique(y)[:6])
+        raise DataInputError(f"The label column of “{name}” must hold {allowed}; found values {found}.")
     if len(np.unique(y)) < 2:
         raise DataInputError(f"Every row of “{name}” has label {int(y[0])}: a classifier needs at least two classes.")
     return X.astype(np.float32), y.astype(np.int64)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _split(line: str, line_no: int, name: str) -> list[str]:
+    """One CSV line → its fields, after checking its length and column count (cheap, before splitting)."""
+    if len(line) > MAX_LINE_CHARS:
+        raise DataInputError(
+            f"Line {line_no} of “{name}” is {len(line):,} characters long; lines may have at most "
+            f"{MAX_LINE_CHARS:,}. Is it really a CSV of numbers?"
+        )
+    if line.count(",") >= MAX_COLUMNS:
+        raise DataInputError(
+            f"Line {line_no} of “{name}” has more than {MAX_COLUMNS} columns; this lab needs three (x1,x2,label)."
+        )
+    try:
+        return next(csv.reader([line]))
+    except (csv.Error, StopIteration) as err:
+        raise DataInputError(f"Line {line_no} of “{name}” is not valid CSV ({_cut(str(err))}).") from None
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters (a message quotes at most that much of a file)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_number(text: str) -> bool:

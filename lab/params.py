@@ -12,17 +12,27 @@ Pages build their controls from the specs in a loop (``ui.widgets``), tests
 iterate every entry, and :func:`to_query` / :func:`from_query` put the values
 into a link and read them back, so a copied URL reproduces the experiment.
 Values from a URL are untrusted: anything unparsable or out of range falls back
-to the default (or is clamped) and is reported, never raised.
+to the default and is reported, never raised. Reports name the parameter and
+what it expects, and never repeat the link's value (it would be rendered as
+Markdown: a link, an image from another host). Multi-select values are
+de-duplicated and capped (``Param.max_len``, at most every option once), text
+values are capped in length, and raw link values longer than :data:`MAX_RAW`
+are not parsed at all. :func:`safe_text` escapes and cuts a value that must be shown.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 Kind = Literal["int", "float", "log", "choice", "bool", "multi", "text"]
+#: Longest link value that is parsed at all (characters); longer ones fall back to the default.
+MAX_RAW = 2_000
+#: Longest text value when a spec sets no ``max_len``.
+MAX_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class Param:
     options: tuple[Any, ...] = ()  # allowed values (choice / multi)
     help: str = ""  # one sentence shown as the widget's tooltip
     labels: Mapping[Any, str] | None = None  # display names for options
+    max_len: int | None = None  # multi: most selections (default: every option once); text: most characters
 
     def __post_init__(self) -> None:
         if self.kind in ("choice", "multi") and not self.options:
@@ -47,6 +58,47 @@ class Param:
 
     def format_option(self, value: Any) -> str:
         return str(self.labels.get(value, value)) if self.labels else str(value)
+
+    @property
+    def limit(self) -> int | None:
+        """Most selections (multi) or characters (text) a value may have; ``None`` for other kinds."""
+        if self.kind == "multi":
+            return min(self.max_len or len(self.options), len(self.options))
+        if self.kind == "text":
+            return self.max_len or MAX_TEXT
+        return None
+
+    def expected(self) -> str:
+        """What a valid value looks like, in words for a message (never quotes a user's value)."""
+        if self.kind == "bool":
+            return "on or off (1 or 0)"
+        if self.kind in ("choice", "multi"):
+            shown = [str(o) for o in self.options[:8]] + (["…"] if len(self.options) > 8 else [])
+            if self.kind == "choice":
+                return f"one of {', '.join(shown)}"
+            return f"up to {self.limit} of {', '.join(shown)}, separated by commas"
+        if self.kind == "text":
+            return f"text of at most {self.limit} characters"
+        what = "a whole number" if self.kind == "int" else "a number"
+        if self.lo is not None and self.hi is not None:
+            return f"{what} from {self.lo:g} to {self.hi:g}"
+        if self.lo is not None:
+            return f"{what} of at least {self.lo:g}"
+        if self.hi is not None:
+            return f"{what} of at most {self.hi:g}"
+        return what
+
+    def describe(self, value: Any) -> str:
+        """A valid value in words (e.g. the default a bad link falls back to)."""
+        if self.kind == "bool":
+            return "on" if value else "off"
+        if self.kind == "multi":
+            return ", ".join(self.format_option(v) for v in value) or "none"
+        if self.kind == "choice":
+            return self.format_option(value)
+        if self.kind == "text":
+            return safe_text(value) if value else "empty"
+        return f"{value:g}" if isinstance(value, float) else str(value)
 
     # --- values ---------------------------------------------------------------
     def validate(self, value: Any) -> Any:
@@ -60,13 +112,17 @@ class Param:
                 return value
             raise ValueError(f"{self.name}: {value!r} is not one of {list(self.options)}")
         if self.kind == "multi":
-            values = tuple(value)
-            bad = [v for v in values if v not in self.options]
-            if bad:
-                raise ValueError(f"{self.name}: {bad} not in {list(self.options)}")
+            values = tuple(dict.fromkeys(value))  # each option at most once, in the order given
+            if any(v not in self.options for v in values):
+                raise ValueError(f"{self.name}: expected {self.expected()}")
+            if len(values) > self.limit:
+                raise ValueError(f"{self.name}: at most {self.limit} selections")
             return values
         if self.kind == "text":
-            return str(value)
+            text = str(value)
+            if len(text) > self.limit:
+                raise ValueError(f"{self.name}: at most {self.limit} characters")
+            return text
         number = float(value)
         if not math.isfinite(number):
             raise ValueError(f"{self.name}: {value!r} is not a finite number")
@@ -92,6 +148,8 @@ class Param:
 
     def decode(self, raw: str) -> Any:
         """Parse a URL value; raises ValueError when it does not fit."""
+        if len(raw) > MAX_RAW:
+            raise ValueError(f"{self.name}: the value is longer than {MAX_RAW} characters")
         raw = raw.strip()
         if self.kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
@@ -108,7 +166,7 @@ class Param:
             parts = [p for p in raw.split(",") if p]
             return self.validate([by_text.get(p, p) for p in parts])
         if self.kind == "text":
-            return raw
+            return self.validate(raw)
         return self.validate(float(raw))
 
 
@@ -130,8 +188,9 @@ def from_query(specs: Iterable[Param], query: Mapping[str, str | Sequence[str]])
     """A URL query → ``(values, problems)``.
 
     Every spec gets a value: the URL's when it parses and fits, otherwise the
-    default. ``problems`` lists what was ignored, in words for the page.
-    Unknown keys are ignored silently (other labs' or global settings).
+    default. ``problems`` lists what was ignored, in words for the page: the
+    parameter, what it expects and the value used instead — never the link's
+    own value. Unknown keys are ignored silently (other labs' or global settings).
     """
     values: dict[str, Any] = {}
     problems: list[str] = []
@@ -144,9 +203,9 @@ def from_query(specs: Iterable[Param], query: Mapping[str, str | Sequence[str]])
             raw = raw[-1] if raw else ""
         try:
             values[p.name] = p.decode(raw)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, OverflowError):
             values[p.name] = p.default
-            problems.append(f"Ignored “{p.name}={raw}” from the link ({err}); using {p.encode(p.default)}.")
+            problems.append(f"{p.label} ({p.name}): expected {p.expected()}; using {p.describe(p.default)}.")
     return values, problems
 
 
@@ -155,3 +214,25 @@ def make_config(cls: type, values: Mapping[str, Any], **extra: Any) -> Any:
     names = {f.name for f in fields(cls)}
     kwargs = {k: v for k, v in {**values, **extra}.items() if k in names}
     return cls(**kwargs)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'/@%])")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` shown literally by Markdown and HTML: control characters and line breaks become spaces,
+    every special character is backslash-escaped (no link, image, emphasis, ``:emoji:`` or HTML tag
+    can form, and ``https\\://`` or ``www\\.`` is no longer auto-linked)."""
+    text = "".join(" " if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029") else c for c in str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def safe_text(value: Any, limit: int = 40) -> str:
+    """``value`` cut to ``limit`` characters and escaped (:func:`escape_markdown`).
+
+    For the rare message that must quote what a user sent.
+    """
+    text = str(value)
+    if len(text) > limit:
+        text = text[: max(1, limit - 1)] + "…"
+    return escape_markdown(text)

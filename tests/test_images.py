@@ -11,6 +11,7 @@ from PIL import Image
 
 from lab import images
 from lab.images import ImageInputError, load_image
+from tests import hostile_files as hostile
 from tests.bad_images import REFUSED, huge_png, make_files
 
 
@@ -86,7 +87,7 @@ def test_rgba_is_composited_over_white():
 
 def test_animated_gif_uses_the_first_frame(files):
     loaded = load_image(files["animated.gif"].read_bytes(), "anim.gif")
-    assert "3 frames" in " ".join(loaded.notes)
+    assert "first frame is used" in " ".join(loaded.notes)
     assert abs(int(loaded.to_array()[0, 0, 2]) - 200) <= 8  # first frame's blue
 
 
@@ -141,3 +142,139 @@ def test_samples_all_load_and_are_real_photos():
     readme = (images.ASSETS / "README.md").read_text()
     for sample in samples.values():
         assert sample.path.name in readme
+
+
+# --- small files that decode huge: refused from the header, or reduced before converting ----------------------------
+
+
+def _never_decoded(monkeypatch):
+    """Make any pixel decode fail loudly: what is refused must be refused from the header."""
+
+    def boom(self, *args, **kwargs):
+        raise AssertionError("load() ran on a file that the header should have refused")
+
+    monkeypatch.setattr(Image.Image, "load", boom)
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", boom)
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: hostile.tiff(16, 1_048_616), "too elongated"),
+        (lambda: hostile.png(7745, 7745, color_type=3, trns=True), "megapixels"),
+        (lambda: hostile.rle_bmp(2000, 2000), "RLE"),
+        (lambda: hostile.png(40, 10), "at least 16×16"),
+    ],
+)
+def test_size_aspect_min_side_and_rle_are_checked_from_the_header(monkeypatch, make, words):
+    data = make()
+    _never_decoded(monkeypatch)
+    with pytest.raises(ImageInputError, match=words):
+        load_image(data, "x", isolate=False)
+
+
+def test_formats_outside_the_list_never_reach_a_decoder():
+    # A valid ICO (a format Pillow knows) and a DDS header are refused as "not an image we can read".
+    ico = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(ico, "ICO")
+    for data in (ico.getvalue(), hostile.broken_dds()["dds_dxt1_huge.dds"]):
+        with pytest.raises(ImageInputError, match="not an image we can read"):
+            load_image(data, "x.png", isolate=False)
+
+
+def test_many_pages_are_not_walked(monkeypatch):
+    from PIL import TiffImagePlugin
+
+    def boom(self):
+        raise AssertionError("n_frames walks every page")
+
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "n_frames", property(boom))
+    loaded = load_image(hostile.tiff_pages(5_000), "pages.tif", isolate=False)
+    assert loaded.size == (16, 16) and "first frame" in " ".join(loaded.notes)
+
+
+def test_paletted_transparent_png_is_reduced_before_it_is_converted(monkeypatch):
+    # 4000² paletted with transparency: converting first would build a 64 MB RGBA copy.
+    data = hostile.png(4000, 4000, color_type=3, trns=True)
+    converted = []
+    original = Image.Image.convert
+
+    def spy(self, mode=None, *args, **kwargs):
+        converted.append(self.size[0] * self.size[1])
+        return original(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", spy)
+    loaded = load_image(data, "p.png", isolate=False)
+    assert loaded.size == (1024, 1024)
+    assert max(converted) <= 4000 * 4096, "converted in bands of rows, never the whole image"
+    assert tuple(loaded.to_array()[0, 0]) == (255, 255, 255)  # index 0 is transparent → white
+
+
+def test_large_jpeg_is_decoded_at_a_fraction_of_its_size(monkeypatch):
+    data = hostile.big_jpeg(4800, 3200)
+    sizes = []
+    original = Image.Image.reduce
+
+    def spy(self, factor, box=None):
+        sizes.append(self.size)
+        return original(self, factor, box)
+
+    monkeypatch.setattr(Image.Image, "reduce", spy)
+    loaded = load_image(data, "big.jpg", isolate=False)
+    assert loaded.size == (1024, 683)
+    assert all(w <= 2400 for w, _ in sizes), sizes  # JPEG draft decoded it at 1/2 scale (or less)
+
+
+def test_float_tiff_becomes_8_bit_with_nan_and_inf_handled():
+    arr = np.linspace(-1, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    arr[0, 0], arr[0, 1] = np.nan, np.inf
+    out = io.BytesIO()
+    Image.fromarray(arr, "F").save(out, "TIFF")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb = load_image(out.getvalue(), "f.tif", isolate=False).to_array()
+    assert rgb[-1, -1, 0] == 255 and rgb[1, 0, 0] < 5  # stretched to the finite range
+
+
+# --- the worker process ----------------------------------------------------------------------------------------------
+
+
+def test_the_worker_gives_the_same_image_as_in_process(files):
+    for case in ("cmyk.jpg", "rgba.png", "exif_rotated.jpg", "gray16.png"):
+        data = files[case].read_bytes()
+        here, there = load_image(data, case, isolate=False), load_image(data, case)
+        assert there.size == here.size and there.notes == here.notes and there.format == here.format
+        np.testing.assert_array_equal(there.to_array(), here.to_array())
+
+
+def test_worker_errors_come_back_as_clear_messages(files):
+    with pytest.raises(ImageInputError, match="not an image we can read"):
+        load_image(files["text_renamed.png"].read_bytes(), "t.png")
+
+
+def test_a_hung_decode_is_stopped_and_the_next_upload_works(monkeypatch, files):
+    from lab import safe_decode
+
+    # A "photo" that the worker never answers for: its pipe is stalled by a fake worker command.
+    monkeypatch.setattr(safe_decode, "_BOOT", "import time; time.sleep(60)")
+    safe_decode._pool.close()
+    with pytest.raises(ImageInputError, match="took too long"):
+        safe_decode.decode_image(files["rgba.png"].read_bytes(), "slow.png", timeout=1.0)
+    monkeypatch.undo()
+    safe_decode._pool.close()
+    assert load_image(files["rgba.png"].read_bytes(), "ok.png").size == (451, 300)
+
+
+def test_a_worker_that_runs_out_of_memory_does_not_take_the_server_down(monkeypatch, files):
+    from lab import safe_decode
+
+    # Give the worker almost no headroom: decoding a photo must fail inside it, with a message.
+    monkeypatch.setattr(safe_decode, "_BOOT", safe_decode._BOOT.replace("serve()", "serve(budget=1 << 20)"))
+    safe_decode._pool.close()
+    with pytest.raises(ImageInputError, match=r"memory|limits"):
+        safe_decode.decode_image(hostile.png(6000, 6000, color_type=6), "big.png")
+    monkeypatch.undo()
+    safe_decode._pool.close()
+    assert load_image(files["rgba.png"].read_bytes(), "ok.png").size == (451, 300)

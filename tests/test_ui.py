@@ -41,7 +41,8 @@ def test_link_values_reach_the_widgets_and_bad_ones_are_reported():
     assert at.select_slider(key="demo.lr").value == 0.02
     assert at.slider(key="demo.steps").value == 250
     assert at.selectbox(key="demo.opt").value == "gd"
-    assert any("opt=nope" in w.value for w in at.warning)
+    assert len(at.warning) == 1 and "Optimiser (opt): expected one of gd, adam; using gd" in at.warning[0].value
+    assert "nope" not in at.warning[0].value  # the link's value is never echoed
 
 
 def test_changing_a_widget_writes_the_url():
@@ -106,7 +107,8 @@ def test_an_unknown_sample_in_the_link_falls_back_to_the_default():
     at = _image_app({"photo": "../../etc/passwd", "steps": "300"}).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="demo.sample").value == "cat" and _showing(at) == "cat.jpg"
-    assert any("photo=../../etc/passwd" in w.value for w in at.warning)
+    assert len(at.warning) == 1 and "Sample photo (photo): expected one of cat" in at.warning[0].value
+    assert "passwd" not in at.warning[0].value
     assert "photo" not in at.query_params and at.query_params["steps"] == "300"  # the rest of the link is kept
 
 
@@ -133,15 +135,15 @@ def test_a_bad_upload_keeps_the_last_good_upload_across_a_run_without_a_file():
     uploader().set_value(("broken.jpg", b"this is not a photo" * 10, "image/jpeg")).run()
     assert not at.exception
     assert _showing(at) == "holiday.png"
-    assert len(at.error) == 1 and "Still showing your last good upload, **holiday.png**" in at.error[0].value
-    assert "broken.jpg" in at.error[0].value
+    assert len(at.error) == 1 and "Still showing your last good upload, **holiday\\.png**" in at.error[0].value
+    assert "broken\\.jpg" in at.error[0].value
 
 
 def test_a_bad_first_upload_names_the_sample_that_is_shown():
     at = _image_app({"photo": "coffee"}).run()
     at.get("file_uploader")[0].set_value(("tiny.png", _png((1, 1), "RGB"), "image/png")).run()
     assert not at.exception and _showing(at) == "coffee.jpg"
-    assert len(at.error) == 1 and "Still showing the sample photo, **coffee.jpg**" in at.error[0].value
+    assert len(at.error) == 1 and "Still showing the sample photo, **coffee\\.jpg**" in at.error[0].value
 
 
 def test_the_sample_photo_survives_a_page_link_and_navigation():

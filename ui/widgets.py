@@ -43,7 +43,49 @@ def page_header(title: str, intro: str = "") -> DeviceInfo:
         st.warning(info.note, icon=":material/memory:")
     if intro:
         st.markdown(intro)
+    _link_notice()  # the one notice that lists what a shared link got wrong sits here, under the intro
     return info
+
+
+# --- one notice per run for everything a link got wrong ---------------------------------------------
+
+
+def _link_notice() -> dict | None:
+    """This script run's link notice: ``{"slot": st.empty(), "problems": [...]}`` (created on first use).
+
+    Kept on the run's context and recognised by its ``cursors`` dict, which
+    Streamlit replaces at the start of every run, so each run starts empty.
+    ``None`` outside a script run (bare mode).
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return None
+    notice = getattr(ctx, "_dl101_link_notice", None)
+    if notice is None or notice["run"] is not ctx.cursors:
+        notice = {"run": ctx.cursors, "slot": st.empty(), "problems": []}
+        ctx._dl101_link_notice = notice
+    return notice
+
+
+def link_problem(*problems: str) -> None:
+    """Add lines to the run's single "the link was not valid" notice (shown once, listing every fix).
+
+    Each line must name the setting and what it expects; it must never contain
+    the link's raw value (use :func:`lab.params.safe_text` if a value must be shown).
+    """
+    if not problems:
+        return
+    notice = _link_notice()
+    if notice is None:
+        st.warning("Some settings in the link were not valid:\n\n- " + "\n- ".join(problems))
+        return
+    notice["problems"].extend(problems)
+    lines = "\n".join(f"- {p}" for p in notice["problems"])
+    notice["slot"].warning(
+        f"**This link had settings that could not be used**, so defaults were used instead:\n\n{lines}\n\n"
+        "Change them with the controls below; the address bar then holds a link that works.",
+        icon=":material/link_off:",
+    )
 
 
 # --- widgets from specs, with URL state -------------------------------------------
@@ -73,9 +115,9 @@ def _widget(p: params.Param, key: str, container: Any) -> Any:
     if p.kind == "choice":
         return container.selectbox(p.label, p.options, format_func=p.format_option, **common)
     if p.kind == "multi":
-        return container.multiselect(p.label, p.options, format_func=p.format_option, **common)
+        return container.multiselect(p.label, p.options, format_func=p.format_option, max_selections=p.limit, **common)
     if p.kind == "text":
-        return container.text_input(p.label, **common)
+        return container.text_input(p.label, max_chars=p.limit, **common)
     if p.kind == "log":
         options = _log_options(p)
         st.session_state[key] = _snap(float(st.session_state[key]), options)
@@ -89,8 +131,10 @@ def controls(specs: Iterable[params.Param], page: str, container: Any = None) ->
     """Build one widget per spec and return ``{name: value}``.
 
     The first time a widget appears in a session its value comes from the URL
-    query (a shared link), falling back to its default; a warning lists what the
-    link got wrong. Several groups may share one ``page`` name. Values survive
+    query (a shared link), falling back to its default; one notice per run
+    (under the page header, see :func:`link_problem`) lists what the link got
+    wrong across every ``controls`` call, naming each setting and what it
+    expects, never echoing the link's value. Several groups may share one ``page`` name. Values survive
     navigating away and back (Streamlit forgets the state of widgets that were
     not drawn, so we keep a copy). Call :func:`sync_url` once, with every group.
     """
@@ -106,8 +150,7 @@ def controls(specs: Iterable[params.Param], page: str, container: Any = None) ->
         from_link, problems = params.from_query(fresh, st.query_params.to_dict())
         for p in fresh:
             st.session_state[f"{page}.{p.name}"] = from_link[p.name]
-        if problems:
-            st.warning("Some settings in the link were not valid:\n\n- " + "\n- ".join(problems))
+        link_problem(*problems)
     values = {}
     for p in specs:
         key = f"{page}.{p.name}"
@@ -137,9 +180,14 @@ def sync_url(specs: Iterable[params.Param], values: dict[str, Any], *, extra: di
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _decode(digest: str, _data: bytes, name: str, min_side: int, max_side: int) -> images.LoadedImage:
+def _decode(digest: str, _data: bytes, name: str, min_side: int, max_side: int) -> images.LoadedImage | str:
+    """The upload decoded (in the limited worker), or its error message: failures are cached too,
+    so a bad or hostile file is decoded once, not on every rerun."""
     # The leading underscore keeps ``_data`` out of the cache key: ``digest`` stands for it.
-    return images.load_image(_data, name, min_side=min_side, max_side=max_side)
+    try:
+        return images.load_image(_data, name, min_side=min_side, max_side=max_side)
+    except images.ImageInputError as err:
+        return str(err)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -204,10 +252,7 @@ def image_input(
         else:  # first time in this session: the link decides
             linked = st.query_params.get(url_key)
             if linked is not None and linked not in samples:
-                container.warning(
-                    f"The link's {url_key}={linked} is not one of the sample photos ({', '.join(names)}); "
-                    f"showing **{default_sample}** instead."
-                )
+                link_problem(f"Sample photo ({url_key}): expected one of {', '.join(names)}; showing {default_sample}.")
             st.session_state[sample_key] = linked if linked in samples else default_sample
     choice = container.selectbox(
         "Sample photo",
@@ -227,20 +272,26 @@ def image_input(
         return _sample(choice, min_side, max_side)
     good_key = f"_last_upload.{key}"  # the last upload of this uploader that decoded
     data = upload.getvalue()
-    try:
-        loaded = _decode(hashlib.sha256(data).hexdigest(), data, upload.name, min_side, max_side)
-    except images.ImageInputError as err:
+    loaded = _decode(hashlib.sha256(data).hexdigest(), data, upload.name, min_side, max_side)
+    if isinstance(loaded, str):  # the file's problem, in words (cached by digest like a success)
         previous = st.session_state.get(good_key)
         if previous is not None:
             fallback, what = previous, "your last good upload"
         else:
             fallback, what = _sample(choice, min_side, max_side), "the sample photo"
-        container.error(f"{err}\n\nStill showing {what}, **{fallback.name}**.", icon=":material/broken_image:")
+        container.error(
+            f"{_plain(loaded)}\n\nStill showing {what}, **{_plain(fallback.name)}**.", icon=":material/broken_image:"
+        )
         return fallback
     for note in loaded.notes:
         container.info(note, icon=":material/info:")
     st.session_state[good_key] = loaded
     return loaded
+
+
+def _plain(text: str) -> str:
+    """Text shown literally in Markdown (file names are typed by users): special characters escaped."""
+    return params.escape_markdown(text)
 
 
 # --- code and progress -----------------------------------------------------------------
