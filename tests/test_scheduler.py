@@ -1,0 +1,159 @@
+"""lab.scheduler (fair sharing of heavy jobs), lab.limits (public caps) and ui.jobs on a page."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lab import limits
+from lab.scheduler import JobCancelled, Scheduler
+
+
+def _hold(scheduler: Scheduler, owner: str, started: threading.Event, release: threading.Event, log: list):
+    with scheduler.job(owner, owner) as ticket:
+        log.append(owner)
+        started.set()
+        while not release.wait(0.01):
+            if ticket.cancelled:
+                log.append(f"{owner} cancelled")
+                return
+
+
+def test_at_most_slots_jobs_run_and_the_rest_start_in_arrival_order():
+    scheduler = Scheduler(slots=2)
+    log: list[str] = []
+    events = {name: (threading.Event(), threading.Event()) for name in "abcde"}
+    threads = []
+    for name in "abcde":  # arrive one after another
+        started, release = events[name]
+        t = threading.Thread(target=_hold, args=(scheduler, name, started, release, log))
+        t.start()
+        threads.append(t)
+        if name in "ab":
+            assert started.wait(5)
+        else:
+            deadline = time.monotonic() + 5
+            while len(scheduler.waiting()) < "abcde".index(name) - 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    assert [t.owner for t in scheduler.running()] == ["a", "b"]
+    assert [t.owner for t in scheduler.waiting()] == ["c", "d", "e"]
+    assert [scheduler.ahead_of(t) for t in scheduler.waiting()] == [0, 1, 2]
+    for name in "abcde":  # finish them one by one: the next in line starts each time
+        events[name][1].set()
+        time.sleep(0.05)
+    for t in threads:
+        t.join(5)
+    assert log == list("abcde")
+    assert scheduler.running() == [] and scheduler.waiting() == []
+
+
+def test_a_waiting_job_can_be_abandoned_and_leaves_the_queue():
+    scheduler = Scheduler(slots=1)
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold, args=(scheduler, "a", started, release, []))
+    holder.start()
+    assert started.wait(5)
+    calls: list[int] = []
+
+    class Clicked(BaseException):  # what Streamlit raises in a run when the student clicks
+        pass
+
+    def on_wait(ahead: int) -> None:
+        calls.append(ahead)
+        if len(calls) == 3:
+            raise Clicked
+
+    with pytest.raises(Clicked), scheduler.job("b", "b", on_wait=on_wait, poll=0.01):
+        pytest.fail("must not run")
+    assert calls == [0, 0, 0]
+    assert scheduler.waiting() == []
+    release.set()
+    holder.join(5)
+    with scheduler.job("c", "c") as ticket:  # the queue still works
+        assert not ticket.cancelled
+
+
+def test_a_new_job_of_the_same_session_cancels_its_older_one():
+    """Ten clicks on Train: the newest job wins, the older one is told to stop, one slot is held."""
+    scheduler = Scheduler(slots=2)
+    started, release, log = threading.Event(), threading.Event(), []
+    older = threading.Thread(target=_hold, args=(scheduler, "s1", started, release, log))
+    older.start()
+    assert started.wait(5)
+    with scheduler.job("s1", "newer") as ticket:
+        assert not ticket.cancelled
+        assert [t.name for t in scheduler.running()] == ["newer"]  # the older one stopped before this started
+    older.join(5)
+    assert log == ["s1", "s1 cancelled"]
+
+
+def test_a_cancelled_waiting_job_raises_job_cancelled():
+    scheduler = Scheduler(slots=1)
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold, args=(scheduler, "a", started, release, []))
+    holder.start()
+    assert started.wait(5)
+    outcome: list[str] = []
+
+    def wait_then_lose() -> None:
+        try:
+            with scheduler.job("b", "first"):
+                outcome.append("ran")
+        except JobCancelled:
+            outcome.append("cancelled")
+
+    first = threading.Thread(target=wait_then_lose)
+    first.start()
+    while not scheduler.waiting():
+        time.sleep(0.01)
+    def newer() -> None:
+        with scheduler.job("b", "second"):
+            outcome.append("second ran")
+
+    replaced = threading.Thread(target=newer)
+    replaced.start()
+    first.join(5)
+    release.set()
+    holder.join(5)
+    replaced.join(5)
+    assert outcome == ["cancelled", "second ran"]
+    assert scheduler.running() == [] and scheduler.waiting() == []
+
+
+def test_public_caps_apply_only_on_a_public_server(monkeypatch):
+    monkeypatch.delenv("DL101_PUBLIC", raising=False)
+    assert limits.cap("mlp.epochs", 5000) == (5000, None)  # a student's own machine: uncapped
+    monkeypatch.setenv("DL101_PUBLIC", "1")
+    used, message = limits.cap("mlp.epochs", 5000)
+    assert used == limits.PUBLIC_CAPS["mlp.epochs"].limit < 5000
+    assert message and "public server caps" in message and "5,000" in message
+    assert limits.cap("mlp.epochs", 10) == (10, None)
+    with pytest.raises(KeyError):
+        limits.cap("no.such.cap", 1)
+
+
+def test_a_light_rerun_is_not_blocked_while_every_slot_runs_a_heavy_job():
+    """Fill every slot of the process-wide scheduler with heavy jobs; a page's light reruns still finish."""
+    from lab.scheduler import SCHEDULER
+    from tests.conftest import run_page
+
+    release = threading.Event()
+    holders = []
+    for i in range(SCHEDULER.slots):
+        started = threading.Event()
+        t = threading.Thread(target=_hold, args=(SCHEDULER, f"other-{i}", started, release, []))
+        t.start()
+        assert started.wait(5)
+        holders.append(t)
+    try:
+        at = run_page("app_pages/convolution.py", timeout=60)
+        assert not at.exception
+        at.run(timeout=60)  # a plain rerun over cached results
+        assert not at.exception
+        assert len(SCHEDULER.running()) == SCHEDULER.slots  # nobody took a slot
+    finally:
+        release.set()
+        for t in holders:
+            t.join(5)
