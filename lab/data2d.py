@@ -280,7 +280,8 @@ def _split(line: str, line_no: int, name: str) -> list[str]:
 
 
 def _cut(text: str, limit: int = 40) -> str:
-    """``text`` cut to ``limit`` characters (a message quotes at most that much of a file)."""
+    """``text`` cut to ``limit`` characters, control characters as spaces (a message quotes at most that much)."""
+    text = "".join(c if c.isprintable() else " " for c in text[: limit + 1])
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

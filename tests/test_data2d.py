@@ -62,6 +62,12 @@ def test_csv_label_column_found_by_name_and_no_header_accepted():
         (b"x1,x2,label\n1,2\n3,4,1\n", "has 2 values"),
         (b"x1,x2,label\n" + b"1,2,0\n" * 10_001, "limit is 10,000"),
         (b"\xff\xfe\x00binary", "not a text file"),
+        (b"\xef\xbb\xbf", "empty"),  # only a byte-order mark
+        ("\u3000\u00a0\n\u2003\n".encode(), "empty"),  # only Unicode spaces
+        (b"x1,x2,label\n" + b"1" * 140_000 + b",2,0\n3,4,1\n", "characters long"),  # a field over csv's 128 KB
+        (b'x1,x2,label\n"1\x00",2,0\n3,4,1\n', r"not a number \(\"1 \",2,0\)"),  # control characters shown as spaces
+        (b"x1,x2,label\n1,2,0\n" + b"," * 500 + b"\n", "more than 100 columns"),
+        (b"x1,x2,label\n" + b"1,2,0\n" * 1_000_000, "limited to 5 MB"),
     ],
 )
 def test_csv_problems_get_clear_messages(data, words):
@@ -72,3 +78,39 @@ def test_csv_problems_get_clear_messages(data, words):
 def test_multiclass_labels_allowed_when_asked():
     _, y = parse_csv(b"x1,x2,label\n1,2,0\n3,4,2\n5,6,1\n", max_classes=3)
     assert sorted(y) == [0, 1, 2]
+
+
+def test_csv_is_checked_line_by_line_before_rows_are_built(monkeypatch):
+    # A bad line 3 must be reported without splitting the million lines after it.
+    import csv
+
+    import lab.data2d as d2
+
+    split = []
+    original = csv.reader
+
+    def counting(lines, *args, **kwargs):
+        split.append(1)
+        return original(lines, *args, **kwargs)
+
+    monkeypatch.setattr(d2.csv, "reader", counting)
+    data = b"x1,x2,label\n1,2,0\n1,2\n" + b"3,4,1\n" * 500_000
+    with pytest.raises(DataInputError, match=r"Line 3 .* has 2 values"):
+        parse_csv(data, "big.csv")
+    assert len(split) == 3
+
+
+def test_csv_results_and_failures_are_remembered_by_digest(monkeypatch):
+    import lab.data2d as d2
+
+    calls = []
+    original = d2._parse_csv
+    monkeypatch.setattr(d2, "_parse_csv", lambda *a: calls.append(1) or original(*a))
+    good, bad = b"x1,x2,label\n1,2,0\n3,4,1\n", b"x1,x2,label\n1,2\n"
+    for _ in range(3):
+        X, _ = parse_csv(good, "memo.csv")
+        X[0, 0] = 99  # a caller changing its copy does not change the next caller's
+        with pytest.raises(DataInputError):
+            parse_csv(bad, "memo.csv")
+    assert parse_csv(good, "memo.csv")[0][0, 0] == 1
+    assert len(calls) == 2

@@ -67,3 +67,63 @@ def test_make_config_takes_only_the_dataclass_fields():
 
     cfg = make_config(Config, {"lr": 0.5, "steps": 3, "noise": 0.1}, seed=7)
     assert cfg == Config(0.5, 3, 7)
+
+
+# --- hostile links: repeated values, long values, and nothing echoed ------------------------------------------------
+
+HOSTILE_VALUES = [
+    "[click here](https://evil.example/login)",
+    "![pixel](https://evil.example/t.png)",
+    '<img src="https://evil.example/t.png">',
+    "<a href='https://evil.example'>x</a>",
+    "https://evil.example/phish",
+    "www.evil.example",
+    ":red[**URGENT**] :material/warning:",
+    "$\\href{https://evil.example}{x}$",
+    "x1,x1," * 500,
+    "9" * 5000,
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_problems_name_the_setting_and_never_echo_the_value(value):
+    query = {p.name: value for p in SPECS}
+    values, problems = from_query(SPECS, query)
+    assert values == defaults(SPECS)
+    assert len(problems) == len(SPECS)
+    for problem, p in zip(problems, SPECS, strict=True):
+        assert problem.startswith(f"{p.label} ({p.name}): expected ")
+        assert "evil" not in problem and "](" not in problem and "<" not in problem and "$" not in problem
+        assert len(problem) < 200
+
+
+def test_multi_values_are_deduplicated_and_capped():
+    values, problems = from_query(SPECS, {"features": "x1,x1,sin x1,x1,sin x1"})
+    assert values["features"] == ("x1", "sin x1") and problems == []
+    # A repeated value can never make a list longer than the options: 1,000 copies give one entry.
+    values, problems = from_query(SPECS, {"features": ",".join(["x1"] * 300)})
+    assert values["features"] == ("x1",) and problems == []
+    capped = Param("variants", "Variants", ("a",), kind="multi", options=("a", "b", "c", "d"), max_len=2)
+    assert capped.limit == 2
+    values, problems = from_query([capped], {"variants": "a,b,c"})
+    assert values["variants"] == ("a",) and "up to 2 of a, b, c, d" in problems[0]
+    assert capped.validate(["b", "b", "a", "b"]) == ("b", "a")
+
+
+def test_text_and_raw_values_are_capped():
+    note = Param("note", "Note", "", kind="text", max_len=10)
+    assert from_query([note], {"note": "short"}) == ({"note": "short"}, [])
+    values, problems = from_query([note], {"note": "x" * 11})
+    assert values["note"] == "" and "at most 10 characters" in problems[0]
+    assert Param("t", "T", "", kind="text").limit == 200
+    values, problems = from_query(SPECS, {"steps": " " * 3000 + "10"})  # longer than MAX_RAW: not parsed
+    assert values["steps"] == 100 and len(problems) == 1
+
+
+def test_safe_text_escapes_and_cuts():
+    from lab.params import escape_markdown, safe_text
+
+    shown = safe_text("[click](https://evil.example) " * 3)
+    assert len(shown.replace("\\", "")) == 40 and shown.endswith("…")
+    assert "](" not in shown and "https://" not in shown
+    assert escape_markdown("a\nb<c>") == "a b\\<c\\>"

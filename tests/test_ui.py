@@ -158,3 +158,83 @@ def test_the_sample_photo_survives_a_page_link_and_navigation():
     assert "photo" not in at.query_params  # the photo belongs to the convolution page's link only
     at.switch_page("app_pages/convolution.py").run()
     assert at.selectbox(key="conv.sample").value == "rocket" and at.query_params["photo"] == "rocket"
+
+
+# --- hostile links: one notice, no echo; capped widgets; failed uploads decoded once ----------------------------------
+
+
+def _many_groups_script(root: str):
+    import sys
+
+    sys.path.insert(0, root)
+    import streamlit as st
+
+    import ui
+    from lab.params import Param
+
+    ui.page_header("Demo")
+    a = (Param("steps", "Steps", 100, kind="int", lo=1, hi=1000), Param("show", "Show", False, kind="bool"))
+    b = (Param("feats", "Features", ("x",), kind="multi", options=("x", "y", "z"), max_len=2),)
+    c = (Param("note", "Note", "", kind="text", max_len=12),)
+    ui.image_input("demo")
+    values = ui.controls(a, page="a")
+    with st.sidebar:
+        values |= ui.controls(b, page="b")
+    values |= ui.controls(c, page="c")
+    ui.sync_url(a + b + c, values)
+    st.write(f"values={values}")
+
+
+def test_a_bad_link_shows_one_notice_listing_every_fix_without_its_values():
+    evil = "[win](https://evil.example) ![x](https://evil.example/p.png)"
+    query = {"steps": evil, "show": evil, "feats": "x,x,x,y,z", "note": evil, "photo": evil}
+    at = AppTest.from_function(_many_groups_script, args=(str(ROOT),), default_timeout=APPTEST_TIMEOUT)
+    at.session_state["global.seed"] = 0
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert len(at.warning) == 1, [w.value for w in at.warning]
+    notice = at.warning[0].value
+    for words in ("Steps (steps)", "Show (show)", "Features (feats): expected up to 2 of", "Note (note)",
+                  "Sample photo (photo)"):  # fmt: skip
+        assert words in notice
+    assert "evil" not in notice and "](" not in notice
+    at.slider(key="a.steps").set_value(300).run()  # the next run: nothing new is read from the link
+    assert not at.warning and at.query_params["steps"] == "300"
+
+
+def test_multiselect_and_text_widgets_are_capped():
+    at = AppTest.from_function(_many_groups_script, args=(str(ROOT),), default_timeout=APPTEST_TIMEOUT)
+    at.session_state["global.seed"] = 0
+    at.run()
+    assert at.multiselect(key="b.feats").max_selections == 2
+    assert at.text_input(key="c.note").max_chars == 12
+
+
+def test_a_bad_upload_is_decoded_once_not_on_every_rerun(monkeypatch):
+    from lab import images
+
+    calls = []
+    original = images.load_image
+
+    def counting(*args, **kwargs):
+        calls.append(args[1] if len(args) > 1 else kwargs.get("name"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(images, "load_image", counting)
+    at = _image_app().run()
+    at.get("file_uploader")[0].set_value(("bad.png", b"not a picture at all" * 50, "image/png")).run()
+    at.slider(key="demo.steps").set_value(300).run()
+    at.slider(key="demo.steps").set_value(400).run()
+    assert not at.exception and len(at.error) == 1 and "not an image we can read" in at.error[0].value
+    assert calls.count("bad.png") == 1
+
+
+def test_upload_names_are_shown_literally():
+    at = _image_app().run()
+    name = "[x](https:__evil.example) ![y](a.png).png"
+    at.get("file_uploader")[0].set_value((name, b"junk" * 100, "image/png")).run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "](" not in message and "\\[x\\]" in message
