@@ -35,8 +35,7 @@ PLAY_KEY = "mlp.playing"
 UNTIL_KEY = "mlp.play_until"  # set by "Train N epochs": play stops at this epoch
 PLAY_LIMIT_KEY = "mlp.play_limit_s"  # tests shorten it; Play pauses itself after this long
 PLAY_LIMIT_S = 600.0
-FRAME_S = 0.25  # one frame: ~80 % training, ~20 % drawing → ≥ 4 redraws a second
-TRAIN_SHARE = 0.8
+FRAME_S, TRAIN_SHARE = live.FRAME_SECONDS, live.TRAIN_SHARE  # ~80 % training, ~20 % drawing per frame
 CSV_MAX_CLASSES = 6
 LR_SPEC = next(p for p in mlp.TRAIN_SPECS if p.name == "lr")
 TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("lr", "l1", "l1_clip", "l2"))
@@ -110,7 +109,8 @@ if f"{PAGE}.settings_closed" not in st.session_state:
     st.session_state[f"{PAGE}.settings_closed"] = st.query_params.get("settings") == "closed"
 settings_closed = st.session_state[f"{PAGE}.settings_closed"]
 with st.expander("Settings — data, network, training", expanded=not settings_closed, icon=":material/tune:"):
-    c_data, c_net, c_train, c_init = st.columns(4)
+    c_data, c_net = st.columns(2)  # two by two: four columns truncate labels at 1000 px
+    c_train, c_init = st.columns(2)
     with c_data:
         st.markdown("**Data**")
         data_values = ui.controls(mlp.DATA_SPECS, f"{PAGE}.data", container=c_data)
@@ -238,25 +238,17 @@ reset = b_reset.button(
     on_click=on_pause,
 )
 step = b_step.button("Step", icon=":material/skip_next:", help="Train one epoch.", width="stretch", on_click=on_pause)
-if playing:
-    b_play.button(
-        "Pause",
-        icon=":material/pause:",
-        help="Stop here; Play continues.",
-        width="stretch",
-        on_click=on_pause,
-        key=f"{PAGE}.pause",
-    )
-else:
-    b_play.button(
-        "Play",
-        icon=":material/play_arrow:",
-        type="primary",
-        help="Train until Pause, redrawing every neuron several times a second.",
-        width="stretch",
-        on_click=on_play,
-        key=f"{PAGE}.play",
-    )
+b_play.button(  # one key for both faces: the same element flips in place (no stale twin while playing)
+    "Pause" if playing else "Play",
+    icon=":material/pause:" if playing else ":material/play_arrow:",
+    type="secondary" if playing else "primary",
+    help="Stop here; Play continues."
+    if playing
+    else "Train until Pause, redrawing every neuron several times a second.",
+    width="stretch",
+    on_click=on_pause if playing else on_play,
+    key=f"{PAGE}.play_pause",
+)
 train = b_train.button(
     f"Train {train_cfg.num_epochs} epochs",
     icon=":material/fast_forward:",

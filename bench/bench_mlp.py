@@ -6,6 +6,11 @@
   ratio ≥ 0.8.
 - ``spiral``: seconds (and epochs) until the spiral (two tanh layers of 8) reaches
   ≥ 95 % test accuracy, for 5 seeds; median reported. Target < 5 s.
+- ``play``: what the page's Play loop does (``lab.mlp_live.play_slice`` then
+  ``lab.mlp_live.frame``, the pictures encoded as data URIs) for a few seconds:
+  frames per second (target ≥ 4) and epochs per second against the bare loop on
+  the same network in the same run (target ratio ≥ 0.8). Streamlit's own cost
+  (protobuf, websocket, the browser) is not in it.
 - ``progress``: the largest gap between progress callbacks while training, with
   the page's live redraw (output map at 40×40 as a PNG every 0.5 s) inside the callback.
   Target ≤ 0.5 s.
@@ -22,6 +27,7 @@ from PIL import Image
 
 from lab import mlp
 from lab import mlp_figures as mf
+from lab import mlp_live as live
 
 CIRCLES = mlp.DataConfig("circles", n=300, noise=0.05, seed=0)
 SPIRAL = mlp.DataConfig("spiral", n=600, noise=0.02, train_fraction=0.5, seed=0)
@@ -135,12 +141,44 @@ def progress_cadence(num_epochs: int = 400) -> dict:
     }
 
 
+def play(data_cfg, net, cfg, seconds: float = 5.0, device: str = "cpu") -> dict:
+    """Play for ``seconds`` as the page does; compare its epochs/s with the bare loop's (best of 2, interleaved)."""
+    data = mlp.make_data(data_cfg)
+    t = mlp.Trainer.create(data, net, cfg, seed=0, device=device)
+    live.frame(t)  # warm-up (imports, first allocation)
+    draw_s, frames = [], 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        live.play_slice(t, live.FRAME_SECONDS * live.TRAIN_SHARE)
+        d0 = time.perf_counter()
+        live.frame(t)
+        draw_s.append(time.perf_counter() - d0)
+        frames += 1
+    elapsed = time.perf_counter() - t0
+    play_eps = t.epoch / elapsed
+    bare = [t.epoch / _bare_loop(mlp.Trainer.create(data, net, cfg, seed=r, device=device), t.epoch) for r in (1, 2)]
+    return {
+        "device": device,
+        "seconds": round(elapsed, 2),
+        "frames": frames,
+        "frames_per_s": round(frames / elapsed, 2),
+        "median_draw_ms": round(1000 * statistics.median(draw_s), 1),
+        "play_epochs_per_s": round(play_eps, 1),
+        "bare_epochs_per_s": round(max(bare), 1),
+        "ratio_play_over_bare": round(play_eps / max(bare), 3),
+        "target_frames_per_s": 4.0,
+        "target_ratio": 0.8,
+    }
+
+
 def run() -> dict:
     result = {
         "throughput_circles_4_2_sgd_bs10": throughput(CIRCLES, mlp.NetConfig(), mlp.TrainConfig()),
         "throughput_spiral_8_8_adam_bs16": throughput(SPIRAL, SPIRAL_NET, SPIRAL_TRAIN),
         "spiral_to_95": time_to_spiral(),
         "progress": progress_cadence(),
+        "play_circles_4_2_sgd": play(CIRCLES, mlp.NetConfig(), mlp.TrainConfig()),
+        "play_spiral_8_8_adam": play(SPIRAL, SPIRAL_NET, SPIRAL_TRAIN),
         "torch_threads": torch.get_num_threads(),
     }
     if torch.cuda.is_available():

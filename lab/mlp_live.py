@@ -33,6 +33,10 @@ from lab.device import single_thread
 from lab.figures import CLASS_COLORS
 from lab.mlp_model import linear_layers
 
+#: One Play frame lasts about this long: TRAIN_SHARE of it trains, the rest draws (≥ 4 redraws a second).
+FRAME_SECONDS = 0.25
+TRAIN_SHARE = 0.8
+
 NEG = (31, 119, 180)  # CLASS_COLORS[0], blue: negative values, class 0
 POS = (255, 127, 14)  # CLASS_COLORS[1], orange: positive values, class 1
 WHITE = (255, 255, 255)

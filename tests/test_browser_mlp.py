@@ -1,6 +1,8 @@
-"""Browser: the MLP page trains from its button in a real server, live, with no exception."""
+"""Browser: the MLP page trains, plays until Pause (redrawing), and fits at 1000 and 1400 px."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -11,14 +13,30 @@ pytestmark = pytest.mark.browser
 
 def _epoch(page) -> str:
     metric = page.locator('[data-testid="stMetric"]', has_text="Epoch")
-    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return metric.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+
+
+def _epoch_int(page) -> int:
+    try:
+        return int(_epoch(page).replace(",", ""))
+    except Exception:  # the metric is being replaced between frames
+        return -1
+
+
+def _main_overflow(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            return {scroll: main.scrollWidth, client: main.clientWidth};
+        }"""
+    )
 
 
 def test_mlp_trains_from_the_button_and_finishes(streamlit_server, page):
     open_page(
         page,
         streamlit_server,
-        "mlp?dataset=spiral&noise=0.02&w1=8&w2=8&optimizer=adam&lr=0.02&batch_size=16&num_epochs=150",
+        "mlp?dataset=spiral&noise=0.02&w1=8&w2=8&optimizer=adam&lr=0.01&batch_size=16&num_epochs=150",
     )
     assert_no_exception(page)
     assert _epoch(page) == "0"
@@ -42,3 +60,57 @@ def test_mlp_pause_stops_a_long_run_midway(streamlit_server, page):
     assert_no_exception(page)
     epoch = int(_epoch(page).replace(",", ""))
     assert 0 < epoch < 5000  # stopped midway, the weights kept
+
+
+def test_mlp_play_redraws_until_pause(streamlit_server, page):
+    """Play keeps redrawing (epoch counter and the network picture change many times); Pause stops it."""
+    open_page(page, streamlit_server, "mlp?dataset=xor&w1=6&w2=6")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_selector(RUNNING, timeout=30_000)
+    page.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
+    epochs, pictures = set(), set()
+    end = time.monotonic() + 6.0
+    while time.monotonic() < end:
+        epochs.add(_epoch_int(page))
+        img = page.locator('[data-testid="stImage"] img').first
+        if img.count():
+            src = img.get_attribute("src") or ""
+            pictures.add(src[-64:])
+        page.wait_for_timeout(80)
+    assert page.locator(RUNNING).count() == 1  # still playing
+    # at least 6 frames in 6 s even on a loaded machine (bench/bench_mlp.py measures the real rate)
+    assert len(epochs - {-1}) >= 6, sorted(epochs)
+    assert len(pictures) >= 6
+    assert page.get_by_text("Playing: blue < 0 < orange").count() >= 1  # the network is drawn while playing
+    screenshot(page, "mlp_playing")
+    page.get_by_role("button", name="Pause").click()
+    wait_for_script(page)
+    assert_no_exception(page)
+    paused_at = _epoch_int(page)
+    assert paused_at > 0
+    page.wait_for_timeout(1500)
+    assert _epoch_int(page) == paused_at  # Pause stopped it, the state is kept
+    assert page.get_by_role("button", name="Play").count() == 1
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3  # interactive network, output, curves
+
+
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_mlp_fits_the_width(streamlit_server, browser, width):
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        open_page(page, streamlit_server, "mlp?layers=6&w1=32&w2=32&w3=32&w4=32&w5=32&w6=32")
+        assert_no_exception(page)
+        sizes = _main_overflow(page)
+        assert sizes["scroll"] <= sizes["client"], sizes  # no sideways scrolling of the main area
+        for name in ("Reset", "Step", "Play"):
+            button = page.get_by_role("button", name=name, exact=True)
+            box = button.bounding_box()
+            text_width = button.evaluate("b => b.scrollWidth")
+            assert text_width <= box["width"] + 1, (name, text_width, box)  # not truncated
+        chart = page.locator('[data-testid="stPlotlyChart"]').first.bounding_box()
+        assert chart["height"] < 800, chart  # 6×32 is no longer a 2000-px wall
+        screenshot(page, f"mlp_{width}px")
+    finally:
+        context.close()
