@@ -470,7 +470,8 @@ def through_balancer(replica_counts: tuple[int, ...], n: int, *, budget_s: float
             with cluster(k, port=None, extra_flags=["--server.disconnectedSessionTTL", str(SESSION_TTL_S)]) as c:
 
                 async def go(c=c) -> dict:
-                    await _warm_up(c.url, LABS, SCENARIOS, c.replica_pids)
+                    for r in c.replicas:  # every replica warm (imports, models), each on its own port
+                        await _warm_up(r.url, LABS, SCENARIOS, c.replica_pids)
                     return await run_class(c.url, n, c.replica_pids, budget_s=budget_s)
 
                 out[f"{k}_replicas"] = asyncio.run(go())

@@ -231,3 +231,75 @@ def test_killing_one_replica_leaves_the_other_sessions_alone(two_replicas):
                 await s.close()
 
     asyncio.run(go())
+
+
+def test_browser_over_limit_upload_gets_a_clear_message(two_replicas, browser, tmp_path):
+    """In Chromium through the balancer: a file over the limit is refused on the page, the app keeps working."""
+    from tests.browser import FINISHED, wait_for_script
+
+    big = tmp_path / "huge-photo.jpg"
+    big.write_bytes(bytes(22 * 2**20))
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(two_replicas.url, wait_until="domcontentloaded")
+        wait_for_script(page)
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(big))
+        page.get_by_text("File must be 20.0MB or smaller.").wait_for()
+        assert page.locator('[data-testid="stException"]').count() == 0
+        # the connection is intact: a rerun still runs (press R, as a user can)
+        runs_before = int(re.search(r"runs=(\d+)", page.inner_text("body")).group(1))
+        page.keyboard.press("r")
+        page.wait_for_function(f"document.body.innerText.includes('runs={runs_before + 1}')", timeout=30_000)
+        page.wait_for_selector(FINISHED)
+        assert "Connection error" not in page.inner_text("body")
+    finally:
+        context.close()
+
+
+def test_browser_reconnects_to_a_fresh_session_when_its_replica_dies(two_replicas, browser):
+    """Chromium pinned to a replica that is killed reconnects by itself to the survivor (no hang).
+
+    Streamlit's frontend reconnects with its old session id; the survivor does not know it
+    and starts a fresh session. The frontend does not rerun an idle page after a reconnect,
+    so the student's next action (here: pressing R) runs there: widget values come from the
+    browser, everything else of the old session (session_state, uploads) is gone.
+    """
+    from tests.browser import wait_for_script
+
+    contexts, pages = [], {}
+    try:
+        for _ in range(6):  # new browsers alternate between the replicas (least connections)
+            context = browser.new_context(viewport={"width": 1000, "height": 800})
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(two_replicas.url, wait_until="domcontentloaded")
+            wait_for_script(page)
+            replica = next(c["value"] for c in context.cookies() if c["name"] == "dl101_replica")
+            contexts.append(context)
+            pages.setdefault(replica, page)
+            if len(pages) == 2:
+                break
+        assert set(pages) == {"r0", "r1"}
+        survivor_pid = re.search(r"pid=(\d+)", pages["r0"].inner_text("body")).group(1)
+        victim = pages["r1"]
+        victim.keyboard.press("r")
+        victim.wait_for_function("document.body.innerText.includes('runs=2')")  # its session is live
+
+        two_replicas.kill("r1")
+        t0 = time.monotonic()
+        fresh = f"pid={survivor_pid} runs=1"
+        while fresh not in victim.inner_text("body"):
+            assert time.monotonic() - t0 < 45, "the killed replica's browser never got a fresh session"
+            victim.keyboard.press("r")  # the student's next action
+            victim.wait_for_timeout(1500)
+        cookie = next(c["value"] for c in victim.context.cookies() if c["name"] == "dl101_replica")
+        assert cookie == "r0"
+        assert victim.locator('[data-testid="stException"]').count() == 0
+        # the survivor's own browser never noticed: same session, no rerun
+        assert f"pid={survivor_pid} runs=1" in pages["r0"].inner_text("body")
+    finally:
+        for context in contexts:
+            context.close()
+        two_replicas.restart_dead()
