@@ -204,6 +204,8 @@ def _load_wav(data: bytes, name: str, max_seconds: float) -> LoadedAudio:
         raise AudioInputError(
             f"“{name}” is {seconds:.1f} s long; this lab takes at most {max_seconds:.0f} s. Please trim it."
         )
+    if raw.dtype.kind == "f" and not np.isfinite(raw).all():  # before any arithmetic on them
+        raise AudioInputError(f"“{name}” contains invalid (NaN or infinite) samples.")
     x = _to_float(raw)
     if x.ndim == 2:
         notes.append(f"Mixed {x.shape[1]} channels down to mono.")
@@ -319,7 +321,7 @@ def _to_float(raw: np.ndarray) -> np.ndarray:
         return (raw.astype(np.float32) - np.float32(128.0)) / np.float32(128.0)
     if np.issubdtype(raw.dtype, np.integer):
         return raw.astype(np.float32) / np.float32(-np.iinfo(raw.dtype).min)
-    return raw.astype(np.float32)
+    return np.clip(raw, -1e3, 1e3).astype(np.float32)  # finite (checked); far beyond ±1 is clipped later anyway
 
 
 def to_wav(x: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
