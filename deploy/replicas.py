@@ -6,8 +6,8 @@
 
 Each replica is a plain ``streamlit run app.py`` on a loopback port, with the hosting
 settings of ``deploy/streamlit-hosting.toml`` passed as flags (what the container runs)
-and ``DL101_PUBLIC=1`` (the public-hosting caps). nginx (Debian's ``nginx-light`` is
-enough) is rendered from ``deploy/nginx.conf.template`` into a private temporary folder
+and ``DL101_PUBLIC=1`` (the public-hosting caps). nginx (open-source, Debian's ``nginx``)
+is rendered from ``deploy/nginx.conf.template`` into a private temporary folder
 and runs in the foreground. A replica that dies is started again (its users reconnect
 to another replica in the meantime and stay there). Ctrl-C, SIGTERM or the end of the
 ``with cluster(...)`` block stops everything; nothing is left running.
@@ -39,7 +39,7 @@ TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 HOSTING_CONFIG = Path(__file__).resolve().parent / "streamlit-hosting.toml"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/bin/nginx", "/opt/homebrew/bin/nginx")
 INSTALL_HINT = (
-    "nginx was not found. Install it (Debian/Ubuntu: `sudo apt-get install nginx-light`; "
+    "nginx was not found. Install it (Debian/Ubuntu: `sudo apt-get install nginx`; "
     "macOS: `brew install nginx`) or point DL101_NGINX at the binary."
 )
 #: Settings the launcher always sets itself (never taken from the hosting file).

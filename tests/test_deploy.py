@@ -32,7 +32,7 @@ try:
     NGINX = replicas.find_nginx()
 except LaunchError:
     NGINX = None
-needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
 
 TINY_APP = """
 import io, os, wave
@@ -75,7 +75,7 @@ def _pid(student: Student) -> int:
 @pytest.fixture(scope="module")
 def two_replicas(tmp_path_factory):
     if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+        pytest.skip("nginx is not installed (apt-get install nginx)")
     app = tmp_path_factory.mktemp("app") / "tiny_app.py"
     app.write_text(TINY_APP)
     with replicas.cluster(2, port=None, app=str(app), timeout=90) as c:
@@ -114,7 +114,7 @@ def test_missing_nginx_says_how_to_install(monkeypatch):
     monkeypatch.delenv("DL101_NGINX")
     monkeypatch.setattr(replicas.shutil, "which", lambda _name: None)
     monkeypatch.setattr(replicas, "NGINX_CANDIDATES", ("/nonexistent/sbin/nginx",))
-    with pytest.raises(LaunchError, match=r"nginx was not found.*apt-get install nginx-light"):
+    with pytest.raises(LaunchError, match=r"nginx was not found.*apt-get install nginx"):
         replicas.start(1, port=None)
 
 
