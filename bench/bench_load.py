@@ -34,6 +34,7 @@ import io
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -105,7 +106,7 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
         Step("set", "Learning rate α"),
         Step("set", "Noise"),
         Step("click", "step ▶"),
-        Step("set", "Step (state after"),
+        Step("set", "Step for the table|Step (state after"),
     ),
     "mlp": (
         Step("set", "Noise"),
@@ -529,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-s", type=float, default=300.0, help="deadline per class size (s)")
     ap.add_argument("--no-public", action="store_true", help="without DL101_PUBLIC=1 (the hosting caps)")
     args = ap.parse_args(argv)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the servers started here are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ns = (2,) if args.quick else tuple(int(x) for x in args.n.split(","))
     if args.replicas:
         result = through_balancer(tuple(int(x) for x in args.replicas.split(",")), ns[-1], budget_s=args.budget_s)

@@ -225,8 +225,17 @@ class Student:
         return out
 
     def widget(self, label: str, kind: str | None = None) -> Widget:
-        """The widget whose label starts with ``label`` (and of ``kind``, when given)."""
-        found = [w for w in self.widgets() if w.label.startswith(label) and (kind is None or w.kind == kind)]
+        """The widget whose label starts with ``label`` (and of ``kind``, when given).
+
+        ``label`` may list alternatives, ``"Step for the table|Step (state after"``: the first
+        one found wins (pages reword labels; a scenario can name the old and the new one).
+        """
+        found = [
+            w
+            for alternative in label.split("|")
+            for w in self.widgets()
+            if w.label.startswith(alternative) and (kind is None or w.kind == kind)
+        ]
         if not found:
             names = sorted({f"{w.kind}:{w.label[:40]}" for w in self.widgets()})
             raise ProtocolError(f"no widget labelled {label!r} on {self.page_name or 'home'}; have {names}")
