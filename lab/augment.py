@@ -26,11 +26,13 @@ Preview resolution first
     (:func:`lab.device.cores_if_alone`).
 
 Seeding and the drawn parameters (how the captions are made)
-    Sample ``i`` of a grid runs the pipeline under ``torch.manual_seed(first_seed
-    + i)`` with ``first_seed = seed * 100_000 + draw * 100`` (``draw`` counts
-    the "resample" clicks), inside ``torch.random.fork_rng()`` so the caller's
-    global RNG is untouched. Each sample is therefore reproducible on its own,
-    and the generated code (:func:`pipeline_code`) reproduces the page exactly.
+    Sample ``i`` of a grid draws as if after ``torch.manual_seed(first_seed +
+    i)`` with ``first_seed = seed * 100_000 + draw * 100`` (``draw`` counts
+    the "resample" clicks). The draws come from a *private* generator seeded
+    that way (:func:`lab.augment_rng.private_rng`), never from torch's global
+    one, so sessions drawing at the same time cannot change each other's grids,
+    and the numbers are the ones ``torch.manual_seed`` gives: the generated
+    code (:func:`pipeline_code`) reproduces the page exactly.
 
     To *show* what was drawn we do not re-implement any sampling: the pipeline
     runs exactly as ``Compose`` runs it, but on each transform instance we wrap
@@ -58,6 +60,7 @@ import torch
 from torchvision.transforms import v2
 
 from lab import augment_fast
+from lab.augment_rng import PrivateRNG
 from lab.codegen import code, render_snippet
 from lab.device import cores_if_alone
 from lab.params import Param
@@ -274,7 +277,9 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
             ),
         },
         _describe_affine,
-        note="Shifts, scales and shears the image: the object moves, the label stays.",
+        note="Shifts, scales and shears the image: at mild settings the object moves and the label usually stays. "
+        "At the extremes it may not: a shift of 0.5 moves the object half the image away (it can leave the "
+        "frame), and a 45° shear slants it so far that it may no longer look like itself.",
     ),
     TransformSpec(
         "perspective",
@@ -773,8 +778,8 @@ def preview(
 ) -> Preview:
     """Draw ``num_samples`` augmented copies of ``image`` (uint8 ``(C, H, W)``, C = 1 or 3).
 
-    Sample ``i`` is drawn under ``torch.manual_seed(first_seed(seed, draw) + i)``
-    inside ``fork_rng`` (the global RNG is left as it was). On the CPU the
+    Sample ``i`` draws what ``torch.manual_seed(first_seed(seed, draw) + i)`` would
+    give, from a private generator (the global RNG is neither read nor moved). On the CPU the
     result equals :func:`pipeline_code` executed with the same arguments —
     bit for bit with ``fast=False`` (``v2.Compose`` itself); with ``fast=True``
     (:mod:`lab.augment_fast`: same draws, leaner hue and blur kernels) within
@@ -794,14 +799,17 @@ def preview(
     base = first_seed(seed, draw)
     outputs, captions, drawn = [], [], []
     t0 = time.perf_counter()
-    on_cuda = torch.device(device).type == "cuda"
-    # ``torch.manual_seed`` also queues a seed for every lazily-initialised accelerator (~80 µs of
-    # stack formatting each call); on the CPU seeding the default generator is the same thing.
-    reseed = torch.manual_seed if on_cuda else torch.default_generator.manual_seed
-    with torch.random.fork_rng(devices=[torch.device(device)] if on_cuda else []), cores_if_alone():
+    # Private generators, never the process-wide one: another session drawing at the same time cannot
+    # change this grid (lab.augment_rng), and the draws equal those after ``torch.manual_seed(base + i)``.
+    rng = PrivateRNG(base)
+    with cores_if_alone():
         for i in range(num_samples):
-            reseed(base + i)
-            outputs.append((augment_fast.run(transforms, start) if fast else pipeline(start)).cpu())
+            rng.reseed(base + i)
+            if fast:
+                outputs.append(augment_fast.run(transforms, start, rng=rng).cpu())  # enters rng where it draws
+            else:
+                with rng:
+                    outputs.append(pipeline(start).cpu())
             parts, raw = read()
             captions.append(parts)
             drawn.append(raw)

@@ -31,6 +31,7 @@ the rest are torchvision's own code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -229,19 +230,37 @@ _PLAIN = (
 )
 
 
-def apply(t: v2.Transform, x: torch.Tensor, *, fast: bool = True, own: bool = False) -> torch.Tensor:
+#: Transforms whose ``transform`` (not only ``make_params``) draws random numbers.
+_DRAWS_IN_TRANSFORM = (v2.GaussianNoise,)
+
+
+def apply(
+    t: v2.Transform,
+    x: torch.Tensor,
+    *,
+    fast: bool = True,
+    own: bool = False,
+    rng: contextlib.AbstractContextManager | None = None,
+) -> torch.Tensor:
     """``t(x)`` for a plain image tensor, drawing exactly what ``t.forward`` draws, in the same order.
 
     ``fast=False`` keeps torchvision's own kernel (bit-identical result).
     ``own=True`` lets a fast kernel overwrite ``x`` (an intermediate nobody else holds).
+    ``rng`` (a :class:`lab.augment_rng.PrivateRNG`) is entered around the parts that draw — the
+    probability test, ``make_params``, a policy's whole forward, the noise — and only those:
+    the mode costs a Python call per torch op, and the kernels make most of the ops.
     """
+    draws = rng if rng is not None else contextlib.nullcontext()
     if type(t) not in _PLAIN:
-        return t(x)  # automatic policies and anything else: torchvision's own forward
-    if isinstance(t, _RandomApplyTransform) and torch.rand(1) >= t.p:
-        return x
-    params = t.make_params([x])
+        with draws:
+            return t(x)  # automatic policies and anything else: torchvision's own forward
+    with draws:
+        if isinstance(t, _RandomApplyTransform) and torch.rand(1) >= t.p:
+            return x
+        params = t.make_params([x])
     kernel = FAST_KERNELS.get(type(t)) if fast else None
-    return kernel(t, x, params, own) if kernel is not None else t.transform(x, params)
+    with draws if isinstance(t, _DRAWS_IN_TRANSFORM) else contextlib.nullcontext():
+        return kernel(t, x, params, own) if kernel is not None else t.transform(x, params)
 
 
 def first_fast(transforms: Sequence[v2.Transform]) -> int:
@@ -259,12 +278,17 @@ def first_fast(transforms: Sequence[v2.Transform]) -> int:
     return start
 
 
-def run(transforms: Sequence[v2.Transform], x: torch.Tensor) -> torch.Tensor:
-    """The pipeline on one uint8 ``(C, H, W)`` image: what ``v2.Compose(transforms)(x)`` gives (≤ 1 grey level)."""
+def run(
+    transforms: Sequence[v2.Transform], x: torch.Tensor, *, rng: contextlib.AbstractContextManager | None = None
+) -> torch.Tensor:
+    """The pipeline on one uint8 ``(C, H, W)`` image: what ``v2.Compose(transforms)(x)`` gives (≤ 1 grey level).
+
+    With ``rng`` (a :class:`lab.augment_rng.PrivateRNG`) every draw comes from its private generator.
+    """
     start = first_fast(transforms)
     source = x.untyped_storage().data_ptr()
     for i, t in enumerate(transforms):
         # In place only on plain tensors this run made (not the caller's image or a view of it, not an expand()).
         own = x.is_contiguous() and x.untyped_storage().data_ptr() != source
-        x = apply(t, x, fast=i >= start, own=own)
+        x = apply(t, x, fast=i >= start, own=own, rng=rng)
     return x

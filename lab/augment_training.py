@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lab.augment_rng import private_rng
 from lab.device import single_thread
 from lab.digits import load_digits_arrays
 from lab.params import Param
@@ -183,12 +184,14 @@ def train(
 
     Metrics per epoch: ``loss`` (mean training loss), ``train_acc`` (on the
     un-augmented training digits) and ``val_acc``. The same seed gives the same
-    initial weights and mini-batch order with and without augmentation.
+    initial weights and mini-batch order with and without augmentation. Every
+    draw (initial weights, batch order, augmentation) comes from a private
+    generator, so runs in other sessions at the same time cannot change it.
     """
     X_train, y_train, X_val, y_val = load_digits_split(config.tr_train_size, config.seed)
     X_train, y_train, X_val, y_val = (t.to(device) for t in (X_train, y_train, X_val, y_val))
-    torch.manual_seed(config.seed)
-    model = SmallCNN().to(device)
+    with private_rng(config.seed):  # PyTorch's default init, drawn as after torch.manual_seed(seed), privately
+        model = SmallCNN().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     order_g = torch.Generator().manual_seed(config.seed + 1)
     aug_g = torch.Generator().manual_seed(config.seed + 2)

@@ -527,3 +527,12 @@ def test_policy_captions_list_the_first_ops_then_count_the_rest():
     ops = [("Rotate", 3.0), ("Equalize", 0.0), ("Posterize", 4.0), ("Shear", 0.1), ("Solarize", 0.5), ("Color", 0.2)]
     assert A._describe_ops(ops) == "Rotate +3.00, Equalize, Posterize +4.00, Shear +0.10 … +2 more"
     assert A._describe_ops(ops[:2]) == "Rotate +3.00, Equalize" and A._describe_ops([]) == "identity"
+
+
+def test_affine_note_qualifies_the_label_at_its_extremes():
+    """The label does not always stay: the note names the slider maxima where it may not (issue 14)."""
+    affine = A.TRANSFORMS_BY_KEY["affine"]
+    highs = {p.name: p.hi for p in affine.params}
+    note = affine.note
+    assert f"{highs['affine_translate']:g}" in note and f"{highs['affine_shear']:g}°" in note
+    assert "may" in note and "the object moves, the label stays." not in note  # the old, unqualified claim
