@@ -35,7 +35,6 @@ PLAY_KEY = "mlp.playing"
 UNTIL_KEY = "mlp.play_until"  # set by "Train N epochs": play stops at this epoch
 PLAY_LIMIT_KEY = "mlp.play_limit_s"  # tests shorten it; Play pauses itself after this long
 PLAY_LIMIT_S = 600.0
-FRAME_S, TRAIN_SHARE = live.FRAME_SECONDS, live.TRAIN_SHARE  # ~80 % training, ~20 % drawing per frame
 CSV_MAX_CLASSES = 6
 LR_SPEC = next(p for p in mlp.TRAIN_SPECS if p.name == "lr")
 TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("lr", "l1", "l1_clip", "l2"))
@@ -383,9 +382,13 @@ def live_panel() -> None:
         limit = float(st.session_state.get(PLAY_LIMIT_KEY, PLAY_LIMIT_S))
         until = st.session_state.get(UNTIL_KEY)
         started = time.perf_counter()
+        draw_s = 0.0
         while time.perf_counter() - started < limit and (until is None or trainer.epoch < until):
-            live.play_slice(trainer, FRAME_S * TRAIN_SHARE, max_epochs=None if until is None else until - trainer.epoch)
+            left = None if until is None else until - trainer.epoch
+            live.play_slice(trainer, live.slice_seconds(draw_s), max_epochs=left)
+            t0 = time.perf_counter()
             draw_frame(slots)
+            draw_s = time.perf_counter() - t0
             if trainer.history.status == "diverged" or trainer.diagnosis():
                 break
         on_pause()

@@ -146,10 +146,10 @@ def play(data_cfg, net, cfg, seconds: float = 5.0, device: str = "cpu") -> dict:
     data = mlp.make_data(data_cfg)
     t = mlp.Trainer.create(data, net, cfg, seed=0, device=device)
     live.frame(t)  # warm-up (imports, first allocation)
-    draw_s, frames = [], 0
+    draw_s, frames = [0.0], 0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        live.play_slice(t, live.FRAME_SECONDS * live.TRAIN_SHARE)
+        live.play_slice(t, live.slice_seconds(draw_s[-1]))
         d0 = time.perf_counter()
         live.frame(t)
         draw_s.append(time.perf_counter() - d0)
@@ -162,7 +162,7 @@ def play(data_cfg, net, cfg, seconds: float = 5.0, device: str = "cpu") -> dict:
         "seconds": round(elapsed, 2),
         "frames": frames,
         "frames_per_s": round(frames / elapsed, 2),
-        "median_draw_ms": round(1000 * statistics.median(draw_s), 1),
+        "median_draw_ms": round(1000 * statistics.median(draw_s[1:]), 1),
         "play_epochs_per_s": round(play_eps, 1),
         "bare_epochs_per_s": round(max(bare), 1),
         "ratio_play_over_bare": round(play_eps / max(bare), 3),

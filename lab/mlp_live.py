@@ -19,6 +19,8 @@ and Pause show the same picture.
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import io
 import itertools
 import math
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from lab.device import single_thread
 from lab.figures import CLASS_COLORS
@@ -48,14 +50,21 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
-def diverging(values: np.ndarray, bound: float) -> np.ndarray:
-    """Values → RGB uint8 on Playground's scale: −bound blue, 0 white, +bound orange (clipped)."""
-    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=bound, neginf=-bound)
-    bound = bound if math.isfinite(bound) and bound > 0 else 1.0
-    t = np.clip(v / bound, -1.0, 1.0)[..., None]
+def _lut() -> np.ndarray:
+    t = np.linspace(-1.0, 1.0, 511)[:, None]
     neg, pos, white = (np.array(c, dtype=np.float64) for c in (NEG, POS, WHITE))
-    rgb = np.where(t < 0, white + (-t) * (neg - white), white + t * (pos - white))
-    return np.round(rgb).astype(np.uint8)
+    return np.round(np.where(t < 0, white + (-t) * (neg - white), white + t * (pos - white))).astype(np.uint8)
+
+
+_LUT = _lut()  # 511 colours from −1 (blue) through 0 (white) to +1 (orange)
+
+
+def diverging(values: np.ndarray, bound: float) -> np.ndarray:
+    """Values → RGB uint8 on Playground's scale: −bound blue, 0 white, +bound orange (clipped; NaN white)."""
+    bound = bound if math.isfinite(bound) and bound > 0 else 1.0
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=bound, neginf=-bound)
+    index = np.clip(np.rint((v / bound + 1.0) * 255.0), 0, 510).astype(np.intp)
+    return _LUT[index]
 
 
 #: The same scale as a plotly colorscale (for heatmaps with hover).
@@ -235,8 +244,28 @@ def output_picture(
         colors = np.array([_rgb(CLASS_COLORS[k % len(CLASS_COLORS)]) for k in range(output.shape[0])], dtype=float)
         mixed = np.einsum("khw,kc->hwc", output[:, ::-1], colors)
         background = np.clip(0.55 * mixed + 0.45 * 255, 0, 255).astype(np.uint8)
-    img = Image.fromarray(background).resize((size, size), Image.Resampling.BILINEAR)
-    draw = ImageDraw.Draw(img)
+    img = Image.fromarray(background).resize((size, size), Image.Resampling.BILINEAR).convert("RGBA")
+    points = _points_layer(X, y, X_test, y_test, bounds, size, task, bound if task == "regression" else 1.0)
+    return np.asarray(Image.alpha_composite(img, points).convert("RGB"))
+
+
+_POINTS_CACHE: dict[tuple, Image.Image] = {}
+
+
+def _points_layer(X, y, X_test, y_test, bounds, size: int, task: str, bound: float) -> Image.Image:
+    """The points as a transparent RGBA layer, drawn once per dataset and size (Play redraws only the map)."""
+    key = (
+        task,
+        size,
+        tuple(round(b, 6) for b in bounds),
+        round(bound, 6),
+        hashlib.sha1(np.ascontiguousarray(X).tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest(),
+        None if X_test is None else hashlib.sha1(np.ascontiguousarray(X_test).tobytes()).hexdigest(),
+    )
+    if key in _POINTS_CACHE:
+        return _POINTS_CACHE[key]
+    layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
     x0, x1, y0, y1 = bounds
     for pts, labels, hollow in ((X, y, False), (X_test, y_test, True)):
         if pts is None or len(pts) == 0:
@@ -253,7 +282,15 @@ def output_picture(
                 draw.ellipse(box, fill="white", outline=color, width=2)
             else:
                 draw.ellipse(box, fill=color, outline="white")
-    return np.asarray(img)
+    if len(_POINTS_CACHE) > 32:
+        _POINTS_CACHE.clear()
+    _POINTS_CACHE[key] = layer
+    return layer
+
+
+@functools.lru_cache(maxsize=1)
+def _font() -> ImageFont.ImageFont:
+    return ImageFont.load_default()
 
 
 def curves_picture(
@@ -280,12 +317,26 @@ def curves_picture(
                 if math.isfinite(v)
             ]
             draw.line(pts, fill=(40, 40, 40) if k == 0 else (150, 150, 150), width=2 if k == 0 else 1)
-        draw.text((4, height - 12), " · ".join(f"{name} {s[-1]:.3f}" for name, s in series.items() if s), fill="black")
+        draw.text(
+            (4, height - 12),
+            " · ".join(f"{name} {s[-1]:.3f}" for name, s in series.items() if s),
+            fill="black",
+            font=_font(),
+        )
     draw.rectangle([0, 0, width - 1, height - 1], outline=(200, 200, 200))
     return np.asarray(img)
 
 
 # --- play ---------------------------------------------------------------------------------------------
+
+
+def slice_seconds(last_draw_s: float) -> float:
+    """How long the next training slice runs: a frame's share, or longer when drawing got slow.
+
+    Training gets at least ``TRAIN_SHARE`` of the time whatever drawing costs
+    (a loaded machine, a big network): the frame rate drops, not the training.
+    """
+    return max(FRAME_SECONDS * TRAIN_SHARE, last_draw_s * TRAIN_SHARE / (1.0 - TRAIN_SHARE))
 
 
 def play_slice(trainer, seconds: float, max_epochs: int | None = None) -> int:
