@@ -1,0 +1,153 @@
+"""Speed as a student feels it: widget change → page idle, in headless Chromium.
+
+    python -m bench.run browser
+
+A fresh ``streamlit run app.py``; each lab page is opened once (caches warm as they would
+be after a student's first visit), then its main interaction is repeated ``REPEATS``
+times and timed in the page itself: a MutationObserver on the app's script-run state
+records when the rerun the action caused finished (``notRunning`` after ``running``), and
+the page counts as idle once nothing changed for ``SETTLE_MS``. An action that causes
+no rerun (a client-side tab or a plotly frame) counts from the action to the next frame.
+
+Reported per interaction: p50, p95, max (seconds), and a *burst*: 10 actions 80 ms apart,
+timed from the last action until the page is idle. Targets on a quiet 2-core machine:
+p50 < 0.5 s and p95 < 1 s for light interactions; a burst settles within 2 s.
+The same run repeated with one core kept busy by a spinning process (``busy1``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, fresh_server, open_page
+
+REPEATS = 12
+SETTLE_MS = 400
+
+#: (lab url path, interaction name, Playwright locator of the control, how to act on it)
+#: "key": focus the control and press ArrowRight (a slider step); "click": click it.
+INTERACTIONS: list[tuple[str, str, str, str]] = [
+    ("logistic-regression", "Lab 1 step", '[data-testid="stMain"] [data-testid="stSlider"] [role="slider"]', "key"),
+    ("mlp", "Lab 2 Step", '[data-testid="stMain"] button:has-text("Step")', "click"),
+    ("convolution", "Lab 3 kernel change", '[data-testid="stMain"] [data-testid="stSlider"] [role="slider"]', "key"),
+    ("regularization", "Lab 4 tab switch", '[data-testid="stMain"] [role="tab"]', "tabs"),
+    ("augmentation", "Lab 5 Resample", '[data-testid="stMain"] button:has-text("Resample")', "click"),
+    ("inception", "Lab 6 layer change", '[data-testid="stMain"] [data-testid="stSlider"] [role="slider"]', "key"),
+]
+
+_OBSERVER = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__states = [];
+  new MutationObserver(() => window.__states.push(
+      [app.getAttribute('data-test-script-state'), performance.now()]))
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+
+_IDLE_AFTER = """
+async ([t0, settle]) => {
+  // Wait until a rerun that started after t0 has finished and nothing changed for `settle` ms;
+  // if no rerun starts within 1.5 s, the action was client-side: report the next frame.
+  const start = performance.now();
+  while (true) {
+    const after = window.__states.filter(s => s[1] >= t0);
+    const ran = after.some(s => s[0] === 'running');
+    const last = after.length ? after[after.length - 1] : null;
+    const now = performance.now();
+    if (!ran && now - start > 1500) {
+      await new Promise(r => requestAnimationFrame(() => r()));
+      return (performance.now() - t0 - (now - start)) / 1000;
+    }
+    if (ran && last[0] === 'notRunning' && now - last[1] > settle) return (last[1] - t0) / 1000;
+    if (now - start > 60000) return -1;
+    await new Promise(r => setTimeout(r, 20));
+  }
+}
+"""
+
+
+def _act(page, selector: str, how: str, i: int) -> float:
+    """Do the action once; returns the in-page timestamp it started at."""
+    loc = page.locator(selector)
+    if how == "tabs":
+        tabs = loc.all()
+        target = tabs[(i + 1) % max(1, len(tabs))]
+        t0 = page.evaluate("performance.now()")
+        target.click()
+        return t0
+    target = loc.first
+    if how == "key":
+        target.focus()
+        t0 = page.evaluate("performance.now()")
+        target.press("ArrowLeft" if i % 2 else "ArrowRight")
+        return t0
+    t0 = page.evaluate("performance.now()")
+    target.click()
+    return t0
+
+
+def _measure_page(browser, url: str, path: str, selector: str, how: str) -> dict:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        open_page(page, url, path)
+        if page.locator(selector).count() == 0:
+            return {"error": f"control not found: {selector}"}
+        page.evaluate(_OBSERVER)
+        times = []
+        for i in range(REPEATS):
+            t0 = _act(page, selector, how, i)
+            times.append(page.evaluate(_IDLE_AFTER, [t0, SETTLE_MS]))
+        # A burst: 10 actions 80 ms apart, from the last one until idle.
+        last = 0.0
+        for i in range(10):
+            last = _act(page, selector, how, i)
+            page.wait_for_timeout(80)
+        burst = page.evaluate(_IDLE_AFTER, [last, SETTLE_MS])
+        ok = [t for t in times if t >= 0]
+        q = statistics.quantiles(ok, n=20) if len(ok) >= 2 else ok * 19
+        return {
+            "p50_s": round(statistics.median(ok), 3),
+            "p95_s": round(q[18], 3),
+            "max_s": round(max(ok), 3),
+            "burst_settle_s": round(burst, 3),
+            "timeouts": len(times) - len(ok),
+        }
+    finally:
+        context.close()
+
+
+def _run_all(browser) -> dict:
+    out = {}
+    with fresh_server() as url:
+        for path, name, selector, how in INTERACTIONS:
+            out[name] = _measure_page(browser, url, path, selector, how)
+    return out
+
+
+def run() -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            quiet = _run_all(browser)
+            code = "import time\nt = time.time() + 900\nwhile time.time() < t: pass\n"
+            spinner = subprocess.Popen([sys.executable, "-c", code])
+            try:
+                time.sleep(1.0)
+                busy = _run_all(browser)
+            finally:
+                spinner.kill()
+        finally:
+            browser.close()
+    return {
+        "targets": {"p50_s": 0.5, "p95_s": 1.0, "burst_settle_s": 2.0},
+        "quiet": quiet,
+        "busy1": busy,
+    }
