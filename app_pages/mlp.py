@@ -40,7 +40,17 @@ LR_SPEC = next(p for p in mlp.TRAIN_SPECS if p.name == "lr")
 TRAIN_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name not in ("lr", "l1", "l1_clip", "l2"))
 REG_SPECS = tuple(p for p in mlp.TRAIN_SPECS if p.name in ("l1", "l1_clip", "l2"))
 INIT_NEEDS = {"sigma": "normal", "constant": "constant"}  # init setting → the scheme that uses it
-VIEWS = ("Neurons", "Replay", "Activations", "Formula & collapse", "Initialisation", "Backprop", "Code & weights")
+VIEWS = (
+    "Neurons",
+    "Replay",
+    "Activations",
+    "Formula & collapse",
+    "Initialisation",
+    "L1 vs L2",
+    "Backprop",
+    "Code & weights",
+)
+L1L2_KEY = "mlp.l1l2"
 
 info = ui.page_header(
     "2. MLP on nonlinear data",
@@ -611,6 +621,42 @@ with view_box:
                 )
         else:
             st.caption("Add a hidden layer: the symmetry meter compares hidden units.")
+
+    elif view == "L1 vs L2":
+        st.markdown(
+            "The same network from the same start and batches, trained three times: no penalty, **L1** "
+            "(l1·Σ|w|, Playground's clip at zero) and **L2** ((l2/2)·Σw²). L1 drives many weights to **exactly 0** "
+            "(dead links: a sparse network); L2 shrinks every weight in proportion to its size and leaves none at 0."
+        )
+        r1, r2, r3 = st.columns(3)
+        l1_rate = r1.select_slider("L1 rate", [0.001, 0.003, 0.01, 0.03, 0.1], 0.01, key=f"{PAGE}.cmp_l1")
+        l2_rate = r2.select_slider("L2 rate", [0.001, 0.003, 0.01, 0.03, 0.1], 0.01, key=f"{PAGE}.cmp_l2")
+        cmp_epochs = r3.select_slider("Epochs", [50, 100, 200, 400], 100, key=f"{PAGE}.cmp_epochs")
+        cmp_key = (run_key, train_cfg, l1_rate, l2_rate, cmp_epochs)
+        if st.button("Train the three", icon=":material/compare:", key=f"{PAGE}.cmp_go"):
+            with st.spinner(f"Training 3 × {cmp_epochs} epochs…"):
+                result = mlp.compare_l1_l2(
+                    dataset,
+                    net_cfg,
+                    train_cfg,
+                    l1=l1_rate,
+                    l2=l2_rate,
+                    num_epochs=cmp_epochs,
+                    seed=seed,
+                    device=info.device,
+                )
+            st.session_state[L1L2_KEY] = (cmp_key, result)
+        stored = st.session_state.get(L1L2_KEY)
+        if stored is not None and stored[0] == cmp_key:
+            result = stored[1]
+            st.plotly_chart(mf.weight_histograms(result.weights, result.exact_zeros), width="stretch")
+            st.caption(
+                "Test loss after training: "
+                + " · ".join(f"{k} {v:.4f}" for k, v in result.test_loss.items())
+                + ". Same optimiser, α and batch size as on the page."
+            )
+        else:
+            st.caption("Press **Train the three** (it does not touch the network above).")
 
     elif view == "Backprop":
         checks = mlp.gradient_check(trainer)

@@ -426,3 +426,36 @@ def spread_figure(spreads: Sequence, *, what: str = "activation") -> go.Figure:
     fig.update_xaxes(dtick=1)
     title = "Forward: spread of each layer's outputs" if what == "activation" else "Backward: spread of ∂L/∂W"
     return layout(fig, title, "hidden layer", "standard deviation (log)", 340)
+
+
+def weight_histograms(weights: dict[str, np.ndarray], zeros: dict[str, int], *, bins: int = 41) -> go.Figure:
+    """Side by side: a histogram of all weights per run (``"none"``, ``"L1"``, ``"L2"``), exact zeros in the titles."""
+    from plotly.subplots import make_subplots
+
+    names = list(weights)
+    bound = max(float(np.abs(w).max()) for w in weights.values()) or 1.0
+    edges = np.linspace(-bound, bound, bins + 1)
+    fig = make_subplots(
+        rows=1,
+        cols=len(names),
+        shared_yaxes=True,
+        subplot_titles=[f"{n}: {zeros[n]} of {len(weights[n])} exactly 0" for n in names],
+    )
+    for k, n in enumerate(names, start=1):
+        counts, _ = np.histogram(weights[n], bins=edges)
+        fig.add_trace(
+            go.Bar(
+                x=(edges[:-1] + edges[1:]) / 2,
+                y=counts,
+                width=edges[1] - edges[0],
+                marker={"color": CLASS_COLORS[(k - 1) % len(CLASS_COLORS)]},
+                name=n,
+                hovertemplate="w ≈ %{x:.3f}: %{y} weights<extra></extra>",
+            ),
+            row=1,
+            col=k,
+        )
+        fig.update_xaxes(title_text="weight", row=1, col=k)
+    fig.update_layout(showlegend=False, bargap=0)
+    fig.update_annotations(font={"size": 12})
+    return layout(fig, "Weights after training, same start and batches", y_title="", height=320)

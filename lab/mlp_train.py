@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -425,3 +425,44 @@ def gradient_check(trainer: Trainer) -> list[GradientCheck] | None:
             )
     model.zero_grad(set_to_none=True)
     return checks
+
+
+@dataclass(frozen=True)
+class RegularisedWeights:
+    """Every weight of the same network trained with no penalty, with L1 (clipped) and with L2."""
+
+    weights: dict[str, np.ndarray]  # "none" / "L1" / "L2" → all weights, flattened
+    exact_zeros: dict[str, int]  # exact zeros per run
+    test_loss: dict[str, float]  # final test loss per run
+    epochs: int
+
+
+def compare_l1_l2(
+    data: data2d.Dataset2D,
+    net: NetConfig,
+    cfg: TrainConfig,
+    *,
+    l1: float = 0.01,
+    l2: float = 0.01,
+    num_epochs: int = 150,
+    seed: int = 0,
+    device: str = "cpu",
+) -> RegularisedWeights:
+    """Train three copies from the same start (same batches): no penalty, L1 with clipping, L2 (½‖W‖²).
+
+    L1's proximal step sets weights to exactly 0; L2 shrinks every weight in
+    proportion to its size and leaves none at exactly 0.
+    """
+    runs = {
+        "none": replace(cfg, l1=0.0, l2=0.0),
+        "L1": replace(cfg, l1=l1, l1_clip=True, l2=0.0),
+        "L2": replace(cfg, l1=0.0, l2=l2),
+    }
+    weights, zeros, losses = {}, {}, {}
+    for name, run_cfg in runs.items():
+        t = Trainer.create(data, net, run_cfg, seed=seed, device=device)
+        t.train(num_epochs)
+        weights[name] = np.concatenate([m.weight.detach().cpu().numpy().ravel() for m in linear_layers(t.model)])
+        zeros[name] = int((weights[name] == 0).sum())
+        losses[name] = t.history.last("test_loss")
+    return RegularisedWeights(weights, zeros, losses, num_epochs)

@@ -14,6 +14,7 @@ from torch import nn
 
 from lab import data2d, mlp
 from lab import init as lab_init
+from lab import mlp_figures as mf
 from lab.mlp_code import make_points_code
 from lab.mlp_train import l1_proximal_step
 
@@ -131,3 +132,13 @@ def test_snippet_with_plain_l1_subgradient_is_bit_identical():
     ns = codegen.run_snippet(mlp.code_snippet(data_cfg, t.net, cfg, seed=1, num_epochs=3, num_outputs=1))
     for k, v in t.model.state_dict().items():
         assert torch.equal(v, ns["model"].state_dict()[k]), k
+
+
+def test_compare_l1_l2_l1_gives_exact_zeros_l2_shrinks_without_zeros():
+    data = mlp.make_data(CIRCLES)
+    net = mlp.NetConfig(hidden=(8, 8), activations=("tanh", "tanh"))
+    r = mlp.compare_l1_l2(data, net, mlp.TrainConfig(lr=0.3), l1=0.01, l2=0.03, num_epochs=60)
+    assert r.exact_zeros["L1"] > 0 and r.exact_zeros["L2"] == 0 and r.exact_zeros["none"] == 0
+    assert np.abs(r.weights["L2"]).mean() < np.abs(r.weights["none"]).mean()
+    fig = mf.weight_histograms(r.weights, r.exact_zeros)
+    assert len(fig.data) == 3 and sum(fig.data[1].y) == len(r.weights["L1"])

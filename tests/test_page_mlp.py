@@ -27,7 +27,7 @@ def test_page_renders_at_epoch_zero_with_its_pictures():
         assert label in labels
     assert any(label.startswith("Train") for label in labels)
     assert len(at.get("plotly_chart")) >= 2  # the network and the output map
-    assert len(at.radio(key="mlp.view").options) == 7
+    assert len(at.radio(key="mlp.view").options) == 8
 
 
 def test_training_runs_to_completion_from_its_button():

@@ -89,7 +89,17 @@ def test_the_slides_two_sigma_readings_are_one_click_each():
 
 
 @pytest.mark.parametrize(
-    "view", ["Neurons", "Replay", "Activations", "Formula & collapse", "Initialisation", "Backprop", "Code & weights"]
+    "view",
+    [
+        "Neurons",
+        "Replay",
+        "Activations",
+        "Formula & collapse",
+        "Initialisation",
+        "L1 vs L2",
+        "Backprop",
+        "Code & weights",
+    ],
 )
 def test_every_view_renders(view):
     at = run_page(SCRIPT, query={"layers": "1", "w1": "3"})
@@ -135,3 +145,15 @@ def test_the_intro_uses_material_icons_not_unicode_media_glyphs():
     at = run_page(SCRIPT)
     text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
     assert "⏭" not in text and "▶" not in text
+
+
+def test_l1_vs_l2_histograms_side_by_side():
+    at = run_page(SCRIPT, query={"w1": "8", "w2": "8", "lr": "0.3"})
+    at.radio(key="mlp.view").set_value("L1 vs L2").run()
+    at.button(key="mlp.cmp_go").click().run()
+    _ok(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "exactly 0" in c.proto.spec)
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    l1 = next(t for t in titles if t.startswith("L1"))
+    l2 = next(t for t in titles if t.startswith("L2"))
+    assert not l1.startswith("L1: 0 of") and l2.startswith("L2: 0 of")
