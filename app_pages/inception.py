@@ -11,8 +11,11 @@ from lab import featurevis as FV
 from lab import gradcam as G
 from lab import inception as I
 from lab import inception_image as II
+from lab import inception_overview as OV
+from lab import inception_paper as IP
 from lab import weights as W
 from lab.figures import colorize, heatmap, line_chart
+from lab.images import load_sample
 from lab.params import Param
 
 PAGE = "inception"
@@ -62,16 +65,22 @@ ALL_SPECS = (*I.SPECS, *IMAGE_SPECS, *CAM_SPECS, *FV_SPECS)
 # --- cached resources (shared by all sessions: read-only models, never hooked or trained) --------------
 
 
+#: Sample photos the weights are judged on ("these weights look untrained" = near-uniform on all of them).
+CHECK_SAMPLES = ("cat", "coffee", "rocket")
+
+
 @st.cache_resource(max_entries=4, show_spinner="Building GoogLeNet…")
 def _model(key: str, device: str, kind: str, path: str, seed: int, _data: bytes | None = None):
     """``key`` names the weights (path+mtime, upload digest, or untrained-seed); the rest says how to get them."""
     if kind == "untrained":
         return I.build_googlenet(seed=seed, device=device), W.untrained_info(seed)
     if kind == "upload":
-        state, info = W.load_state_dict_bytes(_data or b"", path)
+        state, info = W.load_state_dict_bytes(_data or b"", digest=key.removeprefix("upload-"))
     else:
         state, info = W.load_state_dict_file(path, kind)
-    return W.model_from_state_dict(state, device), info
+    model = W.model_from_state_dict(state, device)
+    samples = [II.preprocess(load_sample(n).image).X.to(device) for n in CHECK_SAMPLES]
+    return model, W.assess(info, model, samples)
 
 
 @st.cache_data(show_spinner=False)
@@ -104,20 +113,55 @@ def _knock_all(digest: str, weights_key: str, device: str, _model, _X):
     return II.knock_out_all(_model, _X, device=device)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _overview(digest: str, weights_key: str, device: str, _model, _X, _crop) -> OV.Overview:
+    return OV.overview(_model, _X, _crop, _categories(), device=device)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _table(size: int) -> I.ArchTable:
     return I.layer_table(size)
+
+
+def _md(text: str, limit: int = 40) -> str:
+    """User text (a file name) made inert for Markdown: cut short, every punctuation character escaped."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "".join("\\" + c if (c.isascii() and not c.isalnum() and c != " ") else c for c in text)
+
+
+def _upload_digest(upload) -> str:
+    """SHA-256 of an upload, computed once per uploaded file (50 MB takes ~0.1 s; reruns are frequent)."""
+    memo = st.session_state.setdefault(f"_{PAGE}.digests", {})
+    if upload.file_id not in memo:
+        memo.clear()
+        memo[upload.file_id] = hashlib.sha256(upload.getvalue()).hexdigest()
+    return memo[upload.file_id]
 
 
 def _get_model(device: str, seed: int):
     """Pick the weights: upload › local file ($DL101_GOOGLENET_WEIGHTS, hub cache) › untrained."""
     with st.expander("Weights: ImageNet or untrained?", icon=":material/download:"):
         st.markdown(
-            f"Looked for `${W.ENV_VAR}` and torchvision's file in the hub cache (`{W.hub_cache_path()}`). "
-            "Nothing is downloaded unless you press the button. Files are opened with "
-            "`torch.load(weights_only=True)` and checked key by key against the architecture."
+            f"Looked for `${W.ENV_VAR}` and torchvision's `{W.WEIGHTS_FILE}` in torch's hub cache "
+            "(`~/.cache/torch/hub/checkpoints/`). Nothing is downloaded unless you press the button. Files are "
+            "checked before loading (a zip of uncompressed tensors, at most "
+            f"{W.MAX_UNCOMPRESSED // 2**20} MB unpacked), opened with `torch.load(weights_only=True)` and checked "
+            "key by key against the architecture. **Verified ImageNet weights** means the file's SHA-256 starts "
+            f"with `{W.HASH_PREFIX}`, the hash torchvision publishes in the file name; any other file is "
+            "*custom weights*."
         )
-        upload = st.file_uploader("Upload a GoogLeNet state_dict (.pth)", type=["pth", "pt"], key=f"{PAGE}.weights")
+        upload = st.file_uploader(
+            f"Upload a GoogLeNet state_dict (.pth, up to {W.MAX_MB} MB)",
+            type=["pth", "pt"],
+            key=f"{PAGE}.weights",
+            max_upload_size=W.MAX_MB,
+            help=f"torchvision's {W.WEIGHTS_FILE} is about 50 MB. A larger file is refused by the browser: "
+            f"instead, {W.HOW_TO_LOAD_LARGE}.",
+        )
+        st.caption(
+            f"Limit: **{W.MAX_MB} MB** per file. A file over the limit is refused by the browser before it reaches "
+            f"the app (a red mark on the file). To load one anyway, {W.HOW_TO_LOAD_LARGE}, and reload the page."
+        )
         if st.button("Download ImageNet weights (≈50 MB) from download.pytorch.org", key=f"{PAGE}.download"):
             try:
                 with st.spinner("Downloading…"):
@@ -126,10 +170,11 @@ def _get_model(device: str, seed: int):
             except W.WeightsError as err:
                 st.error(str(err))
     if upload is not None:
-        data = upload.getvalue()
-        digest = hashlib.sha256(data).hexdigest()[:16]
+        digest = _upload_digest(upload)
         try:
-            return _model(f"upload-{digest}", device, "upload", upload.name, seed, _data=data)
+            if W.refused_before(digest) is not None:  # refused once: say so without reading it again
+                raise W.WeightsError(W.refused_before(digest))
+            return _model(f"upload-{digest}", device, "upload", "", seed, _data=upload.getvalue())
         except W.WeightsError as err:
             st.error(f"{err}\n\nUsing the other weights instead.", icon=":material/gpp_bad:")
     found = W.find_weights()
@@ -141,6 +186,13 @@ def _get_model(device: str, seed: int):
         except W.WeightsError as err:
             st.error(f"{err}\n\nFalling back to the untrained network.", icon=":material/gpp_bad:")
     return _model(f"untrained-{seed}", device, "untrained", "", seed)
+
+
+def caveat(what: str) -> None:
+    """The inline caveat every interpreting view carries while the network is untrained."""
+    if not winfo.trustworthy:
+        reason = "untrained network" if not winfo.pretrained else "these weights look untrained"
+        st.warning(f"**{reason.capitalize()}:** {what}", icon=":material/warning:")
 
 
 # --- page ---------------------------------------------------------------------------------------------------
@@ -156,16 +208,64 @@ model, winfo = _get_model(device, seed)
 if not winfo.pretrained:
     st.warning(
         "**Untrained network — no ImageNet weights found.** What changes: **predictions are meaningless** "
-        "(random filters, near-uniform probabilities); the **architecture, shape and cost views are still exact**; **feature maps "
-        "come from random filters** (He-initialised), not learned ones. Open *Weights* above to download, upload or point "
-        f"`${W.ENV_VAR}` at torchvision's `{W.WEIGHTS_FILE}`.",
+        "(random filters, near-uniform probabilities); the **architecture, shape and cost views are still exact**; "
+        "**feature maps come from random filters** (He-initialised), not learned ones. Open *Weights* above to "
+        f"download, upload or point `${W.ENV_VAR}` at torchvision's `{W.WEIGHTS_FILE}`.",
         icon=":material/warning:",
     )
+elif winfo.untrained_look:
+    st.warning(
+        f"**Custom weights, loaded ({winfo.label}) — these weights look untrained:** their predictions on the "
+        f"sample photos ({', '.join(CHECK_SAMPLES)}) are near-uniform over the 1000 classes. Predictions, Grad-CAM, "
+        "knock-outs and feature visualisations mean little; shapes and costs are exact. " + " ".join(winfo.notes),
+        icon=":material/warning:",
+    )
+elif winfo.verified:
+    st.success(
+        f"**Verified ImageNet weights** ({winfo.label}): the SHA-256 matches torchvision's published "
+        f"`{W.WEIGHTS_FILE}`. " + " ".join(winfo.notes),
+        icon=":material/verified:",
+    )
 else:
-    st.success(f"Weights: **{winfo.label}**. " + " ".join(winfo.notes), icon=":material/verified:")
+    st.info(
+        f"**Custom weights, loaded** ({winfo.label}). Their SHA-256 is not that of torchvision's `{W.WEIGHTS_FILE}`, "
+        "so this page does not call them ImageNet weights; their predictions on the sample photos are not "
+        "near-uniform. " + " ".join(winfo.notes),
+        icon=":material/info:",
+    )
 
-tab_img, tab_block, tab_arch, tab_paper, tab_cam, tab_fv = st.tabs(
+SELECT_KEYS = {  # what a click in the overview sets, per kind of target
+    "layer": f"{PAGE}.layer",
+    "branch": f"{PAGE}.branch",
+    "cam_layer": f"{PAGE}.cam.cam_layer",
+    "ko_block": f"{PAGE}.cam.ko_block",
+    "ko_branch": f"{PAGE}.cam.ko_branch",
+    "block": f"{PAGE}.block.block",
+    "fv_layer": f"{PAGE}.fv.fv_layer",
+}
+
+
+def select_target(target: str) -> None:
+    """Make ``target`` (a layer, or ``block.branch``) the selection of every tab that can show it."""
+    layer, _, branch = target.partition(".")
+    if layer not in I.FEATURE_LAYERS:
+        st.session_state[f"_{PAGE}.select_note"] = f"{layer} has no channels of its own to inspect; nothing changed."
+        return
+    st.session_state.pop(f"_{PAGE}.select_note", None)
+    st.session_state[SELECT_KEYS["layer"]] = layer
+    st.session_state[SELECT_KEYS["branch"]] = branch or "all"
+    st.session_state[SELECT_KEYS["cam_layer"]] = layer
+    st.session_state[SELECT_KEYS["fv_layer"]] = layer
+    if layer in I.BLOCKS:
+        st.session_state[SELECT_KEYS["ko_block"]] = layer
+        st.session_state[SELECT_KEYS["block"]] = layer
+        if branch:
+            st.session_state[SELECT_KEYS["ko_branch"]] = branch
+
+
+tab_over, tab_img, tab_block, tab_arch, tab_paper, tab_cam, tab_fv = st.tabs(
     [
+        "Overview",
         "On your image",
         "Inside a block",
         "Architecture",
@@ -180,7 +280,7 @@ with tab_img:
     left, right = st.columns([1, 2])
     with left:
         loaded = ui.image_input(PAGE, min_side=32)
-        st.caption(f"Working on **{loaded.name}** ({loaded.size[0]}×{loaded.size[1]} px).")
+        st.caption(f"Working on **{_md(loaded.name)}** ({loaded.size[0]}×{loaded.size[1]} px).")
         image_values = ui.controls(IMAGE_SPECS, page=PAGE)
     img_digest = hashlib.sha256(loaded.image.tobytes() + repr(loaded.image.size).encode()).hexdigest()[:16]
     pre = _preprocess(img_digest, loaded.image)
@@ -206,6 +306,7 @@ with tab_img:
             + "; ".join(f"{k}: {lo:.2f}…{hi:.2f}" for k, (lo, hi) in pre.stats.items())
         )
         st.subheader("Top-5 predictions")
+        caveat("these five classes are what random (or untrained-looking) weights output, not what the photo shows.")
         st.dataframe(
             [{"class": p.name, "probability": p.prob, "ImageNet index": p.index} for p in insp.top],
             column_config={
@@ -218,8 +319,11 @@ with tab_img:
     st.subheader(f"Strongest channels of {sel} ({'after' if insp.stage == 'post' else 'before'} ReLU, {h}×{w})")
     st.caption(
         "Ranked by energy (mean of a²). Each map is scaled on its own. Channel numbers are within the selection "
-        "and, in brackets, in the block's concatenated output. One cell sees "
-        f"{insp.field.size}×{insp.field.size} input pixels; neighbouring cells are {insp.field.jump} px apart."
+        "and, in brackets, in the block's concatenated output. The **theoretical receptive field** of one cell is "
+        f"{insp.field.size}×{insp.field.size} input pixels (every pixel that *can* affect it; "
+        + ("larger than the 224×224 crop, so it is clipped to the image; " if insp.field.size > II.CROP else "")
+        + "the *effective* field is centre-weighted: pixels near its centre matter far more than those at its edge). "
+        f"Neighbouring cells are {insp.field.jump} px apart."
     )
     tiles = colorize(insp.maps)
     st.image(
@@ -227,10 +331,12 @@ with tab_img:
     )
     o1, o2 = st.columns(2)
     with o1:
+        # one selectbox per selection: its options are "the k-th strongest channel of *this* selection", so a
+        # widget kept across layers would keep showing the previous layer's channel label
         pick = st.selectbox(
             "Map to overlay",
             range(len(insp.channels)),
-            key=f"{PAGE}.pick",
+            key=f"{PAGE}.pick.{sel}.{insp.stage}",
             format_func=lambda i: f"channel {insp.channels[i]} [{insp.concat_channels[i]}]",
         )
         alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.55, key=f"{PAGE}.alpha")
@@ -277,7 +383,8 @@ with tab_img:
         j = r2.slider("cell column", 0, w - 1, key=col_key) if w > 1 else 0
         st.image(
             II.draw_field(pre.crop, insp.field, i, j),
-            caption=f"receptive field of cell ({i}, {j}): {insp.field.size}×{insp.field.size} px, clipped to the crop",
+            caption=f"theoretical receptive field of cell ({i}, {j}): {insp.field.size}×{insp.field.size} px, "
+            "clipped to the crop; the effective field is centre-weighted",
             width="stretch",
         )
     st.plotly_chart(I.energy_chart(insp.energy, insp.widths), key=f"{PAGE}.energy")
@@ -286,6 +393,41 @@ with tab_img:
         "energy were proportional to the number of channels."
     )
     ui.show_code(II.snippet(layer if layer in I.BLOCKS else "inception4c", seed), filename="googlenet_top5.py")
+
+# --- overview ---------------------------------------------------------------------------------------------------
+with tab_over:
+    ov = _overview(img_digest, winfo.key, device, model, pre.X, pre.crop)
+    selected = sel  # a click sets the layer/branch widgets, so the current selection is the clicked one
+
+    def _on_overview_click() -> None:
+        points = st.session_state[f"{PAGE}.overview"].selection.get("points", [])
+        if points and points[0].get("curve_number", 0) == 0:
+            k = int(points[0]["point_index"])
+            if 0 <= k < len(ov.targets):
+                select_target(ov.targets[k])
+
+    st.caption(
+        f"Photo: **{_md(loaded.name)}** (change it under *On your image*). Each column is one stage, left to right "
+        "and then on the second row: a few of its strongest channels (or, for an inception block, the strongest "
+        "channel of each of its four branches) and the tensor shape under it. **Click a thumbnail** to select that "
+        "layer or branch in the other tabs."
+    )
+    caveat("the maps come from random filters and the class under *fc* means nothing.")
+    st.plotly_chart(
+        OV.overview_figure(ov, selected=selected),
+        key=f"{PAGE}.overview",
+        on_select=_on_overview_click,
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    note = st.session_state.get(f"_{PAGE}.select_note")
+    if note:
+        st.info(note, icon=":material/info:")
+    else:
+        st.caption(
+            f"Selected: **{selected}** — shown in *On your image*; Grad-CAM, the knock-out, *Inside a block* and "
+            "feature visualisation follow where they can."
+        )
 
 # --- inside a block -------------------------------------------------------------------------------------------
 with tab_block:
@@ -321,24 +463,31 @@ with tab_block:
         hide_index=True,
         column_config={c: st.column_config.NumberColumn(format="localized") for c in ("params", "MACs")},
     )
+    sp_params, sp_macs = anat.saving_paper
+    tv_params, tv_macs = anat.saving_tv
     m1, m2, m3 = st.columns(3)
-    m1.metric("params (this block)", f"{anat.params:,}")
+    m1.metric("params (this block, torchvision)", f"{anat.params:,}")
     m2.metric(
-        "naive block params", f"{anat.naive.params:,}", f"×{anat.naive.params / anat.params:.1f}", delta_color="inverse"
+        "naive ÷ reduced, paper (real 5×5)",
+        f"×{sp_macs:.2f} MACs",
+        help="Both blocks with the paper's 5×5 third branch: the naive block (Fig. 2a) against the block with 1×1 "
+        "reductions (Fig. 2b).",
     )
     m3.metric(
-        "naive block MACs",
-        I.format_count(anat.naive.macs),
-        f"×{anat.naive.macs / anat.macs:.1f}",
-        delta_color="inverse",
+        "naive ÷ reduced, torchvision (3×3)",
+        f"×{tv_macs:.2f} MACs",
+        help="Both blocks with torchvision's 3×3 third branch: the naive block against torchvision's real block.",
     )
     st.markdown(
         f"**The 1×1 reductions are the paper's key idea.** A *naive* block with the same widths — a 1×1, a 3×3 and "
         f"a 5×5 convolution straight on all {anat.in_channels} input channels, plus an unprojected max-pool — needs "
-        f"{anat.naive.params:,} parameters and {I.format_count(anat.naive.macs)} multiply-adds, "
-        f"{anat.naive.macs / anat.macs:.1f}× this block's, and its output would grow to "
-        f"{anat.naive.out_channels} channels (the pool passes all {anat.in_channels} through), making the next "
-        "block dearer still."
+        f"{anat.naive.params:,} parameters and {I.format_count(anat.naive.macs)} multiply-adds. Compared like with "
+        f"like: the paper's block with reductions and a real 5×5 needs {anat.paper_params:,} and "
+        f"{I.format_count(anat.paper_macs)} (×{sp_macs:.2f} fewer multiply-adds). With torchvision's 3×3 in place "
+        f"of the 5×5 on both sides, the naive block needs {anat.naive_tv.params:,} and "
+        f"{I.format_count(anat.naive_tv.macs)}, ×{tv_macs:.2f} this block's {I.format_count(anat.macs)}. Either "
+        f"way the naive output would grow to {anat.naive.out_channels} channels (the pool passes all "
+        f"{anat.in_channels} through), making the next block dearer still."
     )
 
 # --- architecture ---------------------------------------------------------------------------------------------
@@ -347,10 +496,17 @@ with tab_arch:
     table = _table(arch_size)
     if not table.ok:
         st.error(f"**{arch_size}×{arch_size} is too small.** {table.problem}", icon=":material/block:")
-    a1, a2, a3 = st.columns(3)
+    a1, a2, a3, a4 = st.columns(4)
     a1.metric("parameters (without aux heads)", f"{table.total_params:,}")
-    a2.metric(f"multiply-adds at {arch_size}²", f"{table.total_macs / 1e9:.3f} G")
-    a3.metric("layers with weights (conv + fc, deepest path)", "22")
+    a2.metric(f"multiply-adds at {arch_size}²", f"{table.total_macs / 1e9:.3f} G" if table.ok else "—")
+    a3.metric(
+        "activation memory",
+        I.format_bytes(table.total_act_bytes) if table.ok else "—",
+        help="Sum of every layer's output for one image in float32, as torchinfo's forward-pass size counts it "
+        "(what training keeps for the backward pass; inference frees most as it goes). Intermediates inside a "
+        "block — the 1×1 reductions' outputs — are not in it.",
+    )
+    a4.metric("layers with weights (deepest path)", "22")
     st.dataframe(
         I.table_records(table),
         hide_index=True,
@@ -359,42 +515,32 @@ with tab_arch:
     )
     st.caption(
         "MACs count convolutions and the final linear layer (BN, ReLU and pooling are cheap element-wise work), as "
-        "torchvision's `_ops` and `torch.utils.flop_counter` (FLOPs = 2 × MACs) do. Receptive field: the input square "
-        "one output cell can see; for a block the widest branch decides. Aux classifiers (AUX) run only in training."
+        "torchvision's `_ops` and `torch.utils.flop_counter` (FLOPs = 2 × MACs) do. Activation memory: the layer's "
+        "output for one image in float32. **Theoretical receptive field**: the input square that *can* affect one "
+        "output cell (for a block the widest branch decides); from inception4 on it is larger than the 224×224 "
+        "image itself, and the *effective* field is centre-weighted — pixels near the centre matter far more. "
+        "Aux classifiers (AUX) run only in training."
     )
     if table.rows:
         st.plotly_chart(I.cost_chart(table), key=f"{PAGE}.cost")
 
 # --- paper vs torchvision -------------------------------------------------------------------------------------
 with tab_paper:
-    rows = I.paper_vs_torchvision()
-    st.dataframe(
-        [
-            {
-                "block": r.block.removeprefix("inception"),
-                "paper (1×1, 3×3r, 3×3, 5×5r, 5×5, pool)": str(r.config),
-                "torchvision widths": str(r.torchvision_config),
-                "out": r.out_channels,
-                "paper params (computed)": r.paper_params,
-                "paper params (printed)": f"{r.printed_params_k:g}K",
-                "torchvision params": r.tv_params,
-                "Δ params": r.param_diff,
-                "paper MACs (computed)": r.paper_macs,
-                "paper ops (printed)": f"{r.printed_ops_m:g}M",
-                "torchvision MACs": r.tv_macs,
-                "Δ MACs": r.macs_diff,
-            }
-            for r in rows
-        ],
-        hide_index=True,
-    )
+    paper_params, paper_macs = IP.paper_records(I.paper_vs_torchvision())
+    fit = IP.k_fit()
+    st.markdown("**Parameters per block** (conv weights; torchvision adds BN, 2 per channel, and drops the biases)")
+    st.dataframe(paper_params, hide_index=True)
+    st.markdown("**Multiply-adds per block at 224×224**")
+    st.dataframe(paper_macs, hide_index=True)
     st.caption(
-        "Computed = conv weights from Table 1's widths with a real 5×5 kernel (K = 1024 in the paper). torchvision's "
-        "widths are identical; its counts differ because branch3 uses 3×3 and every conv has BN (+2 per channel, "
-        "no bias). A few printed numbers in Table 1 do not follow from its own widths (e.g. 4c, 5a)."
+        "Computed = from Table 1's widths (#1×1 · #3×3 reduce · #3×3 · #5×5 reduce · #5×5 · pool proj) with a real "
+        "5×5 kernel. torchvision's widths are identical; its counts differ because branch3 uses 3×3 and every conv "
+        'has BN. Table 1 prints params in "K" without defining it: reading K as 1024 is **our inference** — the '
+        f"computed counts are a median {fit[1024]:.1%} from the printed ones with K = 1024 and {fit[1000]:.1%} with "
+        "K = 1000. A few printed numbers do not follow from the table's own widths (e.g. 4c, 5a)."
     )
     st.subheader("Every deviation, flagged")
-    for d in I.DEVIATIONS:
+    for d in IP.deviations():
         st.markdown(
             f"- :red-badge[{d.what}] **paper:** {d.paper} · **torchvision:** {d.torchvision} — {d.consequence}"
             + (f" ({d.reference})" if d.reference else "")
@@ -402,20 +548,34 @@ with tab_paper:
 
 # --- Grad-CAM & knock-out -------------------------------------------------------------------------------------
 with tab_cam:
+    caveat(
+        "Grad-CAM shows where the evidence for a class came from *in this network*; with untrained weights the "
+        "class is arbitrary and the heat map explains nothing about the photo, however confident it looks."
+    )
     c_layer, c_class = st.columns(2)  # what Grad-CAM explains, side by side; the knock-out's own pair below
     cam_values = ui.controls(CAM_SPECS[:1], page=f"{PAGE}.cam", container=c_layer)
-    target = c_class.selectbox(
-        "Class to explain",
-        range(len(insp.top)),
-        key=f"{PAGE}.cam_class",
-        format_func=lambda k: f"{insp.top[k].name} ({insp.top[k].prob:.1%})",
+    names = _categories()
+    top_rank = {p.index: k for k, p in enumerate(insp.top)}
+    # the top-5 first, then every other class by name; typing in the box searches all 1000
+    class_options = [p.index for p in insp.top] + sorted(
+        (i for i in range(len(names)) if i not in top_rank), key=lambda i: names[i].lower()
     )
-    cam = _cam(img_digest, winfo.key, device, cam_values["cam_layer"], insp.top[target].index, model, pre.X)
+    target = c_class.selectbox(
+        "Class to explain (type to search all 1000)",
+        class_options,
+        key=f"{PAGE}.cam_class.{img_digest}.{winfo.key}",  # a new photo or new weights start at their top-1
+        format_func=lambda i: (
+            f"{names[i]} (top-{top_rank[i] + 1}, {insp.top[top_rank[i]].prob:.1%})"
+            if i in top_rank
+            else f"{names[i]} (#{i})"
+        ),
+    )
+    cam = _cam(img_digest, winfo.key, device, cam_values["cam_layer"], int(target), model, pre.X)
     g1, g2 = st.columns(2)
     g1.image(
         II.overlay(pre.crop, cam.cam, alpha=0.5),
         width="stretch",
-        caption=f"Grad-CAM at {cam.layer} for “{insp.top[target].name}” ({cam.class_prob:.1%})",
+        caption=f"Grad-CAM at {cam.layer} for “{names[cam.class_index]}” (P = {cam.class_prob:.2%})",
     )
     g2.plotly_chart(
         heatmap(
@@ -430,6 +590,7 @@ with tab_cam:
     )
     st.caption(f"αₖ = mean gradient of the class logit over channel k's map; took {cam.seconds * 1000:.0f} ms.")
     st.subheader("Branch knock-out")
+    caveat("a branch that matters to random weights tells nothing about what GoogLeNet learned.")
     c_block, c_branch = st.columns(2)
     cam_values |= ui.controls(CAM_SPECS[1:2], page=f"{PAGE}.cam", container=c_block)
     cam_values |= ui.controls(CAM_SPECS[2:], page=f"{PAGE}.cam", container=c_branch)
@@ -447,29 +608,16 @@ with tab_cam:
         st.session_state[f"{PAGE}.ko_all_key"] = (img_digest, winfo.key, device)
     if st.session_state.get(f"{PAGE}.ko_all_key") == (img_digest, winfo.key, device):
         grid = _knock_all(img_digest, winfo.key, device, model, pre.X)
-        import numpy as np
-
-        z = np.stack([grid[b] for b in I.BLOCKS])
-        st.plotly_chart(
-            heatmap(
-                z,
-                f"P({insp.top[0].name}) with one branch zeroed (was {insp.top[0].prob:.2%})",
-                x_title='branch (1: 1×1, 2: 3×3, 3: "5×5", 4: pool)',
-                y_title="block",
-                colorbar_title="P",
-                hover=np.array(
-                    [[f"{b} {br}: {v:.2%}" for br, v in zip(I.BRANCHES, grid[b], strict=True)] for b in I.BLOCKS]
-                ),
-                height=420,
-            ),
-            key=f"{PAGE}.koall",
-        )
+        st.plotly_chart(I.knockout_figure(grid, insp.top[0].name, insp.top[0].prob), key=f"{PAGE}.koall")
 
 # --- feature visualisation --------------------------------------------------------------------------------------
 with tab_fv:
+    caveat("the image shows what *random* filters respond to, not a feature GoogLeNet learned from ImageNet.")
     f1, f2, f3 = st.columns(3)  # six settings in two rows, not six full-width rows
     fv_values = ui.controls(FV_SPECS[:1], page=f"{PAGE}.fv", container=f1)
     n_channels = next(r.shape[0] for r in _table(224).rows if r.name == fv_values["fv_layer"])
+    if st.session_state.get(f"{PAGE}.fv_channel", 0) >= n_channels:  # a narrower layer was chosen
+        st.session_state[f"{PAGE}.fv_channel"] = 0
     channel = f1.number_input(f"Channel (0…{n_channels - 1})", 0, n_channels - 1, 0, key=f"{PAGE}.fv_channel")
     fv_values |= ui.controls(FV_SPECS[1:3], page=f"{PAGE}.fv", container=f2)
     fv_values |= ui.controls(FV_SPECS[3:], page=f"{PAGE}.fv", container=f3)
@@ -481,15 +629,17 @@ with tab_fv:
     )
     st.caption(
         "Gradient ascent on the pixels to maximise the channel's mean pre-ReLU activation, with random jitter. "
-        "Click any button (e.g. *Stop*) to cancel; the last preview stays."
+        "Click any button (e.g. *Stop*) to cancel; the last preview stays, marked as unfinished."
     )
     with st.container(horizontal=True):
         run = st.button("Visualise this channel", key=f"{PAGE}.fv_run", type="primary")
         st.button("Stop", key=f"{PAGE}.fv_stop")
-    fv_key = f"{PAGE}.fv_result"
+    fv_key, pending_key = f"{PAGE}.fv_result", f"{PAGE}.fv_pending"
     if run:
+        # forget the previous result first: if this run is stopped, nothing older may pass for its result
+        st.session_state[fv_key] = None
+        st.session_state[pending_key] = cfg
         bar = st.progress(0.0, text="Optimising…")
-        preview = st.empty()
 
         def _progress(p) -> None:
             bar.progress(
@@ -498,17 +648,40 @@ with tab_fv:
                 f"{p.metrics.get('activation', 0):.3f} · {p.elapsed:.1f} s",
             )
 
-        result = FV.visualise_channel(model, cfg, device=device, on_progress=_progress)
-        st.session_state[fv_key] = result
-    result = st.session_state.get(fv_key)
-    if result is not None:
-        f1, f2 = st.columns(2)
-        f1.image(
-            result.image,
-            caption=f"{result.config.layer} channel {result.config.channel} "
-            f"({result.history.status}, {result.history.completed_steps} steps)",
-            width=300,
+        def _keep_preview(partial: FV.FeatureVis) -> None:
+            st.session_state[fv_key] = partial
+
+        result = FV.visualise_channel(
+            model, cfg, device=device, on_progress=_progress, on_preview=_keep_preview, preview_every=10
         )
+        st.session_state[fv_key] = result
+        st.session_state.pop(pending_key, None)
+        bar.empty()
+    result = st.session_state.get(fv_key)
+    pending = st.session_state.get(pending_key)
+    if result is None and pending is not None:
+        st.warning(
+            f"The last run ({pending.layer} channel {pending.channel}) was stopped before its first preview; "
+            "there is no image to show. Press *Visualise this channel* to run it again.",
+            icon=":material/stop_circle:",
+        )
+    if result is not None:
+        done, total = result.history.completed_steps, result.config.fv_steps
+        if result.partial:
+            st.warning(
+                f"**Stopped after {done} of {total} steps.** The image below is the last preview of that unfinished "
+                "run, not a finished visualisation.",
+                icon=":material/stop_circle:",
+            )
+        if result.config != cfg:
+            c = result.config
+            st.caption(
+                f"Shown: the result for **earlier settings** ({c.layer} channel {c.channel}, {c.fv_steps} steps, "
+                f"{c.fv_size} px); press *Visualise this channel* for the current ones."
+            )
+        f1, f2 = st.columns(2)
+        status = f"stopped at step {done}/{total} — partial" if result.partial else f"finished, {done} steps"
+        f1.image(result.image, caption=f"{result.config.layer} channel {result.config.channel} ({status})", width=300)
         h_ = result.history
         f2.plotly_chart(
             line_chart(

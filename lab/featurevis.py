@@ -78,6 +78,11 @@ class FeatureVis:
     history: History  # metrics "loss" (= −activation) and "activation" per step
     config: FeatureVisConfig
 
+    @property
+    def partial(self) -> bool:
+        """True for a preview of an unfinished run (or one that was stopped)."""
+        return self.history.status != "finished"
+
 
 def _bounds(device: str) -> tuple[torch.Tensor, torch.Tensor]:
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
@@ -100,8 +105,15 @@ def visualise_channel(
     device: str = "cpu",
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_preview: Callable[[FeatureVis], None] | None = None,
+    preview_every: int = 10,
 ) -> FeatureVis:
-    """Optimise an image so that ``config.layer``'s channel ``config.channel`` fires as much as possible."""
+    """Optimise an image so that ``config.layer``'s channel ``config.channel`` fires as much as possible.
+
+    ``on_preview`` gets the run so far every ``preview_every`` steps, as a
+    :class:`FeatureVis` whose ``history.status`` is ``"running"``: a caller that
+    is interrupted (a Streamlit rerun) keeps a result that says it is partial.
+    """
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     X = (0.1 * torch.randn(1, 3, config.fv_size, config.fv_size, generator=gen)).to(device).requires_grad_(True)
     lo, hi = _bounds(device)
@@ -125,7 +137,14 @@ def visualise_channel(
         opt.step()
         with torch.no_grad():
             X.copy_(torch.max(torch.min(X, hi), lo))  # stay a valid image
+        if on_preview is not None and (i + 1) % max(1, preview_every) == 0 and i + 1 < config.fv_steps:
+            metrics = {k: list(v) for k, v in history.metrics.items()}
+            partial = History(metrics, list(history.steps), completed_steps=i + 1, status="running")
+            on_preview(FeatureVis(to_uint8(X), partial, config))
         return {"loss": float(loss.detach()), "activation": float(activation.detach())}
 
-    history = run_steps(step, config.fv_steps, on_progress=on_progress, should_stop=should_stop, progress_every=5)
+    history = History()
+    history = run_steps(
+        step, config.fv_steps, on_progress=on_progress, should_stop=should_stop, progress_every=5, history=history
+    )
     return FeatureVis(to_uint8(X), history, config)

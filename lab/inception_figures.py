@@ -170,3 +170,44 @@ def energy_chart(energy: Mapping[str, np.ndarray], widths: Mapping[str, np.ndarr
         "share of the block's energy",
         height=380,
     )
+
+
+BRANCH_TICKS = ("1×1", "1×1→3×3", '1×1→"5×5" (3×3)', "pool→1×1")
+
+
+def knockout_figure(grid: Mapping[str, np.ndarray], class_name: str, base_prob: float):
+    """P(original top class) with one branch zeroed: blocks 3a…5b (rows) × the four branches (columns).
+
+    Categorical axes (no numeric 0…8 / 0…3 ticks), the colour bar in percent,
+    and each cell's value written on it.
+    """
+    import plotly.graph_objects as go
+
+    from lab.figures import layout
+
+    blocks = [b for b in BLOCKS if b in grid]
+    z = np.stack([np.asarray(grid[b], dtype=np.float64) for b in blocks])  # (9, 4)
+    rows = [b.removeprefix("inception") for b in blocks]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(BRANCH_TICKS),
+            y=rows,
+            colorscale="Viridis",
+            zmin=0.0,
+            zmax=max(float(z.max()), base_prob, 1e-9),
+            colorbar={"title": {"text": "P(class)"}, "tickformat": ".0%"},
+            text=[[f"{v:.1%}" for v in row] for row in z],
+            texttemplate="%{text}",
+            hovertemplate="block %{y}, branch %{x} zeroed<br>P = %{z:.2%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", side="bottom")
+    return layout(
+        fig,
+        f"P({class_name}) with one branch zeroed (intact network: {base_prob:.1%})",
+        "branch zeroed",
+        "block",
+        height=440,
+    )

@@ -21,6 +21,10 @@ def _texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def _image_captions(at) -> list[str]:
+    return [str(img.caption) for el in at.get("image") for img in el.proto.imgs]
+
+
 def _uploader(at, key: str):
     return next(u for u in at.get("file_uploader") if u.key == key)
 
@@ -61,7 +65,7 @@ def test_uploading_a_photo_shows_predictions_and_feature_maps(at):
     _uploader(at, "inception.upload").set_value(("holiday.jpg", _jpeg(), "image/jpeg")).run()
     assert not at.exception, [e.value for e in at.exception]
     text = _texts(at)
-    assert "Working on **holiday.jpg** (640×480 px)" in text
+    assert "Working on **holiday\\.jpg** (640×480 px)" in text  # the name is escaped (Markdown-inert)
     frames = at.dataframe
     top5 = next(f.value for f in frames if "probability" in f.value.columns and "ImageNet index" in f.value.columns)
     assert len(top5) == 5 and top5["probability"].between(0, 1).all()
@@ -70,6 +74,11 @@ def test_uploading_a_photo_shows_predictions_and_feature_maps(at):
     assert not at.exception
     assert "Strongest channels of inception3b.branch3" in _texts(at)
     assert at.query_params.get("layer") in (["inception3b"], "inception3b")
+    # the overlay picker belongs to this selection: its labels are this layer's channels, not the previous one's
+    pick = next(s for s in at.selectbox if s.key.startswith("inception.pick."))
+    assert pick.key == "inception.pick.inception3b.branch3.post"
+    shown = next(c for c in _image_captions(at) if "over the 224×224 crop" in c).split(" over")[0]
+    assert pick.format_func(pick.value).startswith(shown + " [")
 
 
 def test_input_size_below_15_is_explained(at):
@@ -77,6 +86,9 @@ def test_input_size_below_15_is_explained(at):
     assert not at.exception
     text = _texts(at)
     assert "14×14 is too small" in text and "15×15" in text
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["parameters (without aux heads)"] == "6,624,904"  # was 620,832: only the layers reached
+    assert metrics["multiply-adds at 14²"] == "—"
     at.slider(key="inception.arch.input_size").set_value(320).run()
     assert "multiply-adds at 320²" in {m.label for m in at.metric}
     assert I.layer_table(320).total_macs / 1e9 == pytest.approx(
@@ -108,3 +120,134 @@ def test_bad_weight_upload_is_refused_with_a_message(at, tmp_path):
     assert "refused" in errors and "nothing in the file was run" in errors
     assert not target.exists()
     assert "Untrained network" in _texts(at)  # still usable
+
+
+def test_block_savings_compare_like_with_like(at):
+    at.selectbox(key="inception.block.block").set_value("inception3a").run()
+    a = I.block_anatomy("inception3a")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["naive ÷ reduced, paper (real 5×5)"] == f"×{a.naive.macs / a.paper_macs:.2f} MACs"
+    assert metrics["naive ÷ reduced, torchvision (3×3)"] == f"×{a.naive_tv.macs / a.macs:.2f} MACs"
+    assert "like with like" in _texts(at)
+
+
+def test_architecture_table_has_input_shape_and_activation_memory(at):
+    at.slider(key="inception.arch.input_size").set_value(224).run()
+    table = next(f.value for f in at.dataframe if "activation memory" in f.value.columns)
+    assert {"input shape", "theoretical receptive field"} <= set(table.columns)
+    assert table["input shape"].iloc[0] == "3×224×224"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["activation memory"] == I.format_bytes(I.layer_table(224).total_act_bytes)
+
+
+def test_paper_tables_are_formatted_and_the_deviations_complete(at):
+    frames = [f.value for f in at.dataframe if "printed" in f.value.columns]
+    assert len(frames) == 2 and all(len(f.columns) <= 7 for f in frames)
+    params = next(f for f in frames if "Table 1 widths" in f.columns)
+    assert params["paper (5×5, computed)"].iloc[0] == "163,328"  # separators, not 163328
+    text = _texts(at)
+    assert "our inference" in text and "adaptive average pool" in text and "aux heads' pool is adaptive" in text
+    assert "15×15 is torchvision's property" in text
+
+
+def test_every_interpreting_tab_carries_the_untrained_caveat(at):
+    warnings = [str(w.value) for w in at.warning]
+    caveats = [w for w in warnings if w.startswith("**Untrained network:**")]
+    assert len(caveats) >= 5, warnings  # overview, top-5, Grad-CAM, knock-out, feature visualisation
+    joined = " ".join(caveats)
+    for needle in ("five classes", "Grad-CAM", "branch that matters", "random* filters", "fc"):
+        assert needle in joined, needle
+
+
+def test_grad_cam_explains_any_of_the_1000_classes(at):
+    box = next(s for s in at.selectbox if s.key.startswith("inception.cam_class."))
+    assert len(box.options) == 1000
+    box.set_value(281).run()  # tabby, wherever it ranks
+    assert not at.exception
+    assert any("for “tabby”" in c for c in _image_captions(at))
+
+
+def test_knock_out_ranking_has_named_axes_and_a_percent_colour_bar(at):
+    import json
+
+    at.button(key="inception.ko_all").click().run()
+    assert not at.exception
+    chart = next(c for c in at.get("plotly_chart") if "one branch zeroed" in c.proto.spec)
+    spec = json.loads(chart.proto.spec)
+    trace = spec["data"][0]
+    assert trace["y"] == ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+    assert trace["x"][0] == "1×1" and len(trace["x"]) == 4
+    assert trace["colorbar"]["tickformat"] == ".0%"
+
+
+def test_overview_draws_every_stage_with_clickable_thumbnails(at):
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if "stage by stage" in c.proto.spec)
+    spec = json.loads(chart.proto.spec)
+    images = spec["layout"]["images"]
+    assert len(images) == len(spec["data"][0]["x"]) == 60  # 9 blocks × 4 branches + 6 plain layers × 3 + 6
+    texts = [a["text"] for a in spec["layout"]["annotations"]]
+    assert "64×112×112" in texts and "1024×7×7" in texts and "<b>4c</b>" in texts
+
+
+def _state_bytes(model) -> bytes:
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
+def test_random_weights_are_custom_and_look_untrained_never_verified(at):
+    from torchvision.models import googlenet
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        fresh = googlenet(weights=None, aux_logits=False, init_weights=True, transform_input=True).half()
+    _uploader(at, "inception.weights").set_value(("googlenet-1378be20.pth", _state_bytes(fresh), "x")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = _texts(at)
+    assert "these weights look untrained" in text and "verified" not in " ".join(str(s.value) for s in at.success)
+    caveats = [str(w.value) for w in at.warning if w.value.startswith("**These weights look untrained:**")]
+    assert len(caveats) >= 5
+
+
+def test_zip_bomb_upload_gets_a_message_and_the_page_keeps_working(at):
+    import zipfile
+
+    buf = io.BytesIO()
+    torch.save({"fc.bias": torch.zeros(10)}, buf)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(bomb, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+    _uploader(at, "inception.weights").set_value(("bomb.pth", bomb.getvalue(), "x")).run()
+    assert not at.exception
+    errors = " ".join(str(e.value) for e in at.error)
+    assert "zip bomb" in errors and "bomb.pth" not in errors  # the file name is never echoed
+    assert "Untrained network" in _texts(at)
+
+
+def test_a_stopped_feature_visualisation_is_not_shown_as_finished(at, monkeypatch):
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from lab import featurevis as FV
+
+    real = FV.visualise_channel
+    fast = {"fv_steps": 10, "fv_size": 64}
+    at.slider(key="inception.fv.fv_steps").set_value(fast["fv_steps"])
+    at.slider(key="inception.fv.fv_size").set_value(fast["fv_size"]).run()
+    at.button(key="inception.fv_run").click().run()  # a finished run first
+    assert not at.exception and any("(finished, 10 steps)" in c for c in _image_captions(at))
+
+    def stopped_midway(model, cfg, **kw):
+        result = real(model, cfg, **{**kw, "on_preview": None})
+        partial = FV.FeatureVis(result.image, FV.History(completed_steps=4, status="running"), cfg)
+        kw["on_preview"](partial)
+        raise StopException()  # what a click on Stop does inside the run
+
+    monkeypatch.setattr(FV, "visualise_channel", stopped_midway)
+    at.button(key="inception.fv_run").click().run()
+    at.run()
+    assert not at.exception
+    text = _texts(at)
+    assert "Stopped after 4 of 10 steps" in text and "not a finished visualisation" in text
