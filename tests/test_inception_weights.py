@@ -194,3 +194,16 @@ def test_near_uniform_predictions_look_untrained():
     assert not W.assess(W.WeightsInfo("upload", "uploaded file", True, "k"), peaked, images).untrained_look
     untrained = W.untrained_info(0)
     assert W.assess(untrained, random, images) is untrained and not untrained.trustworthy
+
+
+def test_real_googlenet_weights_fit_every_limit_on_the_way_in(good_state):
+    """torchvision's file (49.7 MiB with aux heads) must pass the server's cap, the widget's and the zip checks."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] >= W.MAX_MB  # the server refuses anything above its own cap
+    data = _bytes(good_state)  # same layout and size as googlenet-1378be20.pth (fp32, aux heads included)
+    assert 45 * 2**20 < len(data) <= W.MAX_BYTES
+    W.inspect_archive(data)  # members stored, total under MAX_UNCOMPRESSED, names torch.save's
+    loaded, info = W.load_state_dict_bytes(data)
+    assert info.pretrained and len(loaded) > 300
