@@ -114,3 +114,38 @@ def test_mlp_fits_the_width(streamlit_server, browser, width):
         screenshot(page, f"mlp_{width}px")
     finally:
         context.close()
+
+
+_NODE_XY = """([name, want]) => {
+    const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.name === name));
+    const tr = gd.data.find(t => t.name === name);
+    const i = tr.customdata.findIndex(c => want.every((v, k) => c[k] === v));
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+    return {x: r.left + xa._offset + xa.l2p(tr.x[i]), y: r.top + ya._offset + ya.l2p(tr.y[i])};
+}"""
+
+
+def test_mlp_click_a_neuron_to_enlarge_it_and_a_link_to_edit_it(streamlit_server, page):
+    open_page(page, streamlit_server, "mlp?w1=3&w2=2")
+    before = page.get_by_text("Train loss").first.inner_text()
+    xy = page.evaluate(_NODE_XY, ["neurons", [1, 0]])
+    page.mouse.click(xy["x"], xy["y"])
+    page.get_by_text("hidden layer 1, neuron 1").wait_for(timeout=30_000)
+    wait_for_script(page)
+    xy = page.evaluate(_NODE_XY, ["links", [1, 1, 2]])  # layer 2 (0-based 1): into neuron 2 from neuron 3
+    page.mouse.click(xy["x"], xy["y"])
+    page.wait_for_timeout(1000)
+    wait_for_script(page)
+    editor = page.locator('[data-testid="stExpander"]', has_text="Edit a weight by hand")
+    assert editor.get_by_label("to neuron").input_value() == "2"
+    assert editor.get_by_label("from unit").input_value() == "3"
+    field = editor.get_by_label("new w")
+    field.fill("4")
+    field.press("Enter")
+    wait_for_script(page)
+    editor.get_by_role("button", name="Set this weight").click()
+    wait_for_script(page)
+    assert_no_exception(page)
+    assert "to +4.0000" in page.inner_text("body")
+    assert page.get_by_text("Train loss").first.inner_text() != before  # the metrics follow at once
+    screenshot(page, "mlp_clicked")
