@@ -73,7 +73,7 @@ def test_a_link_with_markup_makes_no_link_no_image_and_no_foreign_request(stream
         srcs = page.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('src') || '')")
         assert not [h for h in hrefs if EVIL in h], (query, hrefs)
         assert not [s for s in srcs if EVIL in s], (query, srcs)
-        notices = page.locator('[data-testid="stAlert"]').filter(has_text="could not be used")
+        notices = page.locator('[data-testid="stAlert"]').filter(has_text="were not valid")
         assert notices.count() == 1, page.inner_text("body")[:1500]
         text = notices.first.inner_text()
         assert EVIL not in text and "](" not in text and text.count("(") >= len(keys), text

@@ -82,7 +82,7 @@ def link_problem(*problems: str) -> None:
     notice["problems"].extend(problems)
     lines = "\n".join(f"- {p}" for p in notice["problems"])
     notice["slot"].warning(
-        f"**This link had settings that could not be used**, so defaults were used instead:\n\n{lines}\n\n"
+        f"**Some settings in this link were not valid**, so defaults were used instead:\n\n{lines}\n\n"
         "Change them with the controls below; the address bar then holds a link that works.",
         icon=":material/link_off:",
     )
