@@ -184,7 +184,7 @@ def decode_image(
             orientation = _exif_orientation(img)
             target = _target_size(width, height, min_side, max_side)
             if fmt == "JPEG" and target[0] * 2 <= width:
-                img.draft(None, (target[0] * 2, target[1] * 2))  # decode at 1/2, 1/4 or 1/8 scale
+                img.draft(None, target)  # decode at 1/2, 1/4 or 1/8 scale, never below the working size
             img.load()  # the actual decode: truncation and corruption show up here
             sixteen = img.mode.startswith("I;16")
             img = _reduce(img, target)
