@@ -18,8 +18,8 @@ from lab.params import from_query, make_config
 PAGE = "augmentation"
 DRAW_KEY = f"{PAGE}.draw"
 LABELS_KEY = f"{PAGE}.labels"
-TRAIN_KEY = f"{PAGE}.train_result"
-STOPPED_KEY = f"{PAGE}.train_stopped"
+TRAINER_KEY = f"{PAGE}.trainer"  # the AT.Comparer of the last "Train both": it continues across reruns
+TRAINING_KEY = f"{PAGE}.training"  # True while it should keep training (False after Stop or when done)
 
 info = ui.page_header(
     "5. Data augmentation",
@@ -87,6 +87,47 @@ def _sound_figures(key: str, _before, _after, sr: int):
     return au.waveform_figure(_before, _after, sr), au.spectrogram_figure(_before, _after, sr)
 
 
+def _training_results(comparer: AT.Comparer, train_config: AT.TrainConfig) -> None:
+    """The comparison so far: a notice if it was stopped, the metrics, the curves."""
+    run_config, comparison = comparer.config, comparer.comparison()
+    if not comparer.done:
+        st.warning(
+            f"Training was stopped after {comparer.epoch} of {run_config.tr_epochs} epochs (you pressed **Stop "
+            "training**). Both runs trained the same epochs, so the curves below still compare like with like.",
+            icon=":material/stop_circle:",
+        )
+        st.button(
+            "Continue training",
+            icon=":material/resume:",
+            on_click=st.session_state.__setitem__,
+            args=(TRAINING_KEY, True),
+            help="Train the remaining epochs with the settings this run started with.",
+        )
+    if run_config != train_config:
+        st.caption("The settings changed since this run started — press **Train both** to run with the new ones.")
+    for h in (comparison.plain, comparison.augmented):
+        if h.status == "diverged":
+            st.error(h.reason)
+    if comparer.epoch == 0:
+        return
+    # In percentage points rounded as shown, so the deltas add up on screen.
+    plain, augmented = (round(comparison.final(h) * 100, 1) for h in (comparison.plain, comparison.augmented))
+    gap_plain, gap_aug = round(comparison.gap_plain * 100, 1), round(comparison.gap_augmented * 100, 1)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Validation accuracy, without", f"{plain:.1f}%")
+    m2.metric("…with augmentation", f"{augmented:.1f}%", delta=f"{augmented - plain:+.1f} points")
+    m3.metric(
+        "Overfitting gap (train − val)",
+        f"{gap_aug:.1f} points",
+        delta=f"{gap_aug - gap_plain:+.1f} vs without",
+        delta_color="inverse",
+        help="Training accuracy minus validation accuracy, with augmentation; the delta compares it with the run "
+        "without.",
+    )
+    st.plotly_chart(AT.comparison_figure(comparison), width="stretch")
+    st.caption("Accuracies are means over the last 5 epochs. Small data, one seed: change the seed to see the spread.")
+
+
 def _bump_draw() -> None:
     st.session_state[DRAW_KEY] = (st.session_state.get(DRAW_KEY, 0) + 1) % 1000
 
@@ -99,7 +140,45 @@ tab_images, tab_sound, tab_train = st.tabs(
     [":material/photo_library: Images", ":material/graphic_eq: Sound", ":material/model_training: As a regulariser"]
 )
 
-CELL_PX = 140  # preview grid cells: they wrap to the column's width (four to a row on a 1400 px window)
+MAX_CELL_PX = 384  # grid cells are shown at the preview's width; wider ones (panoramas) span the column
+CAPTIONS_KEY = f"{PAGE}.full_captions"
+DETAIL_KEY = f"{PAGE}.detail"
+
+
+@st.fragment
+def _detail_view(config: A.PipelineConfig, result: A.Preview, encoded: list[bytes], verdicts: list[str] | None) -> None:
+    """One cell, large, with its drawn parameters as a table (a fragment: picking a cell redraws only this)."""
+    options = list(range(len(encoded)))
+    if st.session_state.get(DETAIL_KEY) not in options:
+        st.session_state[DETAIL_KEY] = min(1, options[-1])
+    pick = st.selectbox(
+        "Look closer at",
+        options,
+        key=DETAIL_KEY,
+        format_func=lambda i: "the original" if i == 0 else f"sample #{i}",
+        help="See one cell large, with the parameters drawn for it in words.",
+    )
+    big, table = st.columns([1, 1.1], gap="medium")
+    h, w = result.size
+    if pick == 0:
+        big.image(encoded[0], caption=f"the original at the preview size, {w}×{h} px", width="stretch")
+        table.markdown("The input of every sample: the photo resized once to the preview size.")
+        if verdicts:
+            table.markdown(f"GoogLeNet sees **{verdicts[0]}**.")
+        return
+    big.image(encoded[pick], caption=f"sample #{pick} · seed {result.seeds[pick - 1]} · {w}×{h} px", width="stretch")
+    rows = A.detail_rows(config, result.drawn[pick - 1])
+    if verdicts:
+        rows.append(("GoogLeNet top-1", "class (probability)", verdicts[pick]))
+    if rows:
+        table.dataframe(
+            {k: [r[i] for r in rows] for i, k in enumerate(("transform", "parameter", "drawn value"))},
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        table.markdown("No transform is switched on: this sample equals the original.")
+
 
 # ============================================================== images
 with tab_images:
@@ -179,36 +258,54 @@ with tab_images:
                 f"**{num_samples} samples** at {w}×{h} px · pipeline: {names} · seeds {result.seeds[0]}…{result.seeds[-1]} "
                 f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
             )
+            if max(h, w) > side:
+                st.caption(
+                    f"This photo is very elongated: its samples keep a short side of {min(h, w)} px, so they are "
+                    f"{max(h, w)} px long (more than the {side} px preview size) and shown across the column."
+                )
             # One grid over the whole preview column: the original in the first cell, then the samples,
             # as many to a row as fit (a wrapping flex row of fixed-width cells: narrow windows get fewer).
-            caption = "**original**"
+            # Cells are shown at the preview's own width, so the preview size changes what you see.
+            verdicts = [""] * (num_samples + 1)
             if labels:
-                caption += f" · GoogLeNet: **{labels[0].name}** ({labels[0].prob:.0%})"
-            cells = [(result.original, caption)]
+                verdicts = [f"{labels[0].name} ({labels[0].prob:.0%})"]
+                for lab in labels[1:]:
+                    same = "✓" if lab.index == labels[0].index else "✗"
+                    verdicts.append(f"{same} {lab.name} ({lab.prob:.0%})")
+            full = st.session_state.get(CAPTIONS_KEY, False)
+            cells = [(result.original, "**original**" + (f" · {verdicts[0]}" if labels else ""))]
             for i, parts in enumerate(result.captions):
-                text = f"#{i + 1}: " + (" · ".join(parts) if parts else "unchanged")
+                text = f"#{i + 1}"
+                if full:
+                    text += ": " + (" · ".join(parts) if parts else "unchanged")
                 if labels:
-                    lab = labels[i + 1]
-                    same = "✓ same" if lab.index == labels[0].index else "✗ changed"
-                    text += f" — {lab.name} ({lab.prob:.0%}) {same}"
+                    text += f" · {verdicts[i + 1]}"
                 cells.append((result.samples[i], text))
             encoded = _grid_jpegs(key, [img for img, _ in cells])
-            cells = [(data, text) for data, (_, text) in zip(encoded, cells, strict=True)]
-            with st.container(horizontal=True, wrap=True, gap="small"):
-                for img, text in cells:
-                    st.image(img, caption=text, width=CELL_PX)
+            cell_width = w if w <= MAX_CELL_PX else "stretch"
+            with st.container(horizontal=True, wrap=True, gap="small", key=f"{PAGE}.grid"):
+                for data, (_, text) in zip(encoded, cells, strict=True):
+                    st.image(data, caption=text, width=cell_width)
+            st.toggle(
+                "Drawn parameters under every sample",
+                key=CAPTIONS_KEY,
+                help="Short notes under each cell (rot = rotation angle, b× c× s× = brightness, contrast and "
+                "saturation factors, h = hue shift). The table below says the same in words, one sample at a time.",
+            )
             if labels:
                 kept = sum(lab.index == labels[0].index for lab in labels[1:])
                 st.metric(
                     "Label survives", f"{kept}/{num_samples}", help="Samples whose top-1 class equals the original's."
                 )
+            _detail_view(config, result, encoded, verdicts if labels else None)
             with st.expander("What each transform does, and how to read the captions", icon=":material/help:"):
                 st.markdown(
-                    "Each caption lists what was drawn for that sample, transform by transform: **crop 75% (1.75:1) "
-                    "@4%,8%** kept 75 % of the area in a window 1.75 times as wide as high, starting 4 % from the "
-                    "left and 8 % from the top; **rot** is the angle; **b× c× s×** are the brightness, contrast and "
-                    "saturation factors (×1 = unchanged) and **h** the hue shift in turns of the colour wheel; "
-                    "**no …** means that transform's probability did not fire."
+                    "Pick a sample under **Look closer** to see it large with what was drawn for it, in words. "
+                    "With *Drawn parameters under every sample* on, each cell lists the same in short: **crop 75% "
+                    "(1.75:1) @4%,8%** kept 75 % of the area in a window 1.75 times as wide as high, starting 4 % "
+                    "from the left and 8 % from the top; **rot** is the angle; **b× c× s×** are the brightness, "
+                    "contrast and saturation factors (×1 = unchanged) and **h** the hue shift in turns of the colour "
+                    "wheel; **no …** means that transform's probability did not fire."
                 )
                 st.markdown("\n".join(f"- **{t.title}** (`v2.{t.v2_class}`): {t.note}" for t in A.TRANSFORMS))
             ui.show_code(
@@ -291,22 +388,27 @@ with tab_train:
         url_specs += AT.TRAIN_SPECS
         url_values.update(train_values)
         train_config = make_config(AT.TrainConfig, train_values, seed=seed)
-        start = st.button("Train both", type="primary", icon=":material/play_arrow:", width="stretch")
+        if st.button("Train both", type="primary", icon=":material/play_arrow:", width="stretch"):
+            st.session_state[TRAINER_KEY] = AT.Comparer(train_config, device=info.device)
+            st.session_state[TRAINING_KEY] = True
     with right:
         originals, augmented = AT.example_batch(train_config)
         st.caption("What the network sees: training digits (top) and one augmented copy of each (bottom).")
         st.image(originals, width=64)
         st.image(augmented, width=64)
-        if start:
-            st.session_state.pop(STOPPED_KEY, None)
+        comparer = st.session_state.get(TRAINER_KEY)
+        if comparer is not None and st.session_state.get(TRAINING_KEY) and not comparer.done:
+            # The runs live in session state and continue from their last finished epoch: a click elsewhere
+            # on the page reruns the script (which interrupts this loop), and the rerun carries on here.
             st.button(
                 "Stop training",
                 icon=":material/stop:",
                 on_click=st.session_state.__setitem__,
-                args=(STOPPED_KEY, True),
-                help="Stop training now (a comparison needs both runs complete, so nothing is kept).",
+                args=(TRAINING_KEY, False),
+                help="Stop after the current epoch; the epochs so far are kept and shown, and you can continue.",
             )
-            bars = {name: st.progress(0.0, text=f"{name}…") for name in ("without augmentation", "with augmentation")}
+            st.caption("You can keep using the rest of the page: training continues after each change.")
+            bars = {name: st.progress(0.0, text=f"{name}…") for name in AT.Comparer.NAMES}
 
             def on_progress(name: str, p) -> None:
                 bars[name].progress(
@@ -314,50 +416,17 @@ with tab_train:
                     text=f"{name}: epoch {p.step}/{p.num_steps} · val acc {p.metrics.get('val_acc', 0):.1%}",
                 )
 
-            st.session_state[TRAIN_KEY] = (
-                train_config,
-                AT.compare(train_config, device=info.device, on_progress=on_progress),
-            )
+            comparer.advance(on_progress=on_progress)
+            st.session_state[TRAINING_KEY] = False
             for bar in bars.values():
                 bar.empty()
-        stored = st.session_state.get(TRAIN_KEY)
-        if st.session_state.pop(STOPPED_KEY, False) and not start:
-            st.warning(
-                "Training stopped before both runs finished; "
-                + ("the results below are from the previous run." if stored else "press **Train both** to run again."),
-                icon=":material/stop_circle:",
-            )
-        if stored is None:
+        if comparer is None:
             st.info(
                 "Press **Train both**: two runs of a few seconds each at the default settings "
                 "(about a minute with 1,000 digits and 150 epochs).",
                 icon=":material/play_arrow:",
             )
         else:
-            run_config, comparison = stored
-            if run_config != train_config:
-                st.caption("The settings changed since this run — press **Train both** to update.")
-            for h in (comparison.plain, comparison.augmented):
-                if not h.ok:
-                    st.error(h.reason)
-            # In percentage points rounded as shown, so the deltas add up on screen.
-            plain, augmented = (round(comparison.final(h) * 100, 1) for h in (comparison.plain, comparison.augmented))
-            gap_plain, gap_aug = round(comparison.gap_plain * 100, 1), round(comparison.gap_augmented * 100, 1)
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Validation accuracy, without", f"{plain:.1f}%")
-            m2.metric("…with augmentation", f"{augmented:.1f}%", delta=f"{augmented - plain:+.1f} points")
-            m3.metric(
-                "Overfitting gap (train − val)",
-                f"{gap_aug:.1f} points",
-                delta=f"{gap_aug - gap_plain:+.1f} vs without",
-                delta_color="inverse",
-                help="Training accuracy minus validation accuracy, with augmentation; the delta compares it "
-                "with the run without.",
-            )
-            st.plotly_chart(AT.comparison_figure(comparison), width="stretch")
-            st.caption(
-                "Accuracies are means over the last 5 epochs. Small data, one seed: change the seed to see the spread."
-            )
-
+            _training_results(comparer, train_config)
 extra = {"draw": str(draw)} if draw else {}
 ui.sync_url(url_specs, url_values, extra=extra)

@@ -475,6 +475,105 @@ TRANSFORMS: tuple[TransformSpec, ...] = (
 )
 
 TRANSFORMS_BY_KEY: dict[str, TransformSpec] = {t.key: t for t in TRANSFORMS}
+
+
+# --- the drawn parameters in words (the page's per-sample detail table) ---------------------------
+
+
+def _signed(x: float, unit: str = "", digits: int = 1) -> str:
+    return f"{x:+.{digits}f}{unit}".replace("-", "−")
+
+
+def _rows_crop(p: Mapping[str, Any], settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    height, width = p["_size"]
+    return [
+        ("window", f"{p['width']}×{p['height']} px of the {width}×{height} px copy it is cut from"),
+        ("area kept", f"{p['width'] * p['height'] / (width * height):.0%} (at least {settings['crop_scale']:.0%})"),
+        ("shape (width : height)", f"{p['width'] / p['height']:.2f} : 1"),
+        ("top-left corner", f"{p['left'] / width:.0%} from the left, {p['top'] / height:.0%} from the top"),
+        ("then", "resized to the preview size: a zoom"),
+    ]
+
+
+def _rows_affine(p: Mapping[str, Any], settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    tx, ty = p["translate"]
+    sx, sy = p["shear"]
+    return [
+        ("shift", f"{abs(tx)} px {'left' if tx < 0 else 'right'}, {abs(ty)} px {'up' if ty < 0 else 'down'}"),
+        ("zoom", f"×{p['scale']:.3f}"),
+        ("shear", f"{_signed(sx, '°')} along x, {_signed(sy, '°')} along y"),
+    ]
+
+
+_JITTER = (("brightness_factor", "brightness"), ("contrast_factor", "contrast"), ("saturation_factor", "saturation"))
+
+
+def _rows_jitter(p: Mapping[str, Any], settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = [(name, f"×{p[key]:.3f}") for key, name in _JITTER if p.get(key) is not None]
+    if p.get("hue_factor") is not None:
+        h = float(p["hue_factor"])
+        rows.append(("hue", f"{_signed(h, '', 3)} of a turn ({_signed(h * 360, '°')} around the colour wheel)"))
+    names = ["brightness", "contrast", "saturation", "hue"]
+    order = [names[int(i)] for i in p["fn_idx"].tolist() if p.get(f"{names[int(i)]}_factor") is not None]
+    if order:
+        rows.append(("order applied", " → ".join(order)))
+    return rows or [("change", "none (all four ranges are 0)")]
+
+
+def _rows_erasing(p: Mapping[str, Any], settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if p.get("v") is None:
+        return [("rectangle", "none (no rectangle of the drawn size and shape fitted)")]
+    height, width = p["_size"]
+    return [
+        ("rectangle", f"{p['w']}×{p['h']} px, {p['w'] * p['h'] / (width * height):.1%} of the image"),
+        ("top-left corner", f"x = {p['j']} px, y = {p['i']} px"),
+    ]
+
+
+_ROWS: dict[str, Callable[[Any, Mapping[str, Any]], list[tuple[str, str]]]] = {
+    "crop": _rows_crop,
+    "rotate": lambda p, s: [("angle", f"{_signed(p['angle'], '°')} (positive: counter-clockwise)")],
+    "affine": _rows_affine,
+    "perspective": lambda p, s: [
+        ("corners moved", _describe_perspective(p).split("≤")[1].replace(" px", "") + " px at most")
+    ],
+    "elastic": lambda p, s: [("largest displacement", _describe_elastic(p).split("≤")[1])],
+    "jitter": _rows_jitter,
+    "blur": lambda p, s: [("σ", f"{p['sigma'][0]:.2f} px (drawn from 0.1–{s['blur_sigma']:g})")],
+    "posterize": lambda p, s: [("bits kept", f"{s['posterize_bits']} of 8")],
+    "solarize": lambda p, s: [("inverted", f"every value above {s['solarize_threshold']}")],
+    "noise": lambda p, s: [("σ", f"{s['noise_sigma']:g} of full scale, a new draw for every pixel")],
+    "erasing": _rows_erasing,
+}
+
+
+def detail_rows(config: PipelineConfig, drawn: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """One sample's drawn parameters in words: ``(transform, parameter, value)`` rows, in running order.
+
+    ``drawn`` is an entry of :attr:`Preview.drawn`. A transform whose
+    probability did not fire gets one row saying so.
+    """
+    settings = config.settings
+    rows: list[tuple[str, str, str]] = []
+    for spec in config.specs:
+        p = drawn.get(spec.key)
+        if spec.group == "Automatic policies":
+            ops = list(p or [])
+            if not ops:
+                rows.append((spec.title, "ops", "identity (no change)"))
+            for i, (name, magnitude) in enumerate(ops, 1):
+                rows.append((spec.title, f"op {i}", f"{name} {_signed(magnitude, '', 2)}" if magnitude else name))
+        elif p is None:
+            chance = settings.get(f"{spec.key}_p")
+            why = f"its probability p = {chance:g} did not fire" if chance is not None else "it did not fire"
+            rows.append((spec.title, "applied", f"no ({why})"))
+        elif spec.key in _ROWS:
+            rows += [(spec.title, name, value) for name, value in _ROWS[spec.key](p, settings)]
+        else:
+            rows.append((spec.title, "applied", "yes"))
+    return rows
+
+
 GROUPS: tuple[str, ...] = ("Geometry", "Colour and noise", "Automatic policies")
 
 #: Preview settings (not part of the pipeline itself).
@@ -531,10 +630,19 @@ class PipelineConfig:
         return [TRANSFORMS_BY_KEY[k] for k in self.enabled]
 
 
+#: The preview's shortest side is never shrunk below this (a panorama's samples would be slivers).
+MIN_PREVIEW_SHORT = 32
+
+
 def preview_size(image_size: tuple[int, int], side: int) -> tuple[int, int]:
-    """(H, W) with the longest side ``side`` (never enlarging), aspect kept. ``image_size`` is (H, W)."""
+    """(H, W) with the longest side ``side`` (never enlarging), aspect kept. ``image_size`` is (H, W).
+
+    A very elongated photo keeps a short side of at least :data:`MIN_PREVIEW_SHORT`
+    px (or its own, if smaller), so its long side may exceed ``side``: a 1280×16
+    panorama at side 256 would otherwise give 256×3 px samples (slivers).
+    """
     h, w = image_size
-    scale = min(1.0, side / max(h, w))
+    scale = min(1.0, max(side / max(h, w), MIN_PREVIEW_SHORT / min(h, w)))
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 

@@ -173,6 +173,85 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(X).argmax(1) == y).float().mean())
 
 
+class Run:
+    """One training run that can be continued epoch by epoch: its model, optimiser, generators and history.
+
+    All of its state lives in this object, so a run interrupted between epochs
+    (a page rerun) continues where it stopped and ends exactly as an
+    uninterrupted run (tested). Every draw (initial weights, batch order,
+    augmentation) comes from a private generator, so runs in other sessions at
+    the same time cannot change it.
+    """
+
+    def __init__(self, config: TrainConfig, *, augment: bool, device: str = "cpu", data=None) -> None:
+        self.config, self.augment, self.device = config, augment, device
+        data = data if data is not None else load_digits_split(config.tr_train_size, config.seed)
+        self.X_train, self.y_train, self.X_val, self.y_val = (t.to(device) for t in data)
+        with private_rng(config.seed):  # PyTorch's default init, drawn as after torch.manual_seed(seed), privately
+            self.model = SmallCNN().to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.order_g = torch.Generator().manual_seed(config.seed + 1)
+        self.aug_g = torch.Generator().manual_seed(config.seed + 2)
+        self.history = History()
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed so far."""
+        return self.history.completed_steps
+
+    @property
+    def done(self) -> bool:
+        """All epochs trained, or stopped for good (diverged)."""
+        return self.epoch >= self.config.tr_epochs or self.history.status == "diverged"
+
+    def _epoch(self, step: int) -> dict[str, float]:
+        model, config, n = self.model, self.config, len(self.y_train)
+        model.train()
+        perm = torch.randperm(n, generator=self.order_g)
+        total = 0.0
+        for start in range(0, n, config.batch_size):
+            idx = perm[start : start + config.batch_size].to(self.device)
+            X = self.X_train[idx]
+            if self.augment:
+                X = augment_batch(X.cpu(), config, self.aug_g).to(self.device)
+            loss = F.cross_entropy(model(X), self.y_train[idx])
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            total += float(loss.detach()) * len(idx)
+        model.eval()
+        return {
+            "loss": total / n,
+            "train_acc": accuracy(model, self.X_train, self.y_train),
+            "val_acc": accuracy(model, self.X_val, self.y_val),
+        }
+
+    def advance(self, epochs: int | None = None, on_progress: Callable[[Progress], None] | None = None) -> History:
+        """Train ``epochs`` more epochs (default: all that are left); ``on_progress`` after each one.
+
+        The history records an epoch before ``on_progress`` is called, so an
+        exception raised there (Streamlit stopping the script) leaves the run
+        consistent, ready to continue.
+        """
+        left = self.config.tr_epochs - self.epoch
+        count = left if epochs is None else max(0, min(epochs, left))
+        if self.done or count == 0:
+            return self.history
+        # A tiny CNN: one thread is faster than two fighting over a busy CPU (see lab.device.single_thread).
+        with single_thread(torch.device(self.device).type == "cpu"):
+            run_steps(
+                self._epoch,
+                count,
+                on_progress=on_progress,
+                progress_every=1,
+                start_step=self.epoch,
+                history=self.history,
+            )
+        if not self.done and self.history.status == "finished":
+            self.history.status = "running"  # more epochs to come
+        return self.history
+
+
 def train(
     config: TrainConfig,
     *,
@@ -184,43 +263,9 @@ def train(
 
     Metrics per epoch: ``loss`` (mean training loss), ``train_acc`` (on the
     un-augmented training digits) and ``val_acc``. The same seed gives the same
-    initial weights and mini-batch order with and without augmentation. Every
-    draw (initial weights, batch order, augmentation) comes from a private
-    generator, so runs in other sessions at the same time cannot change it.
+    initial weights and mini-batch order with and without augmentation (:class:`Run`).
     """
-    X_train, y_train, X_val, y_val = load_digits_split(config.tr_train_size, config.seed)
-    X_train, y_train, X_val, y_val = (t.to(device) for t in (X_train, y_train, X_val, y_val))
-    with private_rng(config.seed):  # PyTorch's default init, drawn as after torch.manual_seed(seed), privately
-        model = SmallCNN().to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    order_g = torch.Generator().manual_seed(config.seed + 1)
-    aug_g = torch.Generator().manual_seed(config.seed + 2)
-    n = len(y_train)
-
-    def epoch(step: int) -> dict[str, float]:
-        model.train()
-        perm = torch.randperm(n, generator=order_g)
-        total = 0.0
-        for start in range(0, n, config.batch_size):
-            idx = perm[start : start + config.batch_size].to(device)
-            X = X_train[idx]
-            if augment:
-                X = augment_batch(X.cpu(), config, aug_g).to(device)
-            loss = F.cross_entropy(model(X), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        model.eval()
-        return {
-            "loss": total / n,
-            "train_acc": accuracy(model, X_train, y_train),
-            "val_acc": accuracy(model, X_val, y_val),
-        }
-
-    # A tiny CNN: one thread is faster than two fighting over a busy CPU (see lab.device.single_thread).
-    with single_thread(torch.device(device).type == "cpu"):
-        return run_steps(epoch, config.tr_epochs, on_progress=on_progress, progress_every=1)
+    return Run(config, augment=augment, device=device).advance(on_progress=on_progress)
 
 
 @dataclass
@@ -250,18 +295,62 @@ class Comparison:
         return self.final(self.augmented, "train_acc") - self.final(self.augmented)
 
 
+class Comparer:
+    """Both runs of the comparison, trained side by side one epoch at a time (resumable, see :class:`Run`).
+
+    Epoch k of the run without augmentation, then epoch k of the run with it:
+    the runs share nothing (each has its own generators), so this gives the
+    same two histories as training one after the other, and a comparison that
+    is stopped half way still compares like with like.
+    """
+
+    NAMES = ("without augmentation", "with augmentation")
+
+    def __init__(self, config: TrainConfig, *, device: str = "cpu") -> None:
+        self.config, self.device = config, device
+        data = load_digits_split(config.tr_train_size, config.seed)
+        self.plain = Run(config, augment=False, device=device, data=data)
+        self.augmented = Run(config, augment=True, device=device, data=data)
+
+    @property
+    def runs(self) -> dict[str, Run]:
+        return dict(zip(self.NAMES, (self.plain, self.augmented), strict=True))
+
+    @property
+    def epoch(self) -> int:
+        """Epochs that both runs have completed."""
+        return min(self.plain.epoch, self.augmented.epoch)
+
+    @property
+    def done(self) -> bool:
+        return self.plain.done and self.augmented.done
+
+    def advance(self, epochs: int | None = None, on_progress: Callable[[str, Progress], None] | None = None) -> None:
+        """Train both runs ``epochs`` more epochs each (default: to the end); ``on_progress(run_name, progress)``."""
+        target = self.config.tr_epochs if epochs is None else self.epoch + epochs
+        while True:
+            behind = [(name, run) for name, run in self.runs.items() if not run.done and run.epoch < target]
+            if not behind:
+                return
+            for name, run in behind:
+                cb = (lambda p, _n=name: on_progress(_n, p)) if on_progress else None
+                run.advance(1, on_progress=cb)
+
+    def comparison(self) -> Comparison:
+        """The two histories so far (complete once :attr:`done`)."""
+        return Comparison(self.plain.history, self.augmented.history)
+
+
 def compare(
     config: TrainConfig,
     *,
     device: str = "cpu",
     on_progress: Callable[[str, Progress], None] | None = None,
 ) -> Comparison:
-    """Train without, then with augmentation; ``on_progress(run_name, progress)``."""
-    runs = {}
-    for name, aug in (("without augmentation", False), ("with augmentation", True)):
-        cb = (lambda p, _n=name: on_progress(_n, p)) if on_progress else None
-        runs[aug] = train(config, augment=aug, device=device, on_progress=cb)
-    return Comparison(runs[False], runs[True])
+    """Train without and with augmentation, epoch by epoch side by side; ``on_progress(run_name, progress)``."""
+    comparer = Comparer(config, device=device)
+    comparer.advance(on_progress=on_progress)
+    return comparer.comparison()
 
 
 def comparison_figure(result: Comparison):

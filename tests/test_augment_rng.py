@@ -111,3 +111,28 @@ def test_training_neither_reads_nor_reseeds_the_global_rng():
     torch.rand(1000)  # another session moves the global generator on…
     b = AT.train(AT.TrainConfig(tr_train_size=50, tr_epochs=1, seed=3), augment=False)
     assert a.metrics == b.metrics  # …and the run is the same
+
+
+def test_a_comparison_interrupted_between_epochs_continues_to_the_same_result():
+    """A page rerun stops training inside on_progress; the Comparer continues and ends as an uninterrupted run."""
+    config = AT.TrainConfig(tr_train_size=50, tr_epochs=4, seed=2)
+    whole = AT.compare(config)
+
+    class Rerun(Exception):
+        pass
+
+    def interrupt(name, progress):  # what Streamlit does at the next st call after a widget change
+        if name == "with augmentation" and progress.step == 2:
+            raise Rerun
+
+    comparer = AT.Comparer(config)
+    with pytest.raises(Rerun):
+        comparer.advance(on_progress=interrupt)
+    assert comparer.epoch == 2 and not comparer.done
+    comparer.advance(1)
+    assert comparer.epoch == 3
+    comparer.advance()
+    assert comparer.done
+    resumed = comparer.comparison()
+    assert resumed.plain.metrics == whole.plain.metrics and resumed.augmented.metrics == whole.augmented.metrics
+    assert resumed.plain.ok and resumed.augmented.ok and resumed.plain.steps == [1, 2, 3, 4]

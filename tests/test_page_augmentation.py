@@ -18,7 +18,7 @@ class _Grid:
         assert cells, [im.captions[:1] for im in at.get("image")]
         self.value = [v for im in cells for v in im.value]
         self.captions = [c for im in cells for c in im.captions]
-        assert self.captions[0].startswith("#1:") and len(self.captions) == len(self.value)
+        assert self.captions[0].startswith("#1") and len(self.captions) == len(self.value)
 
 
 def _grid(at) -> _Grid:
@@ -36,10 +36,16 @@ def page():
     return at
 
 
+def _full_captions(at):
+    at.toggle(key="augmentation.full_captions").set_value(True).run()
+    assert not at.exception
+    return _grid(at)
+
+
 def test_page_shows_the_preview_grid_the_original_and_the_code(page):
     grid = _grid(page)
     assert len(grid.value) == 12
-    assert any("rot " in c and "crop " in c and "°" in c for c in grid.captions)  # the drawn parameters
+    assert grid.captions[:3] == ["#1", "#2", "#3"]  # short captions: no 8–15-line walls of abbreviations
     assert any(im.captions[0].startswith("**original**") for im in page.get("image"))
     code = _code(page)
     assert "v2.RandomRotation(degrees=(-15.0, 15.0))" in code and "torch.manual_seed(0 + i)" in code
@@ -49,7 +55,7 @@ def test_page_shows_the_preview_grid_the_original_and_the_code(page):
 def test_link_settings_reach_the_pipeline_and_resample_moves_the_draw():
     at = run_page(SCRIPT, query={"rotate_deg": "45", "num_samples": "4", "blur": "1", "seed": "3"})
     assert not at.exception
-    grid = _grid(at)
+    grid = _full_captions(at)
     assert len(grid.value) == 4 and all("blur σ=" in c for c in grid.captions)
     assert "degrees=(-45.0, 45.0)" in _code(at) and "torch.manual_seed(300000 + i)" in _code(at)
     before = grid.captions
@@ -72,7 +78,7 @@ def test_switching_a_transform_on_adds_it_with_its_widgets():
 def test_bad_link_values_warn_and_fall_back():
     at = run_page(SCRIPT, query={"rotate_deg": "9000", "num_samples": "2"})
     assert not at.exception
-    assert any("rotate_deg=9000" in w.value for w in at.warning)
+    assert any("rotate_deg" in w.value for w in at.warning)  # names the setting (never echoes the value)
     assert "degrees=(-15.0, 15.0)" in _code(at)
 
 
@@ -112,21 +118,75 @@ def test_training_both_runs_reports_the_gain():
     # The delta is the difference of the two numbers as shown (no rounding surprise on screen).
     assert metrics["…with augmentation"].delta == f"{with_aug - without:+.1f} points"
     assert metrics["Overfitting gap (train − val)"].value.endswith(" points")
-    assert not any("Training stopped" in w.value for w in at.warning)
+    assert not any("stopped" in w.value for w in at.warning)
 
 
-def test_a_stopped_training_says_so_once():
-    at = run_page(SCRIPT, session_state={"augmentation.train_stopped": True})
+def _partly_trained(epochs: int = 2, total: int = 5):
+    from lab import augment_training as AT
+
+    comparer = AT.Comparer(AT.TrainConfig(tr_train_size=50, tr_epochs=total))
+    comparer.advance(epochs)
+    return comparer
+
+
+def test_a_training_interrupted_by_a_rerun_continues_where_it_stopped():
+    """A widget touch elsewhere reruns the page mid-training; the next run continues the same runs to the end."""
+    from lab import augment_training as AT
+
+    comparer = _partly_trained()
+    at = run_page(
+        SCRIPT,
+        query={"num_samples": "1", "tr_epochs": "5", "tr_train_size": "50"},
+        session_state={"augmentation.trainer": comparer, "augmentation.training": True},
+    )
+    assert not at.exception, [e.value for e in at.exception]
+    assert comparer.done and comparer.epoch == 5
+    whole = AT.compare(AT.TrainConfig(tr_train_size=50, tr_epochs=5))
+    assert comparer.comparison().augmented.metrics == whole.augmented.metrics  # as if never interrupted
+    assert any(m.label == "…with augmentation" for m in at.metric)
+    assert not any("stopped" in w.value for w in at.warning)
+
+
+def test_stop_keeps_the_epochs_so_far_says_so_and_can_continue():
+    comparer = _partly_trained()
+    at = run_page(
+        SCRIPT,
+        query={"num_samples": "1", "tr_epochs": "5", "tr_train_size": "50"},
+        session_state={"augmentation.trainer": comparer, "augmentation.training": False},
+    )
     assert not at.exception
-    assert any("Training stopped before both runs finished" in w.value for w in at.warning)
-    at.run()  # the notice is shown once
-    assert not any("Training stopped" in w.value for w in at.warning)
+    notice = next(w.value for w in at.warning if "stopped" in w.value)
+    assert "after 2 of 5 epochs" in notice and "Stop training" in notice
+    assert at.get("plotly_chart") and any(m.label == "…with augmentation" for m in at.metric)  # the epochs so far
+    next(b for b in at.button if b.label == "Continue training").click().run()
+    assert not at.exception
+    assert comparer.done and not any("stopped" in w.value for w in at.warning)
 
 
 def test_extreme_elastic_at_the_smallest_preview_draws_the_grid_and_every_tab():
     at = run_page(SCRIPT, query={"elastic": "1", "elastic_sigma": "10", "side": "128", "num_samples": "4"})
     assert not at.exception and not at.error, [e.value for e in at.error]
-    grid = _grid(at)
+    grid = _full_captions(at)
     assert len(grid.value) == 4 and all("elastic ≤" in c for c in grid.captions)
     assert any(b.label.startswith("Download the photo the code reads") for b in at.get("download_button"))
     assert at.get("plotly_chart")  # the sound tab below still rendered
+
+
+def test_a_cell_can_be_seen_large_with_its_parameters_as_a_table():
+    """The readable detail view (the cell widths per preview size are checked in the browser test)."""
+    large = run_page(SCRIPT, query={"num_samples": "2", "side": "384"})
+    assert not large.exception
+    table = large.dataframe[0].value
+    assert list(table.columns) == ["transform", "parameter", "drawn value"]
+    assert "Rotation" in set(table["transform"]) and any("counter-clockwise" in v for v in table["drawn value"])
+    large.selectbox(key="augmentation.detail").set_value(2).run()
+    assert not large.exception
+    assert not large.dataframe[0].value.equals(table)  # sample #2's own draws
+
+
+def test_a_panorama_keeps_a_short_side_worth_seeing():
+    from lab import augment as A
+
+    assert A.preview_size((16, 1280), 256) == (16, 1280)  # the old rule gave (3, 256): slivers
+    assert A.preview_size((64, 6400), 256) == (32, 3200)
+    assert A.preview_size((300, 451), 256) == (170, 256)  # ordinary photos as before
