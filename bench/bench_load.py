@@ -233,6 +233,22 @@ def tree_rss_mb(pids: list[int]) -> float:
     return total / 2**20
 
 
+def tree_cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by the process trees of ``pids``."""
+    total = 0.0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for p in procs:
+            with suppress(psutil.NoSuchProcess):
+                t = p.cpu_times()
+                total += t.user + t.system
+    return total
+
+
 class RssSampler:
     """Peak RSS of the server's process tree, sampled every 0.25 s in a thread."""
 
@@ -303,6 +319,7 @@ async def run_class(
     photo = phone_photo(photo_size)
     ramp = min(10.0, 0.5 * (n - 1)) if ramp_s is None else ramp_s
     rss_before = tree_rss_mb(pids())
+    cpu_before = tree_cpu_s(pids())
     done = asyncio.Event()
     finished = [0]  # students whose steps are over (they stay connected until ``done``)
     t0 = time.monotonic()
@@ -321,6 +338,7 @@ async def run_class(
         while finished[0] < n and time.monotonic() < deadline + timeout:
             await asyncio.sleep(0.25)
         wall = time.monotonic() - t0
+        cpu_used = tree_cpu_s(pids()) - cpu_before
         rss_connected = tree_rss_mb(pids())
         done.set()
         results = await asyncio.gather(*tasks)
@@ -352,6 +370,10 @@ async def run_class(
         "media_fetched": sum(i.media for i in ok),
         "wall_s": round(wall, 1),
         "throughput_interactions_per_min": round(60 * len(ok) / wall, 1) if wall else None,
+        # CPU time the server spent: unlike seconds of latency, it does not depend on what else runs
+        "server_cpu_s": round(cpu_used, 1),
+        "server_cpu_s_per_student": round(cpu_used / n, 2),
+        "server_cores_busy": round(cpu_used / wall, 2) if wall else None,
         "students_per_replica": replicas,
         "rss_before_mb": round(rss_before, 1),
         "rss_peak_mb": round(peak, 1),

@@ -97,6 +97,7 @@ class Student:
         self.page_hash = ""
         self.pages: dict[str, str] = {}  # url_pathname -> page_script_hash
         self.states: dict[str, WidgetState] = {}  # widget id -> last value this client set
+        self.query_string = ""  # the page's URL query, as the app last set it (sent back like a browser)
         self.current = _Run()
         self.finished = _Run()  # elements of the last run that finished
         self.replica = ""
@@ -211,6 +212,8 @@ class Student:
             if msg.script_finished == FINISHED_OK:
                 self.finished = self.current
             self._done.put_nowait(msg.script_finished)
+        elif kind == "page_info_changed":  # the app wrote st.query_params: the address bar changes
+            self.query_string = msg.page_info_changed.query_string
         elif kind == "file_urls_response":
             self._file_urls[msg.file_urls_response.response_id] = msg.file_urls_response
         elif kind == "page_not_found":
@@ -268,6 +271,7 @@ class Student:
             await self.connect()
         self.page_name = page
         self.states.clear()  # another page: its widgets are new
+        self.query_string = ""
         msg = BackMsg()
         msg.rerun_script.CopyFrom(self._client_state(page_hash=self.pages.get(page, ""), page_name=page))
         return await self._roundtrip(f"open {page or 'home'}", msg, heavy=True)
@@ -328,7 +332,7 @@ class Student:
 
     # --- protocol -----------------------------------------------------------------
     def _client_state(self, *, page_hash: str, page_name: str = "") -> ClientState:
-        cs = ClientState(page_script_hash=page_hash, page_name=page_name, query_string="")
+        cs = ClientState(page_script_hash=page_hash, page_name=page_name, query_string=self.query_string)
         cs.widget_states.widgets.extend(self.states.values())
         cs.context_info.timezone = "UTC"
         cs.context_info.locale = "en-GB"

@@ -222,29 +222,38 @@ class Cluster:
                 print(f"[replicas] {err}", file=sys.stderr)
 
     def stop(self) -> None:
-        """Stop nginx (quit gracefully), then every replica (SIGTERM, SIGKILL after 10 s). Idempotent."""
+        """Stop nginx and every replica: SIGTERM (nginx: fast shutdown, open websockets closed),
+        then SIGKILL to the whole process group after 10 s, so no worker is left behind. Idempotent."""
         if self._stopping.is_set() and self.nginx.poll() is not None:
             return
         self._stopping.set()
         with self._lock:
-            procs = [self.nginx] + [r.proc for r in self.replicas]
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGQUIT if p is self.nginx else signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
+            _terminate([self.nginx] + [r.proc for r in self.replicas])
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _terminate(procs: list[subprocess.Popen | None], timeout: float = 10.0) -> None:
+    """SIGTERM each process; after ``timeout`` s SIGKILL its whole group (nginx workers, decode workers)."""
+    live = [p for p in procs if p is not None and p.poll() is None]
+    for p in live:
+        p.terminate()
+    deadline = time.monotonic() + timeout
+    for p in live:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(max(0.1, deadline - time.monotonic()))
+    for p in live:  # each was started in its own session: its group is its own children
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(5)
 
 
 def _start_replica(cmd: list[str], port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "a") as out:
         return subprocess.Popen(
-            [*cmd, "--server.port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+            [*cmd, "--server.port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() can end it and any child it started
+        )  # fmt: skip
 
 
 def start(
@@ -281,7 +290,6 @@ def start(
     if public:
         env["DL101_PUBLIC"] = "1"
     env["STREAMLIT_SERVER_COOKIE_SECRET"] = secrets.token_hex(16)  # one secret for all replicas
-    env.setdefault("OMP_NUM_THREADS", "1")  # replicas share the cores: no OpenMP barrier collapse
     cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.address", "127.0.0.1",
            "--server.headless", "true", *hosting_flags(),
            *(extra_flags or [])]  # fmt: skip
@@ -312,16 +320,14 @@ def start(
             [nginx_bin, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL,
             stderr=open(workdir / "nginx.stderr", "w"),  # noqa: SIM115 — lives as long as nginx
+            start_new_session=True,  # master + workers in one group: nothing outlives stop()
         )
         for r in replicas:
             _wait_healthy(r.url, r.proc, timeout, f"replica {r.name} (port {r.port})", r.log)
         url = f"http://{'127.0.0.1' if host in {'0.0.0.0', ''} else host}:{port}"
         _wait_healthy(url, nginx, 30, "nginx", workdir / "nginx.stderr")
     except BaseException:
-        for p in [nginx] + [r.proc for r in replicas]:
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait(5)
+        _terminate([nginx] + [r.proc for r in replicas], timeout=2)
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     cluster = Cluster(url, replicas, nginx, workdir, conf, cmd, env)
