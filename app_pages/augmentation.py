@@ -13,11 +13,20 @@ import ui
 from lab import audio as au
 from lab import augment as A
 from lab import augment_training as AT
+from lab.audio_code import augment_code, read_wav16
 from lab.params import from_query, make_config
 
 PAGE = "augmentation"
 DRAW_KEY = f"{PAGE}.draw"
+SOUND_DRAW_KEY = f"{PAGE}.sound_draw"  # counts the sound tab's Resample clicks (in the link as snd_draw)
 LABELS_KEY = f"{PAGE}.labels"
+TAB_KEY = f"{PAGE}.tab"
+#: The tabs, by their name in the link (``?tab=sound``); the first one is the default.
+TABS = {
+    "images": ":material/photo_library: Images",
+    "sound": ":material/graphic_eq: Sound",
+    "train": ":material/model_training: As a regulariser",
+}
 TRAINER_KEY = f"{PAGE}.trainer"  # the AT.Comparer of the last "Train both": it continues across reruns
 TRAINING_KEY = f"{PAGE}.training"  # True while it should keep training (False after Stop or when done)
 
@@ -77,8 +86,10 @@ def _grid_jpegs(key: str, _arrays) -> list[bytes]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _sound(key: str, _x, config: au.AudioConfig, seed: int):
-    result = au.augment(_x, config, seed=seed)
-    return result, au.to_wav(result.before), au.to_wav(result.after)
+    # The page augments exactly what the "before" WAV holds, so the code box reproduces "after" sample for sample.
+    wav_before = au.to_wav(_x)
+    result = au.augment(read_wav16(wav_before)[1], config, seed=seed)
+    return result, wav_before, au.to_wav(result.after)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -128,17 +139,26 @@ def _training_results(comparer: AT.Comparer, train_config: AT.TrainConfig) -> No
     st.caption("Accuracies are means over the last 5 epochs. Small data, one seed: change the seed to see the spread.")
 
 
-def _bump_draw() -> None:
-    st.session_state[DRAW_KEY] = (st.session_state.get(DRAW_KEY, 0) + 1) % 1000
+def _bump_draw(key: str = DRAW_KEY) -> None:
+    st.session_state[key] = (st.session_state.get(key, 0) + 1) % 1000
 
 
 seed = ui.current_seed()
 url_specs: list = []
 url_values: dict = {}
 
-tab_images, tab_sound, tab_train = st.tabs(
-    [":material/photo_library: Images", ":material/graphic_eq: Sound", ":material/model_training: As a regulariser"]
-)
+# The open tab is kept in the session and in the link (?tab=sound), so a shared link opens the same view.
+if TAB_KEY in st.session_state:
+    first_tab = st.session_state[TAB_KEY]
+else:  # first time in this session (or back from another page): the session's last tab, else the link's
+    linked_tab = st.query_params.get("tab")
+    kept_tab = st.session_state.get(f"_keep.{TAB_KEY}")
+    first_tab = TABS[kept_tab if kept_tab in TABS else (linked_tab if linked_tab in TABS else "images")]
+    if linked_tab is not None and linked_tab not in TABS:
+        st.warning(f"The link's **tab** is not one of this page's tabs ({', '.join(TABS)}); showing the images.")
+tab_images, tab_sound, tab_train = st.tabs(list(TABS.values()), key=TAB_KEY, on_change="rerun", default=first_tab)
+tab_slug = next((slug for slug, label in TABS.items() if label == st.session_state.get(TAB_KEY)), "images")
+st.session_state[f"_keep.{TAB_KEY}"] = tab_slug
 
 MAX_CELL_PX = 384  # grid cells are shown at the preview's width; wider ones (panoramas) span the column
 CAPTIONS_KEY = f"{PAGE}.full_captions"
@@ -343,6 +363,20 @@ with tab_sound:
             key=f"{PAGE}.wav",
             help="Mono or stereo, any sample rate; it is resampled to 16 kHz.",
         )
+        if SOUND_DRAW_KEY not in st.session_state:  # a shared link may carry the draw counter
+            raw_draw = st.query_params.get("snd_draw", "0")
+            st.session_state[SOUND_DRAW_KEY] = int(raw_draw) % 1000 if raw_draw.isdigit() and len(raw_draw) < 6 else 0
+        st.button(
+            "Resample",
+            key=f"{PAGE}.sound_resample",
+            icon=":material/casino:",
+            on_click=_bump_draw,
+            args=(SOUND_DRAW_KEY,),
+            help="Draw new background noise (another augmented copy of the same sound).",
+            width="stretch",
+        )
+    sound_draw = int(st.session_state[SOUND_DRAW_KEY])
+    noise_seed = seed * 1000 + sound_draw  # the generated signal keeps the page's seed; only the noise is redrawn
     source_name = f"generated {sound_values['snd_signal']}"
     x = au.make_signal(sound_values["snd_signal"], 2.0, seed=seed)
     if upload is not None:
@@ -354,8 +388,8 @@ with tab_sound:
         except au.AudioInputError as err:
             left.error(f"{err}\n\nUsing the generated signal instead.", icon=":material/music_off:")
     audio_config = make_config(au.AudioConfig, sound_values)
-    sound_key = f"{hashlib.sha256(x.tobytes()).hexdigest()}|{audio_config!r}|{seed}"
-    sound, wav_before, wav_after = _sound(sound_key, x, audio_config, seed)
+    sound_key = f"{hashlib.sha256(x.tobytes()).hexdigest()}|{audio_config!r}|{noise_seed}"
+    sound, wav_before, wav_after = _sound(sound_key, x, audio_config, noise_seed)
     with right:
         st.markdown(
             f"**{source_name}**, {sound.before.size / sound.sr:.2f} s at {sound.sr} Hz → "
@@ -374,6 +408,17 @@ with tab_sound:
         waveform, spectrogram = _sound_figures(sound_key, sound.before, sound.after, sound.sr)
         st.plotly_chart(waveform, width="stretch")
         st.plotly_chart(spectrogram, width="stretch")
+        if audio_config.snd_noise != "none":
+            st.caption(f"Noise draw {sound_draw} (seed {noise_seed}): **Resample** draws another.")
+        ui.show_code(augment_code(audio_config, seed=noise_seed), filename="sound_augmentation.py")
+        st.download_button(
+            "Download the clip the code reads (before.wav)",
+            wav_before,
+            file_name="before.wav",
+            mime="audio/wav",
+            icon=":material/download:",
+            help="The 'before' sound exactly as this page uses it (16-bit, 16 kHz), so the code reproduces 'after'.",
+        )
 
 # ============================================================== regulariser
 with tab_train:
@@ -429,4 +474,8 @@ with tab_train:
         else:
             _training_results(comparer, train_config)
 extra = {"draw": str(draw)} if draw else {}
+if tab_slug != "images":
+    extra["tab"] = tab_slug
+if sound_draw:
+    extra["snd_draw"] = str(sound_draw)
 ui.sync_url(url_specs, url_values, extra=extra)

@@ -190,3 +190,28 @@ def test_a_panorama_keeps_a_short_side_worth_seeing():
     assert A.preview_size((16, 1280), 256) == (16, 1280)  # the old rule gave (3, 256): slivers
     assert A.preview_size((64, 6400), 256) == (32, 3200)
     assert A.preview_size((300, 451), 256) == (170, 256)  # ordinary photos as before
+
+
+def test_the_open_tab_is_kept_in_the_link():
+    at = run_page(SCRIPT, query={"num_samples": "1", "tab": "sound"})
+    assert not at.exception
+    assert "Sound" in at.session_state["augmentation.tab"] and at.query_params["tab"] == "sound"
+    at.session_state["augmentation.tab"] = ":material/photo_library: Images"  # the student opens Images
+    at.run()
+    assert "tab" not in at.query_params  # the default tab is left out of the link
+    bad = run_page(SCRIPT, query={"num_samples": "1", "tab": "<img src=x>"})
+    assert "Images" in bad.session_state["augmentation.tab"]
+    assert any("**tab**" in w.value and "<img" not in w.value for w in bad.warning)  # named, never echoed
+
+
+def test_sound_tab_resamples_the_noise_and_shows_code_that_reproduces_it():
+    at = run_page(SCRIPT, query={"num_samples": "1", "seed": "2"})
+    snippet = next(c.value for c in at.code if "def add_noise" in c.value)
+    assert any("before.wav" in b.label for b in at.get("download_button"))
+    assert "seed=2000" in snippet  # sample-for-sample reproduction: tests/test_audio_code.py
+    resample = [b for b in at.button if b.label == "Resample"][1]  # the sound tab's
+    resample.click().run()
+    assert not at.exception
+    assert at.query_params["snd_draw"] == "1"
+    assert "seed=2001" in next(c.value for c in at.code if "def add_noise" in c.value)
+    assert any("Noise draw 1" in c.value for c in at.caption)
