@@ -89,10 +89,10 @@ ALL_SPECS = (
     *conv_transpose.TRANSPOSE_SPECS,
 )
 #: The tabs, by the short name the link uses (``?tab=steps``).
-TABS = {
-    "photo": "Kernels on your photo",
-    "steps": "Worked example, step by step",
-    "pool": "Pooling & the shift test",
+TABS = {  # short labels: all four fit the tab bar at 1000 px with the sidebar open
+    "photo": "Your photo",
+    "steps": "Worked example",
+    "pool": "Pooling & shifts",
     "quiz": "Architecture & quiz",
 }
 #: The architecture input (C, H, W): link key, label, range, default.
@@ -240,7 +240,7 @@ except conv.ConvGeometryError as err:
     conv_error = str(err)
 except ValueError as err:
     conv_error = f"This kernel cannot be used: {err}"
-with top_right:
+with top_left:  # under the photo picker, beside the kernel's controls
     if result is not None:
         shown_k = result.weight[0, 0].numpy() if cfg.mode != "bank" else result.weight[0].sum(0).numpy()
         st.plotly_chart(
@@ -288,7 +288,8 @@ with tab_photo:
             "(positive), one-signed maps (blurs) viridis from min to max; the brightest 0.5 % of cells are clipped "
             "for display."
         )
-        st.subheader("Look closer: the map next to the photo, hover a cell for its arithmetic", anchor=False)
+        maps_area = st.container()  # the photo and the whole maps, drawn once the hover window is known
+        st.subheader("Look closer: hover a cell for its arithmetic", anchor=False)
         names = result.names
         zc = st.columns([1, 1, 1])
         # The key follows the maps, so a mode change never leaves a stale label in the box.
@@ -305,7 +306,7 @@ with tab_photo:
             conv_figures.hover_figure(
                 arith,
                 maps[channel, r0:r1, c0:c1].numpy(),
-                f"{names[channel]}: output rows {r0}–{r1 - 1}, cols {c0}–{c1 - 1}",
+                f"{names[channel]}: rows {r0}–{r1 - 1}, cols {c0}–{c1 - 1}",
                 signed=signed,
             ),
             key="conv.hover_fig",
@@ -314,10 +315,10 @@ with tab_photo:
             "Left: the input pixels under this window (what the kernel reads, padding included). Right: the same "
             "window of the feature map, one square per output cell. Hovering a cell shows its patch, the kernel, "
             "their element-wise products and the sum, which equals the map's value: all of it is in the page, so "
-            "hovering needs no rerun. Move the window with the two sliders; it is outlined on the whole map below."
+            "hovering needs no rerun. Move the window with the two sliders; it is outlined on the whole map above."
         )
 
-        cols = st.columns([1, 1], gap="medium")
+        cols = maps_area.columns([1, 1], gap="medium")
         with cols[0]:
             st.image(_display(loaded.to_array()), caption=f"input ({loaded.name})", width="stretch")
         with cols[1]:
@@ -481,7 +482,7 @@ with tab_pool:
             shift = None
         if shift is not None:
             table = pd.DataFrame(pooling.shift_table(shift))
-            scol = st.columns([3, 2])
+            scol = st.columns([1, 1])
             metric = scol[1].radio(
                 "Chart",
                 ["change", "correlation"],
@@ -539,7 +540,7 @@ with tab_arch:
         dims.append(int(col.number_input(label, lo, hi, key=key)))
         st.session_state[f"_keep.{key}"] = dims[-1]
     C0, H0, W0 = dims
-    if ic[3].button("Reset to the lecture's stack", key="conv.arch_reset"):
+    if ic[3].button("Lecture's stack", key="conv.arch_reset", help="Reset the stack to the lecture's quiz."):
         st.session_state["conv.stack_text"] = arch.format_stack(arch.LECTURE_STACK)
         st.session_state["conv.stack_version"] += 1
         st.rerun()

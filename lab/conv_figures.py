@@ -210,8 +210,8 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
         sliders=[
             {
                 "active": index,
-                "x": 0.25,
-                "len": 0.75,
+                "x": 0.32,
+                "len": 0.68,
                 "y": -0.04,
                 "yanchor": "top",
                 "currentvalue": {"prefix": "cell "},
@@ -232,7 +232,7 @@ def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:
     trace.update(textfont={"size": 14 if K.shape[-1] <= 3 else 11 if K.shape[-1] <= 5 else 9})
     trace.update(colorbar={"tickformat": ".3g"})
     fig = go.Figure(trace)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title_text="row", dtick=1)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title_text="row", dtick=1)
     fig.update_xaxes(title_text="column", constrain="domain", dtick=1)
     return layout(fig, title, height=280)
 
@@ -244,8 +244,9 @@ NBSP = "\u00a0"  # hover labels collapse ordinary spaces; non-breaking ones keep
 HOVER_MAX_TERMS = 49
 
 
-def _cell(v: float, width: int = 6) -> str:
-    return f"{v:.2f}".rjust(width, NBSP)
+def _cell(v: float) -> str:
+    """A kernel weight as the hover writes patch values and products: signed, 2 decimals (equal widths below 10)."""
+    return f"{v:+.2f}"
 
 
 def hover_customdata(arith: HoverArithmetic) -> tuple[np.ndarray, str]:
@@ -265,7 +266,7 @@ def hover_customdata(arith: HoverArithmetic) -> tuple[np.ndarray, str]:
         data = np.concatenate(
             [arith.patches.reshape(h, w, -1), arith.products.reshape(h, w, -1), arith.sums[..., None]], axis=-1
         )
-        fmt = f"{NBSP}>6.2f"
+        fmt = "+.2f"  # a sign on every number keeps the columns aligned (plotly's format has no fill character)
         lines = []
         names = ("R", "G", "B")
         for c in range(C):
@@ -278,7 +279,7 @@ def hover_customdata(arith: HoverArithmetic) -> tuple[np.ndarray, str]:
                 sep = f"{NBSP}⊙{NBSP}" if u == k // 2 else NBSP * 3
                 eq = f"{NBSP}={NBSP}" if u == k // 2 else NBSP * 3
                 lines.append(f"{patch}{sep}{kern}{eq}{prod}")
-        labels = f"patch{NBSP * (7 * k - 5)}kernel{NBSP * (7 * k - 6)}products"
+        labels = f"patch{NBSP * (6 * k - 3)}kernel{NBSP * (6 * k - 4)}products"
         body = f"{labels}<br>" + "<br>".join(lines)
         total = f"customdata[{2 * terms}]"
     else:
@@ -305,8 +306,8 @@ def hover_figure(arith: HoverArithmetic, values: np.ndarray, title: str, *, sign
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.1,
-        subplot_titles=("what the kernel sees (input pixels)", "feature map: hover a cell for its arithmetic"),
+        horizontal_spacing=0.08,
+        subplot_titles=("input pixels", "feature map (hover a cell)"),
     )
     rows_in, cols_in = list(range(top, top + n_r)), list(range(left, left + n_c))
     if C == 3:  # go.Image gets no name: it has no legend entry (lab.figures.layout reads showlegend of named traces)
@@ -341,7 +342,17 @@ def hover_figure(arith: HoverArithmetic, values: np.ndarray, title: str, *, sign
             customdata=customdata,
             hovertemplate=template,
             name="feature map",
-            colorbar={"title": {"text": "output"}, "len": 0.8},
+            # A horizontal colour bar under the map leaves the width to the two panels (1000-px screens).
+            colorbar={
+                "orientation": "h",
+                "thickness": 10,
+                "len": 0.45,
+                "x": 1.0,
+                "xanchor": "right",
+                "y": -0.22,
+                "yanchor": "top",
+                "tickformat": ".2g",
+            },
             **scale_for(values, signed),
         ),
         row=1,
@@ -349,10 +360,12 @@ def hover_figure(arith: HoverArithmetic, values: np.ndarray, title: str, *, sign
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title_text="input row", row=1, col=1)
     fig.update_xaxes(constrain="domain", title_text="input column", row=1, col=1)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x2", constrain="domain", title_text="output row", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", constrain="domain", row=1, col=2)
     fig.update_xaxes(constrain="domain", title_text="output column", row=1, col=2)
     fig.update_layout(hoverlabel={"font": {"family": "monospace", "size": 12}, "align": "left"})
-    return layout(fig, title, height=440)
+    fig = layout(fig, title, height=470)
+    fig.update_layout(margin={"l": 50, "r": 10, "b": 110})
+    return fig
 
 
 def map_pictures(maps: np.ndarray) -> list[tuple[np.ndarray, bool]]:
@@ -426,16 +439,14 @@ def shift_figure(result: ShiftResult, metric: str = "change") -> go.Figure:
             "before pooling": (shifts, [r.change_conv for r in result.rows]),
             "after pooling": (shifts, [r.change_pool for r in result.rows]),
         }
-        y_title, title = "mean |Δ| / mean |map|", "How much the map changes when the photo moves"
+        y_title, title = "mean |Δ| / mean |map|", "Change of the map vs the shift"
     else:
         series = {
             "before pooling": (shifts, [r.corr_conv for r in result.rows]),
             "after pooling": (shifts, [r.corr_pool for r in result.rows]),
         }
-        y_title, title = "correlation with the unshifted map", "How similar the map stays when the photo moves"
-    fig = line_chart(
-        series, title, x_title="shift (px): window right and down = content up and left", y_title=y_title, height=340
-    )
+        y_title, title = "correlation with the unshifted map", "Similarity of the map vs the shift"
+    fig = line_chart(series, title, x_title="shift (px; the content moves up-left)", y_title=y_title, height=340)
     fig.update_traces(mode="lines+markers")
     fig.update_xaxes(dtick=1)
     return fig

@@ -42,8 +42,8 @@ def transposed_formula_latex(n: int, k: int, stride: int, padding: int, axis: st
     """The formula with these numbers, for ``st.latex``."""
     out = transposed_output_size(n, k, stride, padding)
     return (
-        rf"{axis}_{{\text{{out}}}} = (n - 1)\,s - 2p + (k - 1) + 1"
-        rf" = ({n} - 1)\cdot {stride} - 2\cdot {padding} + ({k} - 1) + 1 = {out}"
+        rf"\begin{{aligned}}{axis}_{{\text{{out}}}} &= (n - 1)\,s - 2p + (k - 1) + 1\\"
+        rf"&= ({n} - 1)\cdot {stride} - 2\cdot {padding} + ({k} - 1) + 1 = {out}\end{{aligned}}"
     )
 
 
