@@ -54,7 +54,7 @@ def test_transpose_restores_a_convolutions_input_shape_not_its_values():
 
 def test_latex_formula_and_impossible_padding():
     tex = conv_transpose.transposed_formula_latex(3, 3, 2, 1)
-    assert tex.endswith("= 5") and r"(3 - 1)\cdot 2 - 2\cdot 1 + (3 - 1) + 1" in tex
+    assert tex.endswith(r"= 5\end{aligned}") and r"(3 - 1)\cdot 2 - 2\cdot 1 + (3 - 1) + 1" in tex
     assert conv_transpose.transposed_output_size(3, 3, 2, 1) == 5
     with pytest.raises(conv_transpose.TransposeGeometryError, match="No output"):
         conv_transpose.check_transpose(1, 1, 1, 1, 1)
