@@ -351,9 +351,13 @@ def weight_editor(selected_link: list | None) -> None:
         st.session_state[f"{PAGE}.edit.layer"] = layer
         st.session_state[f"{PAGE}.edit.to"] = to + 1
         st.session_state[f"{PAGE}.edit.src"] = src + 1
-    with st.expander(
-        "Edit a weight by hand (or click a link)", icon=":material/edit:", expanded=selected_link is not None
-    ):
+    edited = st.session_state.pop(f"{PAGE}.edited", None)
+    if edited is not None:  # outside the expander: visible even when it is folded
+        st.caption(
+            f"w changed from {edited[0]:+.4f} to {edited[1]:+.4f}: see the maps change (training continues from here)."
+        )
+    opened = selected_link is not None or edited is not None
+    with st.expander("Edit a weight by hand (or click a link)", icon=":material/edit:", expanded=opened):
         e1, e2, e3, e4 = st.columns(4)
         layer_no = e1.selectbox(
             "Into layer",
@@ -372,11 +376,6 @@ def weight_editor(selected_link: list | None) -> None:
             old = trainer.set_weight(layer_no, to, src, value)
             st.session_state[f"{PAGE}.edited"] = (old, value)
             st.rerun()  # every number and picture from the new weight
-        if f"{PAGE}.edited" in st.session_state:
-            old, value = st.session_state.pop(f"{PAGE}.edited")
-            st.caption(
-                f"w changed from {old:+.4f} to {value:+.4f}: see the maps change (training continues from here)."
-            )
 
 
 @st.fragment

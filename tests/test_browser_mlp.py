@@ -118,6 +118,7 @@ def test_mlp_fits_the_width(streamlit_server, browser, width):
 
 _NODE_XY = """([name, want]) => {
     const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.name === name));
+    gd.scrollIntoView({block: 'center'});
     const tr = gd.data.find(t => t.name === name);
     const i = tr.customdata.findIndex(c => want.every((v, k) => c[k] === v));
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
@@ -128,6 +129,10 @@ _NODE_XY = """([name, want]) => {
 def test_mlp_click_a_neuron_to_enlarge_it_and_a_link_to_edit_it(streamlit_server, page):
     open_page(page, streamlit_server, "mlp?w1=3&w2=2")
     before = page.get_by_text("Train loss").first.inner_text()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(g => (g.data || []).some(t => t.name === 'neurons'))",
+        timeout=30_000,
+    )
     xy = page.evaluate(_NODE_XY, ["neurons", [1, 0]])
     page.mouse.click(xy["x"], xy["y"])
     page.get_by_text("hidden layer 1, neuron 1").wait_for(timeout=30_000)
