@@ -442,8 +442,11 @@ def build_weight(cfg: ConvConfig) -> tuple[torch.Tensor, int, list[str]]:
         return K.expand(3, 1, *K.shape).clone(), 3, [f"{label} on {c}" for c in ("red", "green", "blue")]
     if cfg.mode == "bank":
         # The chosen kernel first (so a custom grid joins the bank), then the bank's presets.
-        chosen = [(label, K)] if cfg.kernel not in cfg.bank else []
-        chosen += [(KERNELS[n].label.split(" [")[0], kernel_preset(n, cfg.size)) for n in cfg.bank if n != "custom"]
+        # Each preset once, whatever a link repeats (1,000 copies would be 1,000 full-size maps).
+        bank = [n for n in dict.fromkeys(cfg.bank) if n in KERNELS and n != "custom"]
+        chosen = [(label, K)] if cfg.kernel not in bank else []
+        chosen += [(KERNELS[n].label.split(" [")[0], kernel_preset(n, cfg.size)) for n in bank]
+
         filters = []
         for _, Kn in chosen:
             Kn = normalise_kernel(Kn) if cfg.normalise and Kn is not K else Kn

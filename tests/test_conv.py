@@ -368,3 +368,9 @@ def test_map_pictures_choose_the_scale_per_map_and_pixelated_never_blends():
     big = conv_figures.pixelated(small, min_side=240)
     assert big.shape[0] >= 240 and set(np.unique(big)) == set(np.unique(small))  # only original colours
     np.testing.assert_array_equal(big[:: big.shape[0] // 3, :: big.shape[1] // 4], small)
+
+
+def test_filter_bank_takes_each_preset_once():
+    cfg = conv.ConvConfig(mode="bank", bank=("sobel_x",) * 1000 + ("edge", "sobel_x", "nope"))
+    weight, _, names = conv.build_weight(cfg)
+    assert weight.shape[0] == 2 and names == ["Sobel x (3×k×k)", "Lecture edge (3×k×k)"]
