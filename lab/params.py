@@ -176,11 +176,21 @@ def defaults(specs: Iterable[Param]) -> dict[str, Any]:
 
 
 def to_query(specs: Iterable[Param], values: Mapping[str, Any], *, only_changed: bool = True) -> dict[str, str]:
-    """Values → ``{key: text}`` for a URL query. Defaults are left out to keep links short."""
+    """Values → ``{key: text}`` for a URL query. Defaults are left out to keep links short.
+
+    A multi-select compares as a tuple: the widget's list ``["x1"]`` equals the
+    default ``("x1",)``, so it stays out of the link (an empty one too, when the
+    default is empty).
+    """
     query = {}
     for p in specs:
-        if p.name in values and (not only_changed or values[p.name] != p.default):
-            query[p.name] = p.encode(values[p.name])
+        if p.name not in values:
+            continue
+        value, default = values[p.name], p.default
+        if p.kind == "multi":
+            value, default = tuple(value), tuple(default)
+        if not only_changed or value != default:
+            query[p.name] = p.encode(value)
     return query
 
 

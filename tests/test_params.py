@@ -127,3 +127,12 @@ def test_safe_text_escapes_and_cuts():
     assert len(shown.replace("\\", "")) == 40 and shown.endswith("…")
     assert "](" not in shown and "https://" not in shown
     assert escape_markdown("a\nb<c>") == "a b\\<c\\>"
+
+
+def test_multiselect_lists_equal_to_the_default_stay_out_of_the_link():
+    # Streamlit's multiselect returns a list; the default is a tuple: equal values must not leak into links.
+    empty = Param("features", "Features", (), kind="multi", options=("x1", "x2"))
+    assert to_query([empty], {"features": []}) == {}
+    assert to_query(SPECS, {"features": ["x1", "x2"]}) == {}
+    assert to_query(SPECS, {"features": []}) == {"features": ""}  # emptied on purpose: kept, and it round-trips
+    assert from_query(SPECS, {"features": ""})[0]["features"] == ()
