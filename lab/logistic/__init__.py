@@ -75,7 +75,7 @@ from lab.logistic.model import (
     train_dataset,
 )
 from lab.logistic.plots import OPTIMIZER_COLORS, OPTIMIZER_SHORT, PATH_COLORS, curves_figure, landscape_figure
-from lab.logistic.scrub import frame_steps, move_to_step, probability_maps, scrub_figure
+from lab.logistic.scrub import frame_steps, level_lines, logit_maps, move_to_step, scrub_figure
 from lab.logistic.snippet import SNIPPET, snippet
 from lab.logistic.words import (
     LossParts,
@@ -132,6 +132,8 @@ __all__ = [
     "latex_model",
     "latex_number",
     "latex_vector",
+    "level_lines",
+    "logit_maps",
     "loss",
     "loss_landscape",
     "loss_parts",
@@ -141,7 +143,6 @@ __all__ = [
     "oscillation_hint",
     "predict_proba",
     "probability_map",
-    "probability_maps",
     "scrub_figure",
     "sklearn_C",
     "snippet",

@@ -2,9 +2,11 @@
 
 The page sends the figure once; its own slider and Play button redraw the
 boundary on the data (a), the position on the loss landscape and the next
-update's arrow (b) in the browser, with no Streamlit rerun. The numbers each
-frame needs are computed here in one batch: the model's probability over a grid
-of the plane for every recorded state is one matrix product.
+update's arrow (b) in the browser, with no Streamlit rerun. Everything that
+moves is a line or a marker (plotly redraws those without re-plotting the
+figure, ~10× cheaper than a moving heatmap): the boundary P = 0.5 and the
+P = 0.1 / 0.9 lines are traced here, for every recorded state at once (the
+logits over a grid are one matrix product, then marching squares).
 
 A plotly slider cannot write the page's URL, so the page keeps its own step
 (in the link) and opens the figure at that frame (``step=``).
@@ -30,11 +32,12 @@ from lab.logistic.plots import OPTIMIZER_COLORS, OPTIMIZER_SHORT
 #: Most frames one figure carries (longer runs keep every k-th step, plus the first, the last
 #: and the page's step): about 0.5 MB of figure at the default grid.
 MAX_FRAMES = 201
-#: Grid points a side of the probability map in each frame (the boundary is a contour of it).
+#: Grid points a side of the logit map the lines are traced on (with hand-made features).
 MAP_RESOLUTION = 40
 ARROW_COLOR = "#ffeb3b"
 #: Slider and Play: jump straight to a frame (no tweening: contours cannot tween anyway).
-_JUMP = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
+#: Only lines and markers move, so no frame needs a full redraw (``redraw: False`` is the fast path).
+_JUMP = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
 
 
 class ScrubFigure(go.Figure):
@@ -76,12 +79,12 @@ def frame_steps(num_steps: int, step: int, max_frames: int = MAX_FRAMES) -> np.n
     return np.array(sorted(kept))
 
 
-def probability_maps(
+def logit_maps(
     run: Trajectory, steps: Sequence[int], bounds: tuple[float, float, float, float], resolution: int = MAP_RESOLUTION
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(y=1|x) over a grid for many states at once: ``xs`` (R,), ``ys`` (R,), maps (S, R, R) float64.
+    """The logit w·φ(x) + b over a grid for many states at once: ``xs`` (R,), ``ys`` (R,), maps (S, R, R).
 
-    One (R², D) @ (D, S) product instead of S separate maps.
+    One (R², D) @ (D, S) product instead of S separate maps; row i of a map is x₂ = ys[i].
     """
     xs, ys, points = data2d.grid(bounds, resolution)
     Phi = features.expand(torch.from_numpy(points).double(), run.feature_names)  # (R², D)
@@ -89,16 +92,54 @@ def probability_maps(
     W = torch.from_numpy(np.asarray(run.w, dtype=np.float64)[idx])  # (S, D)
     B = torch.from_numpy(np.asarray(run.b, dtype=np.float64)[idx])  # (S,)
     with torch.no_grad():
-        prob = torch.sigmoid(Phi @ W.T + B)  # (R², S)
-    return xs, ys, prob.T.reshape(len(idx), resolution, resolution).numpy()
+        logits = Phi @ W.T + B  # (R², S)
+    return xs.astype(np.float64), ys.astype(np.float64), logits.T.reshape(len(idx), resolution, resolution).numpy()
 
 
-def percent(prob: np.ndarray) -> np.ndarray:
-    """Probabilities as whole percents (uint8): a frame's map is 1.6 kB instead of 12.8 kB of float64.
+def level_lines(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``Z`` (R, R; row i at ys[i]) crosses ``level``: marching squares, as line segments.
 
-    The boundary (P = 50 %) moves by at most half a percent of P, far less than a grid cell.
+    Returns ``x``, ``y`` (float32) listing each segment's two ends followed by NaN (a
+    gap for plotly). Crossings are linear interpolations along cell edges, so a
+    linear field (a model without hand-made features) gives its exact straight line.
     """
-    return np.clip(np.round(np.asarray(prob) * 100.0), 0, 100).astype(np.uint8)
+    A = np.asarray(Z, dtype=np.float64) - level
+    above = A > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        th = A[:, :-1] / (A[:, :-1] - A[:, 1:])  # (R, R-1) along x, between columns j and j+1
+        tv = A[:-1, :] / (A[:-1, :] - A[1:, :])  # (R-1, R) along y, between rows i and i+1
+    hx = xs[:-1][None, :] + th * np.diff(xs)[None, :]
+    hy = np.broadcast_to(ys[:, None], th.shape)
+    vx = np.broadcast_to(xs[None, :], tv.shape)
+    vy = ys[:-1][:, None] + tv * np.diff(ys)[:, None]
+    h = above[:, :-1] != above[:, 1:]
+    v = above[:-1, :] != above[1:, :]
+    # Each cell's four edges in order bottom, right, top, left: (R-1, R-1, 4).
+    cut = np.stack([h[:-1], v[:, 1:], h[1:], v[:, :-1]], axis=-1)
+    ex = np.stack([hx[:-1], vx[:, 1:], hx[1:], vx[:, :-1]], axis=-1)
+    ey = np.stack([hy[:-1], vy[:, 1:], hy[1:], vy[:, :-1]], axis=-1)
+    order = np.argsort(~cut, axis=-1, kind="stable")  # the cut edges first, in edge order
+    count = cut.sum(-1)
+    px, py = np.take_along_axis(ex, order, -1), np.take_along_axis(ey, order, -1)
+    segments = [np.stack([px[count >= 2][:, :2], py[count >= 2][:, :2]], -1)]  # (S, 2 ends, xy)
+    segments.append(np.stack([px[count == 4][:, 2:], py[count == 4][:, 2:]], -1))  # saddles: a second one
+    seg = np.concatenate(segments)
+    gap = np.full((len(seg), 1, 2), np.nan)
+    flat = np.concatenate([seg, gap], axis=1).reshape(-1, 2).astype(np.float32)
+    return flat[:, 0], flat[:, 1]
+
+
+#: The lines (a) draws: P = 0.5 (the boundary), and P = 0.1 / 0.9 (how sure the model is).
+CONFIDENCE = 0.9
+_LOGIT_CONFIDENCE = float(np.log(CONFIDENCE / (1 - CONFIDENCE)))
+
+
+def boundary_lines(xs: np.ndarray, ys: np.ndarray, logits: np.ndarray) -> tuple[dict, dict]:
+    """The boundary (logit 0) and the P = 0.1 / 0.9 lines of one state's logit map, as plotly x/y."""
+    bx, by = level_lines(xs, ys, logits, 0.0)
+    parts = [level_lines(xs, ys, logits, sign * _LOGIT_CONFIDENCE) for sign in (-1.0, 1.0)]
+    cx, cy = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return {"x": bx, "y": by}, {"x": cx, "y": cy}
 
 
 def _arrow(run: Trajectory, t: int) -> tuple[list[float], list[float]]:
@@ -137,47 +178,40 @@ def scrub_figure(
     """
     T = run.num_steps
     steps = frame_steps(T, step, max_frames)
-    xs, ys, maps = probability_maps(run, steps, data.bounds(), resolution)
-    maps = percent(maps)
+    # Without hand-made features the logit is linear: a 2 × 2 grid gives its exact lines.
+    resolution = resolution if run.feature_names else 2
+    xs, ys, logits = logit_maps(run, steps, data.bounds(), resolution)
 
     fig = ScrubFigure(
         make_subplots(
             rows=1,
             cols=2,
-            horizontal_spacing=0.13,
-            subplot_titles=("(a) the data, P(y=1|x) and the boundary", "(b) the loss landscape L over (w₁, w₂)"),
+            horizontal_spacing=0.17,  # room for (b)'s tick labels and axis title at 1000 px
+            subplot_titles=("(a) data and boundary P(y=1|x) = 0.5", "(b) loss landscape L(w₁, w₂)"),
         )
     )
-    # --- (a): the map (changes per frame), then the points (fixed) -------------------------------------
-    fig.add_trace(
-        go.Contour(
-            x=xs,
-            y=ys,
-            z=maps[0],
-            zmin=0,
-            zmax=100,
-            colorscale=figures.DIVERGING,
-            opacity=0.8,
-            contours={"start": 50, "end": 50, "size": 1, "coloring": "heatmap", "showlines": True},
-            line={"color": "black", "width": 2},
-            showscale=False,
-            name="P(y=1|x)",
-            hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(y=1) %{z} %<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    # --- (a): the points (fixed), then the boundary and the P = 0.1 / 0.9 lines (per frame) -------------
     points = go.Figure()
     figures.add_points(points, data.X_train, data.y_train, data.X_test, data.y_test)
     for trace in points.data:
         trace.marker.size = 6
         fig.add_trace(trace, row=1, col=1)
-    fig.add_trace(  # a legend entry for the contour's black line
-        go.Scatter(x=[None], y=[None], mode="lines", line={"color": "black", "width": 2}, name="boundary P = 0.5"),
+    fig.add_trace(
+        go.Scatter(mode="lines", line={"color": "black", "width": 2.5}, name="boundary P = 0.5", hoverinfo="skip"),
         row=1,
         col=1,
     )
-
+    boundary_index = len(fig.data) - 1
+    fig.add_trace(
+        go.Scatter(
+            mode="lines",
+            line={"color": "#555555", "width": 1.2, "dash": "dash"},
+            name=f"P = {1 - CONFIDENCE:g} and {CONFIDENCE:g}",
+            hoverinfo="skip",
+        ),
+        row=1,
+        col=1,
+    )
     # --- (b): the landscape and the paths (fixed), then the positions and the arrow (per frame) --------
     fig.add_trace(
         go.Contour(
@@ -263,11 +297,15 @@ def scrub_figure(
     arrow_index = len(fig.data) - 1
 
     # --- frames: per step, only what moves (plain dicts: validating 200 Frame objects is slow) ----------
-    moving = [0, *position_index, arrow_index]
+    moving = [boundary_index, boundary_index + 1, *position_index, arrow_index]
     path_list = [np.asarray(p, dtype=np.float64) for p in paths.values()]
     frames = []
     for k, t in enumerate(int(t) for t in steps):
-        frame_data: list[dict] = [{"type": "contour", "z": typed_array(maps[k])}]
+        line, band = boundary_lines(xs, ys, logits[k])
+        frame_data: list[dict] = [
+            {"type": "scatter", "x": typed_array(line["x"]), "y": typed_array(line["y"])},
+            {"type": "scatter", "x": typed_array(band["x"]), "y": typed_array(band["y"])},
+        ]
         for path in path_list:
             s = min(t, len(path) - 1)
             frame_data.append({"type": "scatter", "x": [float(path[s, 0])], "y": [float(path[s, 1])]})
@@ -283,7 +321,7 @@ def scrub_figure(
         sliders=[
             {
                 "steps": [{"label": "0"}],  # the real steps are added by ScrubFigure.to_dict
-                "currentvalue": {"prefix": "Step ", "font": {"size": 13}, "xanchor": "left"},
+                "currentvalue": {"prefix": "Step ", "font": {"size": 13, "color": "#31333f"}, "xanchor": "left"},
                 "font": {"color": "rgba(0,0,0,0)"},  # no tick labels: 200 of them would overlap
                 "tickcolor": "rgba(0,0,0,0)",
                 "ticklen": 0,
@@ -293,7 +331,7 @@ def scrub_figure(
                 "xanchor": "left",
                 "y": 0.0,
                 "yanchor": "top",
-                "pad": {"t": 50, "b": 0},
+                "pad": {"t": 70, "b": 0},
             }
         ],
         updatemenus=[
@@ -305,14 +343,14 @@ def scrub_figure(
                 "y": 0.0,
                 "xanchor": "left",
                 "yanchor": "top",
-                "pad": {"t": 85, "r": 0},
+                "pad": {"t": 100, "r": 0},
                 "buttons": [
                     {
                         "label": "▶ Play",
                         "method": "animate",
                         "args": [
                             None,
-                            {**_JUMP, "mode": "next", "frame": {"duration": 80, "redraw": True}, "fromcurrent": True},
+                            {**_JUMP, "mode": "next", "frame": {"duration": 60, "redraw": False}, "fromcurrent": True},
                         ],
                     },
                     {"label": "Pause", "method": "animate", "args": [[None], _JUMP]},
@@ -321,17 +359,21 @@ def scrub_figure(
         ],
         meta={
             "frame_steps": [int(t) for t in steps],
-            "traces": {"map": 0, "landscape": landscape_index, "positions": position_index, "arrow": arrow_index},
+            "traces": {
+                "boundary": boundary_index,
+                "landscape": landscape_index,
+                "positions": position_index,
+                "arrow": arrow_index,
+            },
             "bounds": list(data.bounds()),
             "resolution": resolution,
         },
     )
     figures.layout(fig, "Scrub the run in your browser: drag the step slider or press Play", height=height)
-    fig.update_layout(margin={"t": 80, "r": 20, "b": fig.layout.margin.b + 110})
-    fig.update_xaxes(title_text="x₁", range=[float(xs[0]), float(xs[-1])], constrain="domain", row=1, col=1)
-    fig.update_yaxes(
-        title_text="x₂", range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain", row=1, col=1
-    )
+    fig.update_layout(margin={"t": 80, "r": 20, "b": fig.layout.margin.b + 70})
+    x0, x1, y0, y1 = data.bounds()
+    fig.update_xaxes(title_text="x₁", range=[x0, x1], constrain="domain", row=1, col=1)
+    fig.update_yaxes(title_text="x₂", range=[y0, y1], scaleanchor="x", constrain="domain", row=1, col=1)
     fig.update_xaxes(title_text="w₁ (weight of x₁)", row=1, col=2)
     fig.update_yaxes(title_text="w₂ (weight of x₂)", row=1, col=2)
     return move_to_step(fig, run, land, paths, step=step)
@@ -349,8 +391,10 @@ def move_to_step(
     meta = fig.layout.meta
     traces, steps = meta["traces"], meta["frame_steps"]
     step = int(min(max(step, 0), run.num_steps))
-    _, _, prob = probability_maps(run, [step], tuple(meta["bounds"]), int(meta["resolution"]))
-    fig.data[traces["map"]].z = percent(prob[0])
+    xs, ys, logits = logit_maps(run, [step], tuple(meta["bounds"]), int(meta["resolution"]))
+    line, band = boundary_lines(xs, ys, logits[0])
+    fig.data[traces["boundary"]].update(x=line["x"], y=line["y"])
+    fig.data[traces["boundary"] + 1].update(x=band["x"], y=band["y"])
     for index, path in zip(traces["positions"], paths.values(), strict=True):
         s = min(step, len(path) - 1)
         fig.data[index].update(x=[float(path[s, 0])], y=[float(path[s, 1])])
