@@ -121,6 +121,8 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
     ),
     "regularization": (
         Step("click", "Train & compare", heavy=True),
+        Step("set", "View", "Activations"),
+        Step("set", "View", "Dropout"),
         Step("set", "Drop probability p"),
     ),
     "augmentation": (

@@ -48,6 +48,7 @@ WIDGET_KINDS = {
 }
 FINISHED_OK = ForwardMsg.FINISHED_SUCCESSFULLY
 FINISHED_EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
+FINISHED_FRAGMENT = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 
 
 class ProtocolError(RuntimeError):
@@ -105,6 +106,8 @@ class Student:
         self._reader: asyncio.Task | None = None
         self._done: asyncio.Queue = asyncio.Queue()
         self._file_urls: dict[str, Any] = {}
+        self._auto: dict[str, tuple[float, asyncio.Task]] = {}  # fragment id -> (interval, its rerun timer)
+        self.auto_reruns = 0  # fragment reruns sent on the server's auto_rerun request (st.fragment(run_every))
         self.closed_reason = ""
 
     # --- connection ---------------------------------------------------------------
@@ -159,6 +162,7 @@ class Student:
         return result
 
     async def close(self) -> None:
+        self._stop_auto()
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
@@ -211,13 +215,39 @@ class Student:
         elif kind == "script_finished":
             if msg.script_finished == FINISHED_OK:
                 self.finished = self.current
-            self._done.put_nowait(msg.script_finished)
+            if msg.script_finished != FINISHED_FRAGMENT:  # a fragment's own run ends no rerun we wait for
+                self._done.put_nowait(msg.script_finished)
+        elif kind == "auto_rerun":  # st.fragment(run_every=…): the browser reruns the fragment on a timer
+            fid, interval = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
+            if fid and interval > 0 and self._auto.get(fid, (None,))[0] != interval:
+                self._stop_auto([fid])
+                self._auto[fid] = (interval, asyncio.get_running_loop().create_task(self._auto_rerun(fid, interval)))
+        elif kind == "stop_auto_rerun":
+            self._stop_auto(list(msg.stop_auto_rerun.fragment_ids))
         elif kind == "page_info_changed":  # the app wrote st.query_params: the address bar changes
             self.query_string = msg.page_info_changed.query_string
         elif kind == "file_urls_response":
             self._file_urls[msg.file_urls_response.response_id] = msg.file_urls_response
         elif kind == "page_not_found":
             self._done.put_nowait("page not found")
+
+    async def _auto_rerun(self, fragment_id: str, interval: float) -> None:
+        while not self.closed_reason:
+            await asyncio.sleep(interval)
+            msg = BackMsg()
+            cs = self._client_state(page_hash=self.page_hash)
+            cs.fragment_id, cs.is_auto_rerun = fragment_id, True
+            msg.rerun_script.CopyFrom(cs)
+            try:
+                await self._ws.send(msg.SerializeToString())
+            except Exception:
+                return
+            self.auto_reruns += 1
+
+    def _stop_auto(self, fragment_ids: list[str] | None = None) -> None:
+        for fid in list(self._auto) if fragment_ids is None else fragment_ids:
+            if fid in self._auto:
+                self._auto.pop(fid)[1].cancel()
 
     # --- what the page shows ------------------------------------------------------
     def widgets(self) -> list[Widget]:
@@ -270,6 +300,7 @@ class Student:
         if self._ws is None:
             await self.connect()
         self.page_name = page
+        self._stop_auto()  # the browser drops the old page's fragment timers
         self.states.clear()  # another page: its widgets are new
         self.query_string = ""
         msg = BackMsg()
@@ -284,11 +315,8 @@ class Student:
 
     async def click(self, label: str, *, heavy: bool = True) -> Interaction:
         w = self.widget(label, "button")
-        self.states[w.id] = WidgetState(id=w.id, trigger_value=True)
-        try:
-            return await self._rerun(f"click {label}", heavy)
-        finally:
-            self.states.pop(w.id, None)  # a trigger is true for one run only
+        self.states[w.id] = WidgetState(id=w.id, trigger_value=True)  # sent once, then dropped (_rerun)
+        return await self._rerun(f"click {label}", heavy)
 
     async def upload(self, label: str, name: str, data: bytes, mime: str = "image/jpeg") -> Interaction:
         """Upload ``data`` into the file uploader labelled ``label``; the rerun it causes is timed too."""
@@ -345,6 +373,8 @@ class Student:
             self.states.pop(stale)
         msg = BackMsg()
         msg.rerun_script.CopyFrom(self._client_state(page_hash=self.page_hash, page_name=""))
+        for wid in [k for k, v in self.states.items() if v.WhichOneof("value") == "trigger_value"]:
+            del self.states[wid]  # a trigger is true for one run only (not resent by a fragment timer)
         return await self._roundtrip(action, msg, heavy)
 
     async def _roundtrip(self, action: str, msg: BackMsg, heavy: bool) -> Interaction:
