@@ -98,12 +98,58 @@ def _step_frame_parts(steps: Steps, index: int, ring: list[dict]) -> tuple[list[
     return [products, out_trace], shapes
 
 
+def _step_frame(steps: Steps, index: int, ring: list[dict], name: str) -> dict:
+    """Frame ``index`` as a plain dict: only what changes (products, output so far, outlines, title)."""
+    step = steps.steps[index]
+    out = [[None] * steps.output.shape[1] for _ in range(steps.output.shape[0])]
+    for s in steps.steps[: index + 1]:
+        out[s.row][s.col] = s.total
+    products = [[round(float(v), 6) for v in row] for row in step.products]
+    return {
+        "name": name,
+        "traces": [2, 3],
+        "data": [
+            {"type": "heatmap", "z": products, "text": [[_fmt(v) for v in row] for row in products]},
+            {"type": "heatmap", "z": out, "text": [["" if v is None else _fmt(v) for v in row] for row in out]},
+        ],
+        "layout": {
+            "shapes": _rects(step.rows, step.cols, _axes(1, 1)) + _rects([step.row], [step.col], _axes(2, 2)) + ring,
+            "title": {"text": _step_title(steps, index)},
+        },
+    }
+
+
+class FramedFigure(go.Figure):
+    """A ``go.Figure`` whose animation frames stay plain dicts.
+
+    Plotly validates every frame it holds as objects: 81 frames of the
+    stepper cost seconds on a busy 2-core machine. These frames are built
+    here from known-good values, so they skip that and are added when the
+    figure is serialised (``st.plotly_chart`` and ``plotly.io`` call
+    :meth:`to_dict`).
+    """
+
+    _raw_frames: list[dict] | None = None
+    _raw_layout: dict | None = None
+
+    def set_raw(self, frames: list[dict], layout_extra: dict) -> FramedFigure:
+        """Attach the frames and extra layout entries (e.g. the animation's buttons and slider)."""
+        self._raw_frames, self._raw_layout = frames, layout_extra
+        return self
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out["frames"] = self._raw_frames or []
+        out["layout"].update(self._raw_layout or {})
+        return out
+
+
 def _font(n: int) -> int:
     """Cell-label size that fits an n×n grid in a ~300 px panel."""
     return 14 if n <= 7 else 11 if n <= 9 else 9
 
 
-def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one output cell at a time") -> go.Figure:
+def stepper_figure(steps: Steps, index: int) -> FramedFigure:
     """Four panels: the (padded) input with the patch outlined, the kernel, patch ⊙ kernel, the output so far.
 
     Every output cell is also a plotly frame: ▶ Play slides the kernel cell by
@@ -124,6 +170,7 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
             "patch ⊙ kernel (products)",
             "output so far",
         ),
+        figure=FramedFigure(),
     )
     ring = []
     if p:  # the padding ring, dashed
@@ -158,16 +205,8 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
 
     frames, slider_steps = [], []
     for i in range(len(steps.steps)):
-        traces, frame_shapes = _step_frame_parts(steps, i, ring)
         name = str(i + 1)
-        frames.append(
-            go.Frame(
-                name=name,
-                data=traces,
-                traces=[2, 3],
-                layout={"shapes": frame_shapes, "title": {"text": _step_title(steps, i)}},
-            )
-        )
+        frames.append(_step_frame(steps, i, ring, name))
         slider_steps.append(
             {
                 "label": name,
@@ -175,8 +214,9 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
                 "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}],
             }
         )
-    fig.frames = frames
-    fig.update_layout(
+    fig.update_layout(margin={"b": 110})
+    # Buttons and slider go in raw too: 81 validated slider steps would cost as much as the frames.
+    controls = dict(
         updatemenus=[
             {
                 "type": "buttons",
@@ -219,9 +259,8 @@ def stepper_figure(steps: Steps, index: int, title: str = "Convolution, one outp
                 "steps": slider_steps,
             }
         ],
-        margin={"b": 110},
     )
-    return fig
+    return fig.set_raw(frames, controls)
 
 
 def kernel_figure(K: np.ndarray, title: str = "Kernel weights") -> go.Figure:

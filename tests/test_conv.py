@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
+import plotly.graph_objects
+import plotly.io
 import pytest
 import torch
 import torch.nn.functional as F
@@ -341,13 +344,19 @@ def test_stepper_shows_the_kernel_whole_cells_and_plays_client_side():
     for axis in [a for a in fig.layout if a.startswith(("xaxis", "yaxis"))]:
         assert fig.layout[axis].dtick == 1, axis  # whole cells: no 0.5 ticks
     # One frame per output cell; each frame's output panel holds exactly the cells filled so far.
-    assert len(fig.frames) == len(steps.steps) == 25
-    for n, frame in enumerate(fig.frames):
-        out = np.asarray(frame.data[1].z, dtype=float)
+    spec = json.loads(plotly.io.to_json(fig, validate=False))  # what the browser gets
+    assert len(spec["frames"]) == len(steps.steps) == 25
+    for n, frame in enumerate(spec["frames"]):
+        out = np.asarray(frame["data"][1]["z"], dtype=float)  # null (not yet filled) → nan
         assert np.isfinite(out).sum() == n + 1
-        assert frame.data[1].z[steps.steps[n].row][steps.steps[n].col] == steps.steps[n].total
-    assert fig.layout.sliders[0].active == 4
-    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
+        step = steps.steps[n]
+        assert frame["data"][1]["z"][step.row][step.col] == step.total
+        assert_close(torch.tensor(frame["data"][0]["z"]), step.products, atol=1e-6, rtol=0)
+        assert frame["traces"] == [2, 3] and f"out[{step.row}, {step.col}]" in frame["layout"]["title"]["text"]
+    assert spec["layout"]["sliders"][0]["active"] == 4 and len(spec["layout"]["sliders"][0]["steps"]) == 25
+    assert [b["label"] for b in spec["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "❚❚ Pause"]
+    # The frames replace every trace/shape they name with a valid plotly figure.
+    plotly.graph_objects.Figure(spec)
 
 
 def test_map_pictures_choose_the_scale_per_map_and_pixelated_never_blends():
