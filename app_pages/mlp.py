@@ -383,10 +383,11 @@ def live_panel() -> None:
     global playing
     c_epoch, c_numbers = st.columns([1, 5], vertical_alignment="center")
     epoch_ph, numbers = c_epoch.empty(), c_numbers.empty()
-    col_net, col_out = st.columns([1.3, 1])
-    slots = {"epoch": epoch_ph, "numbers": numbers, "net": col_net.empty(), "out": col_out.empty()}
-    slots["curves"] = col_out.empty()
-    extra = col_net.container()
+    # The network gets the full width (square tiles stay visible at 1000 px), output and curves share a row below.
+    slots = {"epoch": epoch_ph, "numbers": numbers, "net": st.empty()}
+    extra = st.container()
+    col_out, col_curves = st.columns(2)
+    slots |= {"out": col_out.empty(), "curves": col_curves.empty()}
     if playing and trainer.history.status != "diverged":
         limit = float(st.session_state.get(PLAY_LIMIT_KEY, PLAY_LIMIT_S))
         until = st.session_state.get(UNTIL_KEY)

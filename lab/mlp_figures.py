@@ -78,7 +78,7 @@ def network_figure(
     layer_labels: Sequence[str] = (),
     thumbnails: Sequence[Sequence[np.ndarray]] | None = None,
     title: str = "The network",
-    width: int = 640,
+    width: int = 820,
 ) -> go.Figure:
     """Draw an MLP: ``weights[l]`` (out, in) and ``biases[l]`` (out,) per linear layer.
 
@@ -163,7 +163,7 @@ def network_figure(
     fig.update_xaxes(range=[0, W], tickvals=col_x, ticktext=labels, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[H, 0], visible=False, showgrid=False, scaleanchor="x", constrain="domain")
     fig.update_layout(plot_bgcolor="white", clickmode="event+select", dragmode=False)
-    return layout(fig, title, height=int(H * 0.95) + 110)
+    return layout(fig, title, height=int(H * 0.72) + 90)  # about the picture at 1000–1400 px wide
 
 
 def _node_name(c: int, j: int, input_labels: Sequence[str]) -> str:
@@ -309,7 +309,7 @@ def binary_map(
             zmax=1.0,
             colorscale=PLOTLY_DIVERGING,
             opacity=0.75,
-            colorbar={"title": {"text": "P(y=1)"}, "len": 0.8, "thickness": 12},
+            showscale=False,  # as Playground: the colours are the points' (blue class 0, orange class 1)
             customdata=prob,
             hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(y=1) %{customdata:.3f}<extra></extra>",
             name="P(y = 1 | x)",

@@ -125,7 +125,7 @@ def network_picture(
     weights: Sequence[np.ndarray],
     maps: Sequence[np.ndarray],
     *,
-    width: int = 640,
+    width: int = 820,
     max_height: int = 440,
 ) -> NetworkPicture:
     """Draw an MLP Playground-style: ``weights[l]`` (out, in); ``maps[c]`` (units, H, W) RGB-ready images.
@@ -376,5 +376,7 @@ def frame(trainer, *, show_test: bool = True, resolution: int = 32) -> Frame:
         y_test=data.y_test if show_test else None,
     )
     h = trainer.history.metrics
-    curves = curves_picture({"train loss": h.get("loss", []), "test loss": h.get("test_loss", [])})
+    curves = curves_picture(
+        {"train loss": h.get("loss", []), "test loss": h.get("test_loss", [])}, width=400, height=300
+    )
     return Frame(data_uri(picture.image, "JPEG"), data_uri(out, "JPEG"), data_uri(curves, "JPEG"))
