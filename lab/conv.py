@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lab.device import large_work
 from lab.params import Param
 
 #: Luminance weights (ITU-R 601-2, as ``torchvision.transforms.functional.rgb_to_grayscale``).
@@ -463,6 +464,7 @@ def _centre_pad(extra: int) -> tuple[int, int, int, int]:
     return (a, extra - a, a, extra - a)
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def apply(X: torch.Tensor, cfg: ConvConfig, *, device: str = "cpu") -> ConvResult:
     """Convolve the image ``X (1, 3, H, W)`` as ``cfg`` says; raises ConvGeometryError / ValueError."""
     weight, groups, names = build_weight(cfg)

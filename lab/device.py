@@ -11,13 +11,14 @@ imports torch and gives the authoritative answer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 DEVICE_CHOICES: tuple[DeviceChoice, ...] = ("auto", "cpu", "cuda")
@@ -285,30 +286,55 @@ def threads_for(work: Literal["small", "large"] = "large") -> int:
         return _threads(work, _granted)
 
 
+_local = threading.local()  # .depth: compute() blocks open in this thread
+
+
 @contextlib.contextmanager
 def compute(work: Literal["small", "large"] = "large", enabled: bool = True) -> Iterator[int]:
     """Run the block's torch CPU ops on the policy's thread count; yields it; restores ``BASE_THREADS``.
 
     ``work="small"``: tiny models, one thread. ``work="large"``: GoogLeNet, a 12-MP
     convolution, an image preview — all free cores (see the section comment).
-    ``enabled=False`` (a GPU run) changes nothing and yields the current count.
+    ``enabled=False`` (a GPU run), or a block inside another block of the same thread
+    (a hot path calling another), changes nothing and yields the current count.
     """
     import torch
 
     global _granted
-    if not enabled:
-        yield torch.get_num_threads()
+    depth = getattr(_local, "depth", 0)
+    if not enabled or depth:
+        _local.depth = depth + 1
+        try:
+            yield torch.get_num_threads()
+        finally:
+            _local.depth = depth
         return
     with _busy_lock:  # decide and book atomically, so two blocks starting together don't both take every core
         n = _threads(work, _granted)
         _granted += n
     torch.set_num_threads(n)
+    _local.depth = 1
     try:
         yield n
     finally:
+        _local.depth = 0
         with _busy_lock:
             _granted -= n
         torch.set_num_threads(BASE_THREADS)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def large_work(fn: F) -> F:
+    """Decorator: run ``fn`` inside ``compute("large")`` (a hot path: GoogLeNet, 12-MP convolutions…)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with compute("large"):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def single_thread(enabled: bool = True) -> contextlib.AbstractContextManager[int]:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.device import large_work
 from lab.inception import IMAGENET_MEAN, IMAGENET_STD, Capture, run_network
 from lab.params import Param
 from lab.training import History, Progress, run_steps
@@ -98,6 +99,7 @@ def to_uint8(X: torch.Tensor) -> np.ndarray:
     return (pixels.cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def visualise_channel(
     model: nn.Module,
     config: FeatureVisConfig,

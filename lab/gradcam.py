@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lab.device import large_work
 from lab.inception import Capture, run_network
 
 DEFAULT_LAYER = "inception5b"  # the usual Grad-CAM target for GoogLeNet (pytorch-grad-cam's choice too)
@@ -48,6 +49,7 @@ def _finish(A: torch.Tensor, grads: torch.Tensor, size: tuple[int, int]) -> tupl
     return coarse.detach().cpu().numpy(), cam.detach().cpu().numpy(), alpha.detach().cpu().numpy()
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def grad_cam(
     model: nn.Module,
     X: torch.Tensor,

@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from lab.device import large_work
 from lab.figures import colorize
 from lab.inception import (
     BLOCKS,
@@ -138,6 +139,7 @@ def _offset(model: nn.Module, layer: str, branch: str) -> int:
     raise ValueError(branch)
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def inspect(
     model: nn.Module,
     X: torch.Tensor,
@@ -209,6 +211,7 @@ class KnockOut:
     kl: float  # KL(before ‖ after) over the 1000 classes, in nats
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def knock_out(
     model: nn.Module, X: torch.Tensor, names: list[str], block: str, branch: str, *, device: str = "cpu"
 ) -> KnockOut:
@@ -223,6 +226,7 @@ def knock_out(
     return KnockOut(block, branch, top_k(logits, names), top_k(ko, names), float(p[i]), float(q[i]), kl)
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def knock_out_all(model: nn.Module, X: torch.Tensor, *, device: str = "cpu") -> dict[str, np.ndarray]:
     """For every block, the top-1 class's probability with each branch zeroed: block → (4,) (36 forwards)."""
     out: dict[str, np.ndarray] = {}

@@ -189,3 +189,19 @@ def test_first_heavy_import_is_safe_from_many_threads_at_once():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ERRORS []" in out.stdout, out.stdout[-2000:]
+
+
+def test_a_hot_path_inside_another_keeps_the_outer_setting(quiet_machine):
+    """``large_work`` functions call each other (Grad-CAM runs the capture): the inner block changes nothing."""
+    device = quiet_machine
+    seen = []
+
+    @device.large_work
+    def inner() -> None:
+        seen.append(torch.get_num_threads())
+
+    with device.compute("large") as n:
+        inner()
+        seen.append(torch.get_num_threads())
+    assert seen == [n, n] and n == device.cpu_cores()
+    assert torch.get_num_threads() == device.BASE_THREADS

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lab import data2d, features
+from lab.device import large_work
 from lab.logistic.model import bce_from_logits, predict_proba
 
 
@@ -44,6 +45,7 @@ class Landscape:
         return float(self.w1s[j]), float(self.w2s[i])
 
 
+@large_work  # a hot path: the compute policy picks its threads (lab.device)
 def loss_landscape(
     X: torch.Tensor | np.ndarray,
     y: torch.Tensor | np.ndarray,
