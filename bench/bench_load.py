@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.load_client import Interaction, ProtocolError, Student, Widget  # noqa: E402
+from bench.load_client import run as run_async  # noqa: E402
 
 SWEEP = (1, 5, 10, 20, 30)
 LABS = ("logistic-regression", "mlp", "convolution", "regularization", "augmentation", "inception")
@@ -476,12 +477,12 @@ def sweep(ns: tuple[int, ...], *, quick: bool = False, url: str | None = None, p
         return out
 
     if url:
-        return {"server": url, **asyncio.run(go(url, lambda: pids or [], False))}
+        return {"server": url, **run_async(go(url, lambda: pids or [], False))}
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     with single_server(public=public) as (server_url, server_pids):
         return {
             "server": "one streamlit process (started here)",
-            **asyncio.run(go(server_url, lambda: server_pids, True)),
+            **run_async(go(server_url, lambda: server_pids, True)),
         }
 
 
@@ -499,7 +500,7 @@ def through_balancer(replica_counts: tuple[int, ...], n: int, *, budget_s: float
                         await _warm_up(r.url, LABS, SCENARIOS, c.replica_pids)
                     return await run_class(c.url, n, c.replica_pids, budget_s=budget_s)
 
-                out[f"{k}_replicas"] = asyncio.run(go())
+                out[f"{k}_replicas"] = run_async(go())
         except LaunchError as err:
             return {"skipped": str(err)}
         print(f"[load] balancer, {k} replicas: {json.dumps(_headline(out[f'{k}_replicas']))}", file=sys.stderr)

@@ -19,6 +19,7 @@ Uses ``websockets`` and ``requests`` (both dependencies of streamlit itself).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import time
 import uuid
@@ -423,6 +424,17 @@ class Student:
             if r.status_code != 200 or not r.content:
                 return len(urls), f"media {r.status_code} for {url[:40]}"
         return len(urls), ""
+
+
+def run(coro: Any) -> Any:
+    """``asyncio.run(coro)``, also from a thread whose event loop is already running
+    (pytest after Playwright's sync API has started one): then in a fresh thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _state_for(w: Widget, value: Any) -> WidgetState:

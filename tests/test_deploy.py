@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.load_client import Student
+from bench.load_client import Student, run
 from deploy import replicas
 from deploy.replicas import LaunchError
 
@@ -163,7 +163,7 @@ def test_sessions_stay_on_one_replica_across_many_reruns(two_replicas):
             for s in students:
                 await s.close()
 
-    asyncio.run(go())
+    run(go())
 
 
 def test_upload_then_rerun_through_the_balancer(two_replicas):
@@ -189,7 +189,7 @@ def test_upload_then_rerun_through_the_balancer(two_replicas):
         finally:
             await s.close()
 
-    asyncio.run(go())
+    run(go())
 
 
 def test_killing_one_replica_leaves_the_other_sessions_alone(two_replicas):
@@ -230,7 +230,7 @@ def test_killing_one_replica_leaves_the_other_sessions_alone(two_replicas):
             for s in students:
                 await s.close()
 
-    asyncio.run(go())
+    run(go())
 
 
 def test_browser_over_limit_upload_gets_a_clear_message(two_replicas, browser, tmp_path):

@@ -9,13 +9,12 @@ from ``/media``, the upload reached the page) and never asserts a timing.
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import pytest
 
 from bench import bench_load
-from bench.load_client import ProtocolError, Student, _state_for
+from bench.load_client import ProtocolError, Student, _state_for, run
 from tests.browser import fresh_server
 
 
@@ -62,7 +61,7 @@ def test_protocol_sets_widgets_and_uploads_like_the_browser(server_url):
         finally:
             await s.close()
 
-    asyncio.run(go())
+    run(go())
 
 
 def test_select_values_are_checked_against_the_options():
