@@ -1,9 +1,24 @@
 """Browser e2e for the GoogLeNet page: upload a photo → top-5 (or the untrained notice) and feature maps;
-then run a short feature visualisation and see it finish."""
+a short feature visualisation; layout at 1000 and 1400 px; a click in the overview selects a layer;
+real-size weights upload."""
 
 from __future__ import annotations
 
+import io
+
+import pytest
+
 from tests.browser import assert_no_exception, open_page, screenshot, wait_for_script, write_photo
+
+TAB_NAMES = (
+    "Overview",
+    "On your image",
+    "Inside a block",
+    "Architecture",
+    "Paper vs torchvision",
+    "Grad-CAM & knock-out",
+    "Feature visualisation",
+)
 
 
 def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_path):
@@ -16,10 +31,11 @@ def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_p
     page.wait_for_timeout(500)
     wait_for_script(page)
     assert_no_exception(page)
+    page.get_by_role("tab", name="On your image").click()
     body = page.inner_text("body")
     assert "my_photo.jpg" in body and "800×600" in body
     assert "Top-5 predictions" in body
-    assert "Untrained network" in body or "Weights:" in body
+    assert "Untrained network" in body or "Weights:" in body or "weights" in body
     assert "Strongest channels of inception4c" in body
     assert page.locator('[data-testid="stImage"] img').count() >= 16 + 3  # 16 maps + preprocessing stages
     screenshot(page, "inception-upload")
@@ -34,3 +50,117 @@ def test_feature_visualisation_runs_to_the_end(page, streamlit_server):
     body = page.inner_text("body")
     assert "inception3a channel 0 (finished, 10 steps)" in body
     screenshot(page, "inception-featurevis")
+
+
+def _overview_index(target: str) -> int:
+    """Which clickable point of the overview selects ``target`` (the order lab.inception_overview draws)."""
+    from lab.inception import BLOCKS, BRANCHES
+    from lab.inception_overview import PER_LAYER, STAGES
+
+    targets = []
+    for stage in STAGES:
+        if stage in BLOCKS:
+            targets += [f"{stage}.{b}" for b in BRANCHES]
+        elif stage in ("input", "avgpool", "fc"):
+            targets.append(stage)
+        else:
+            targets += [stage] * PER_LAYER
+    return targets.index(target)
+
+
+def _selectbox_text(page, label: str) -> str:
+    """A selectbox's label and the value it displays (the value is not in innerText)."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    return box.evaluate(
+        "e => { const i = e.querySelector('input'); return [e.textContent, i ? i.value : '',"
+        " i ? (i.getAttribute('aria-label') || '') : ''].join(' | '); }"
+    )
+
+
+def test_clicking_a_layer_in_the_overview_selects_it(page, streamlit_server):
+    open_page(page, streamlit_server, "inception")
+    assert_no_exception(page)
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="stage by stage").first
+    chart.scroll_into_view_if_needed()
+    points = chart.locator(".scatterlayer .points path")
+    assert points.count() == 60
+    points.nth(_overview_index("inception4a.branch3")).click(force=True)
+    wait_for_script(page)
+    assert_no_exception(page)
+    assert "Selected: inception4a.branch3" in page.inner_text("body")
+    page.get_by_role("tab", name="On your image").click()
+    page.wait_for_timeout(300)
+    assert "Strongest channels of inception4a.branch3" in page.inner_text("body")
+    # the overlay picker shows this selection's channel, the same one the overlay's caption names
+    shown = _selectbox_text(page, "Map to overlay")
+    captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
+    overlay = next(c for c in captions if "over the 224×224 crop" in c).split(" over")[0]
+    assert f"{overlay} [" in shown, (shown, overlay)
+    page.get_by_role("tab", name="Grad-CAM & knock-out").click()
+    page.wait_for_timeout(300)
+    assert "4a" in _selectbox_text(page, "Knock-out block").removeprefix("Knock-out block")
+    assert "branch3" in _selectbox_text(page, "Knock-out branch").removeprefix("Knock-out branch")
+    screenshot(page, "inception-overview-click")
+
+
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, width):
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        open_page(page, streamlit_server, "inception")
+        for name in TAB_NAMES:
+            page.get_by_role("tab", name=name).click()
+            wait_for_script(page)
+            assert_no_exception(page)
+            main = page.evaluate(
+                "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                " return [m.scrollWidth, m.clientWidth]; }"
+            )
+            assert main[0] <= main[1], f"horizontal overflow at {width} px on {name}: {main}"
+            bar = page.locator('[data-baseweb="tab-list"]').first.bounding_box()
+            for other in TAB_NAMES:
+                tab = page.get_by_role("tab", name=other).bounding_box()
+                assert tab["x"] >= bar["x"] - 1 and tab["x"] + tab["width"] <= bar["x"] + bar["width"] + 1, other
+            for button in page.locator('[data-testid="stMain"] button:visible').all():
+                clipped = button.evaluate("b => b.scrollWidth > b.clientWidth + 1")
+                assert not clipped, f"clipped button at {width} px: {button.inner_text()!r}"
+            if name == "Paper vs torchvision":  # the paper's tables need no horizontal scrolling
+                for frame in page.locator('[data-testid="stDataFrame"]:visible').all():
+                    sizes = frame.evaluate(
+                        "f => { const s = f.querySelector('.dvn-scroller'); return s ? [s.scrollWidth, s.clientWidth]"
+                        " : [0, 0]; }"
+                    )
+                    assert sizes[0] <= sizes[1] + 1, f"paper table scrolls sideways at {width} px: {sizes}"
+            page.set_viewport_size({"width": width, "height": 3200})
+            page.wait_for_timeout(400)
+            screenshot(page, f"inception-{width}-{name.split()[0].lower()}")
+            page.set_viewport_size({"width": width, "height": 1000})
+    finally:
+        context.close()
+
+
+def test_real_size_weights_upload_is_accepted_and_described(page, streamlit_server, tmp_path):
+    """A 25 MB .pth (GoogLeNet without aux heads, fp32) used to get a red "!" at the 20 MB cap."""
+    import torch
+
+    from lab import inception as I
+
+    state = I.build_googlenet(seed=3).state_dict()
+    path = tmp_path / "googlenet-mine.pth"
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    path.write_bytes(buf.getvalue())
+    assert path.stat().st_size > 20 * 2**20
+    open_page(page, streamlit_server, "inception")
+    page.get_by_text("Weights: ImageNet or untrained?").click()
+    assert "Limit: 64 MB" in page.inner_text("body")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"][accept*=".pth"]').set_input_files(str(path))
+    page.wait_for_timeout(1000)
+    wait_for_script(page, timeout=300_000)
+    assert_no_exception(page)
+    body = page.inner_text("body")
+    assert "Custom weights, loaded" in body and "Verified ImageNet weights" not in body
+    assert "these weights look untrained" in body.lower()  # He-initialised random weights: near-uniform
+    screenshot(page, "inception-weights-upload")
