@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Address space a worker may add to its own start-up size (bytes).
 MEMORY_BUDGET = 400 * 1024 * 1024
 #: CPU seconds one decode may use before the kernel stops the worker.
-CPU_SECONDS = 10
+CPU_SECONDS = 5
 #: Wall-clock seconds the server waits for one decode (the machine may be busy).
 TIMEOUT = 30.0
 #: Workers (= decodes at the same time); further uploads wait for a free one.

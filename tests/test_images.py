@@ -278,3 +278,16 @@ def test_a_worker_that_runs_out_of_memory_does_not_take_the_server_down(monkeypa
     monkeypatch.undo()
     safe_decode._pool.close()
     assert load_image(files["rgba.png"].read_bytes(), "ok.png").size == (451, 300)
+
+
+def test_concurrent_uploads_share_a_bounded_pool_of_workers(files):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lab import safe_decode
+
+    safe_decode._pool.close()
+    data = [files[c].read_bytes() for c in ("cmyk.jpg", "rgba.png", "gray16.png", "png_named.jpg")] * 2
+    with ThreadPoolExecutor(6) as pool:
+        sizes = list(pool.map(lambda d: load_image(d, "c").size, data))
+    assert len(sizes) == 8 and all(min(s) >= 16 for s in sizes)
+    assert len(safe_decode._pool._idle) <= safe_decode.MAX_WORKERS  # never more workers than slots
