@@ -17,9 +17,10 @@ not take that process (and every other visitor) down. So uploads are decoded by
 
 Why a persistent worker and not fork-per-decode: forking the server (which has
 torch and many threads loaded) copies a large page table on every upload and
-is unsafe with threads; a worker started once with ``python -c`` costs
-≈ 0.3 s the first time and a few milliseconds of pipe traffic per photo after
-that (``bench/bench_safe_decode.py`` measures both).
+is unsafe with threads (measured on a loaded 2-core box: 0.2 s per decode of
+a small photo). A worker started once with ``python -c`` costs ≈ 1 s the first
+time and ≈ 10 ms of pipe traffic per photo after that; a 12 MP photo decodes
+as fast as in-process (``bench/bench_safe_decode.py`` measures all three).
 
 Where processes or ``resource`` are unavailable (not POSIX), or the worker
 cannot start, the decode runs in this process: the header checks of
