@@ -178,26 +178,21 @@ def _detail_view(config: A.PipelineConfig, result: A.Preview, encoded: list[byte
         format_func=lambda i: "the original" if i == 0 else f"sample #{i}",
         help="See one cell large, with the parameters drawn for it in words.",
     )
-    big, table = st.columns([1, 1.1], gap="medium")
     h, w = result.size
     if pick == 0:
-        big.image(encoded[0], caption=f"the original at the preview size, {w}×{h} px", width="stretch")
-        table.markdown("The input of every sample: the photo resized once to the preview size.")
+        st.image(encoded[0], caption=f"the original at the preview size, {w}×{h} px", width="stretch")
+        st.markdown("The input of every sample: the photo resized once to the preview size.")
         if verdicts:
-            table.markdown(f"GoogLeNet sees **{verdicts[0]}**.")
+            st.markdown(f"GoogLeNet sees **{verdicts[0]}**.")
         return
-    big.image(encoded[pick], caption=f"sample #{pick} · seed {result.seeds[pick - 1]} · {w}×{h} px", width="stretch")
+    st.image(encoded[pick], caption=f"sample #{pick} · seed {result.seeds[pick - 1]} · {w}×{h} px", width="stretch")
     rows = A.detail_rows(config, result.drawn[pick - 1])
     if verdicts:
         rows.append(("GoogLeNet top-1", "class (probability)", verdicts[pick]))
-    if rows:
-        table.dataframe(
-            {k: [r[i] for r in rows] for i, k in enumerate(("transform", "parameter", "drawn value"))},
-            hide_index=True,
-            width="stretch",
-        )
+    if rows:  # a static table: long values wrap instead of hiding behind a scroll bar
+        st.table({k: [r[i] for r in rows] for i, k in enumerate(("transform", "parameter", "drawn value"))})
     else:
-        table.markdown("No transform is switched on: this sample equals the original.")
+        st.markdown("No transform is switched on: this sample equals the original.")
 
 
 # ============================================================== images

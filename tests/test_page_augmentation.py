@@ -176,12 +176,12 @@ def test_a_cell_can_be_seen_large_with_its_parameters_as_a_table():
     """The readable detail view (the cell widths per preview size are checked in the browser test)."""
     large = run_page(SCRIPT, query={"num_samples": "2", "side": "384"})
     assert not large.exception
-    table = large.dataframe[0].value
+    table = large.table[0].value
     assert list(table.columns) == ["transform", "parameter", "drawn value"]
     assert "Rotation" in set(table["transform"]) and any("counter-clockwise" in v for v in table["drawn value"])
     large.selectbox(key="augmentation.detail").set_value(2).run()
     assert not large.exception
-    assert not large.dataframe[0].value.equals(table)  # sample #2's own draws
+    assert not large.table[0].value.equals(table)  # sample #2's own draws
 
 
 def test_a_panorama_keeps_a_short_side_worth_seeing():
