@@ -3,7 +3,8 @@
 1. A 12-megapixel RGB photo (1, 3, 3000, 4000) and a 3×3 kernel: ``lab.conv.apply`` /
    ``lab.conv.convolve`` against a bare ``F.conv2d`` on the same tensor, interleaved,
    median of several runs. Target: ratio ≤ 1.2 (no Python loops, no needless copies).
-2. The page with a 12-MP JPEG upload (AppTest, through app.py): the first run (decode
+2. The client-side figures (hover arithmetic, animated stepper): build + JSON time and size.
+3. The page with a 12-MP JPEG upload (AppTest, through app.py): the first run (decode
    + downscale, then cached) and the rerun after a widget change, against a rerun of
    the home page in the same process. Target: rerun < 1 s.
 """
@@ -132,10 +133,52 @@ def bench_page(repeats: int = 5) -> dict:
     }
 
 
+def bench_figures(repeats: int = 3) -> dict:
+    """Build + JSON time and size of the client-side figures (hover arithmetic window, animated stepper).
+
+    Worst cases the page allows: a 7×7 kernel's hover (99 numbers a cell), a 3×3×3 bank filter's,
+    and the photo stepper with padding 2 (81 frames). The time is reported against building and
+    serialising a plain one-trace heatmap of the same window in the same run.
+    """
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from lab import conv, conv_figures
+
+    X = torch.rand(1, 3, 384, 512, generator=torch.Generator().manual_seed(0))
+
+    def measure(build) -> tuple[float, int]:
+        times, size = [], 0
+        for _ in range(repeats):
+            t = time.perf_counter()
+            size = len(pio.to_json(build().to_dict(), validate=False))
+            times.append(time.perf_counter() - t)
+        return statistics.median(times), size
+
+    out: dict = {}
+    for name, cfg in (
+        ("hover_gray_7x7", conv.ConvConfig(kernel="gaussian_blur", size=7, geometry=conv.Geometry(padding=3))),
+        ("hover_bank_3x3x3", conv.ConvConfig(mode="bank")),
+    ):
+        result = conv.apply(X, cfg)
+        region = conv.zoom_region(result.maps.shape[-2], result.maps.shape[-1], 0.5, 0.5)
+        r0, r1, c0, c1 = region
+        window = result.maps[0, r0:r1, c0:c1].numpy()
+        arith = conv.hover_arithmetic(result.X_in, result.weight, cfg.geometry, 0, result.groups, region)
+        s, size = measure(lambda arith=arith, window=window: conv_figures.hover_figure(arith, window, "t"))
+        base, _ = measure(lambda window=window: go.Figure(go.Heatmap(z=window)))
+        out[name] = {"build_json_s": round(s, 3), "json_kb": round(size / 1024), "vs_plain_heatmap": round(s / base, 1)}
+    steps = conv.conv_steps(conv.crop_gray(X, 0.5, 0.5, 7), conv.LECTURE_KERNEL, conv.Geometry(padding=2))
+    s, size = measure(lambda: conv_figures.stepper_figure(steps, 0))
+    out["stepper_81_frames"] = {"build_json_s": round(s, 3), "json_kb": round(size / 1024)}
+    return out
+
+
 def run() -> dict:
     result = {"threads": torch.get_num_threads(), "fast_path_cpu": bench_fast_path("cpu")}
     if torch.cuda.is_available():
         result["fast_path_cuda"] = bench_fast_path("cuda")
+    result["figures"] = bench_figures()
     result["page"] = bench_page()
     return result
 

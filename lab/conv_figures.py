@@ -305,6 +305,7 @@ def hover_customdata(arith: HoverArithmetic) -> tuple[np.ndarray, str]:
         data = np.concatenate(
             [arith.patches.reshape(h, w, -1), arith.products.reshape(h, w, -1), arith.sums[..., None]], axis=-1
         )
+
         fmt = "+.2f"  # a sign on every number keeps the columns aligned (plotly's format has no fill character)
         lines = []
         names = ("R", "G", "B")
@@ -328,7 +329,8 @@ def hover_customdata(arith: HoverArithmetic) -> tuple[np.ndarray, str]:
         )
         total = f"customdata[{C}]"
     template = f"{head}{body}<br>Σ products = <b>%{{{total}:.4g}}</b><extra></extra>"
-    return data, template
+    # float32 on the wire, like the map itself (plotly sends arrays as typed binary): half the bytes of float64.
+    return data.astype(np.float32), template
 
 
 def hover_figure(arith: HoverArithmetic, values: np.ndarray, title: str, *, signed: bool | None = None) -> go.Figure:

@@ -210,11 +210,13 @@ def test_hover_customdata_spells_out_patch_kernel_products_and_sum():
         assert data.shape[:2] == (4, 5)
         assert "%{z:.4g}" in template and "Σ products" in template
         total_index = int(template.split("Σ products = <b>%{customdata[")[1].split("]")[0])
-        np.testing.assert_allclose(data[..., total_index], arith.sums)
+        np.testing.assert_allclose(data[..., total_index], arith.sums, rtol=1e-6)
         C, k = result.weight.shape[1], result.weight.shape[-1]
         if C * k * k <= conv_figures.HOVER_MAX_TERMS:  # every patch value and product is in the cell's data
-            np.testing.assert_allclose(data[..., : C * k * k], arith.patches.reshape(4, 5, -1))
-            np.testing.assert_allclose(data[..., C * k * k : 2 * C * k * k], arith.products.reshape(4, 5, -1))
+            np.testing.assert_allclose(data[..., : C * k * k], arith.patches.reshape(4, 5, -1), atol=5e-5)
+            np.testing.assert_allclose(
+                data[..., C * k * k : 2 * C * k * k], arith.products.reshape(4, 5, -1), atol=5e-5
+            )
             assert "kernel" in template and "products" in template
         fig = conv_figures.hover_figure(arith, result.maps[0, :4, :5].numpy(), "t")
         heat = fig.data[1]
