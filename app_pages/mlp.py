@@ -237,6 +237,8 @@ def on_train_n() -> None:
 
 
 # --- controls: reset / step / play-pause / train N ---------------------------------------------
+if trainer.history.status == "diverged":  # nothing left to play: NaN weights (the page says why)
+    on_pause()
 playing = bool(st.session_state.get(PLAY_KEY, False))
 b_reset, b_step, b_play, b_train = st.columns([1, 1, 1.1, 1.7], vertical_alignment="center")
 reset = b_reset.button(
