@@ -159,8 +159,11 @@ with top_right:
         kernel_values |= ui.controls(KERNEL_SPECS[1:2], f"{PAGE}.kernel")
     else:  # a fixed 3×3 preset: the slider would do nothing, so it says so and keeps the student's size
         st.slider("Kernel size k: fixed 3×3 for this preset", 3, 7, 3, disabled=True, key="conv.size_fixed")
-        # The student's size stays in the link and comes back with a sizable kernel.
-        kernel_values["size"] = st.session_state.get(f"_keep.{PAGE}.kernel.size", KERNEL_SPECS[1].default)
+        # The student's size (or the link's) stays in the link and comes back with a sizable kernel.
+        kernel_values["size"] = st.session_state.get(
+            f"_keep.{PAGE}.kernel.size", params.from_query(KERNEL_SPECS[1:2], st.query_params.to_dict())[0]["size"]
+        )
+
     kernel_values |= ui.controls(KERNEL_SPECS[2:], f"{PAGE}.kernel")
     bank_values = ui.controls((BANK_SPEC,), f"{PAGE}.bank") if kernel_values["mode"] == "bank" else {}
     geo_cols = st.columns(2)

@@ -245,3 +245,11 @@ def test_transposed_convolution_formula_is_shown():
     assert not at.exception
     assert any(e.value.strip("$\n ").endswith(r"= 5\end{aligned}") for e in at.latex)
     assert "F.conv_transpose2d" in _texts(at)
+
+
+def test_a_linked_kernel_size_survives_a_fixed_preset():
+    at = run_page(SCRIPT, query={"kernel": "edge", "size": "5"})
+    assert not at.exception
+    assert _query(at, "size") == "5"  # kept in the link while the 3×3 preset ignores it
+    at.selectbox(key="convolution.kernel.kernel").set_value("box_blur").run()
+    assert at.slider(key="convolution.kernel.size").value == 5
