@@ -47,7 +47,7 @@ def apply_preset(name: str) -> None:
         st.session_state[f"{PAGE}.{key}"] = value
         st.session_state[f"_keep.{PAGE}.{key}"] = value  # also for a control hidden right now (width / channels)
     st.session_state[f"{PAGE}.autorun"] = True
-    st.session_state[TAB_KEY] = TABS["curves"]
+    st.session_state[TAB_KEY] = "curves"
 
 
 def _dedupe_variants() -> None:
@@ -91,15 +91,15 @@ with st.sidebar:
 values[hidden] = _hidden_value(hidden)
 values["variants"] = tuple(dict.fromkeys(values["variants"]))
 
-# the active tab: kept in the session and in the link (?tab=…), so a rerun or a shared link shows the same tab
+# the view (a row of tabs that wraps at narrow widths): kept in the session and in the link (?tab=…),
+# so a rerun, a training run or a shared link shows the same one; only the chosen view is computed
 if TAB_KEY not in st.session_state:
     linked_tab = st.query_params.get("tab")
     kept = st.session_state.get(f"_keep.{TAB_KEY}")
-    st.session_state[TAB_KEY] = kept if kept in TABS.values() else TABS.get(linked_tab or "", TABS["curves"])
+    st.session_state[TAB_KEY] = kept if kept in TABS else (linked_tab if linked_tab in TABS else "curves")
     if linked_tab is not None and linked_tab not in TABS:
-        st.warning(f"The link's **tab** is not one of this page's tabs ({', '.join(TABS)}); showing the curves.")
-active_tab = st.session_state[TAB_KEY]
-tab_slug = next((k for k, v in TABS.items() if v == active_tab), "curves")
+        st.warning(f"The link's **tab** is not one of this page's views ({', '.join(TABS)}); showing the curves.")
+tab_slug = st.session_state[TAB_KEY]
 ui.sync_url(reg.SPECS, values, extra={"tab": tab_slug} if tab_slug != "curves" else None)
 if not values["variants"]:
     st.warning("Pick at least one configuration in the sidebar; using the baseline.")
@@ -127,25 +127,25 @@ st.caption(
 )
 
 # --- train -----------------------------------------------------------------------------------------
-left, right = st.columns([1, 3])
-start = left.button("Train & compare", type="primary", key=f"{PAGE}.train", icon=":material/play_arrow:")
-left.button(
-    "Stop",
-    key=f"{PAGE}.stop",
-    icon=":material/stop:",
-    help="Stops the run; every epoch that all configurations finished is kept.",
-)
 if config.model == "cnn":
     side = split.image_side
     arch = f"CNN {side}×{side} → {config.depth} × (conv 3×3, {config.channels} ch → act → pool) → {split.num_classes}"
 else:
     arch = f"MLP {split.num_features}-" + "-".join([str(config.width)] * config.depth) + f"-{split.num_classes}"
 optimiser = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD + momentum"}[config.optimizer]
-right.markdown(
+st.markdown(
     f"**{len(config.variants)} configuration(s) × {config.num_seeds} seed(s) × {config.num_epochs} epochs** · "
     f"{arch}, {config.activation}, {optimiser} lr {config.lr:g}, batch {config.batch_size}."
 )
-right.button(
+buttons = st.container(horizontal=True)  # wraps at narrow widths: no truncated button labels
+start = buttons.button("Train & compare", type="primary", key=f"{PAGE}.train", icon=":material/play_arrow:")
+buttons.button(
+    "Stop",
+    key=f"{PAGE}.stop",
+    icon=":material/stop:",
+    help="Stops the run; every epoch that all configurations finished is kept.",
+)
+buttons.button(
     "Show me overfitting, then fix it with dropout",
     key=f"{PAGE}.preset",
     icon=":material/auto_fix_high:",
@@ -217,9 +217,10 @@ if comparison is not None:
         if comparison.config != config:
             st.caption("The settings changed since this run — press **Train & compare** to update.")
 
-tabs = st.tabs(list(TABS.values()), key=TAB_KEY, on_change="rerun")
-st.session_state[f"_keep.{TAB_KEY}"] = st.session_state.get(TAB_KEY, TABS["curves"])
-tab = dict(zip(TABS, tabs, strict=True))
+view = st.segmented_control(
+    "View", list(TABS), format_func=TABS.get, key=TAB_KEY, required=True, label_visibility="collapsed"
+)
+st.session_state[f"_keep.{TAB_KEY}"] = view
 
 
 def formulas(keys: list[str]) -> None:
@@ -238,10 +239,8 @@ def formulas(keys: list[str]) -> None:
             "**Layer norm** — the same normalisation, but over the units of *one sample* (no batch statistics, "
             "so training and evaluation compute the same thing):"
         )
-        st.latex(
-            r"\mu = \tfrac1C\textstyle\sum_{c} x_c,\quad \sigma^2 = \tfrac1C\sum_c (x_c-\mu)^2,\quad "
-            r"y_c = \gamma_c\,\frac{x_c-\mu}{\sqrt{\sigma^2+\varepsilon}} + \beta_c"
-        )
+        st.latex(r"\mu = \tfrac1C\textstyle\sum_{c} x_c,\qquad \sigma^2 = \tfrac1C\sum_c (x_c-\mu)^2")
+        st.latex(r"y_c = \gamma_c\,\frac{x_c-\mu}{\sqrt{\sigma^2+\varepsilon}} + \beta_c")
     if "weightnorm" in shown:
         st.markdown("**Weight norm** — every weight vector is learned as a length g and a direction v:")
         st.latex(r"\mathbf w = g\,\frac{\mathbf v}{\lVert \mathbf v\rVert}")
@@ -251,7 +250,8 @@ def formulas(keys: list[str]) -> None:
             "In evaluation this lab uses the full W (the masks' mean), a simplification: Wan et al. (2013) sample "
             "each unit's input from a Gaussian matched to its mean and variance over masks."
         )
-        st.latex(r"\mathbf y = \frac{(M\odot W)\,\mathbf x}{1-p} + \mathbf b,\qquad M_{ij}\sim\mathrm{Bernoulli}(1-p)")
+        st.latex(r"\mathbf y = \frac{(M\odot W)\,\mathbf x}{1-p} + \mathbf b")
+        st.latex(r"M_{ij}\sim\mathrm{Bernoulli}(1-p)")
     if "l2" in shown:
         st.markdown(
             "**L2** — adds (λ₂/2)·‖W‖² to the loss; its gradient λ₂·W is exactly the optimiser's "
@@ -260,9 +260,8 @@ def formulas(keys: list[str]) -> None:
             "it is not plain weight decay; **AdamW** (optimiser choice) decays the weights directly, "
             "w ← w − lr·λ₂·w."
         )
-        st.latex(
-            r"L = L_{\text{data}} + \frac{\lambda_2}{2}\lVert W\rVert^2,\qquad \nabla_W = \nabla_W L_{\text{data}} + \lambda_2 W"
-        )
+        st.latex(r"L = L_{\text{data}} + \frac{\lambda_2}{2}\lVert W\rVert^2")
+        st.latex(r"\nabla_W L = \nabla_W L_{\text{data}} + \lambda_2 W")
     if "l1" in shown:
         st.markdown(
             "**L1** — adds λ₁·Σ|w| over the same weights; its (sub)gradient λ₁·sign(w) pulls every weight toward 0 by the same amount:"
@@ -270,218 +269,205 @@ def formulas(keys: list[str]) -> None:
         st.latex(r"L = L_{\text{data}} + \lambda_1 \textstyle\sum |w|")
 
 
-with tab["curves"]:
-    if tab["curves"].open is not False:
-        if comparison is None:
-            st.info("Press **Train & compare** to train the configurations chosen in the sidebar side by side.")
-        else:
-            st.markdown(
-                "**How to read it:** a configuration is better when its **validation accuracy** is higher and its "
-                "**validation loss** lower — that is the headline. The gap (train − val) comes second: a smaller "
-                "gap only counts as a win when validation did not get worse, because a model that fits the "
-                "training set *worse* also has a smaller gap."
-            )
-            rows = reg.summary(comparison)
-            base = next((r for r in rows if r["configuration"] == reg.VARIANTS["baseline"].label), None)
-            per_row = 3
-            for i in range(0, len(rows), per_row):  # every configuration gets a card, in rows of three
-                cols = st.columns(per_row)
-                for col, row in zip(cols, rows[i : i + per_row], strict=False):
-                    card = col.container(border=True)
-                    card.markdown(f"**{row['configuration']}**")
-                    delta = None
-                    if base is not None and row is not base:
-                        delta = f"{row['final val acc %'] - base['final val acc %']:+.1f} pts vs baseline"
-                    card.metric(
-                        "validation accuracy (final)",
-                        f"{row['final val acc %']:.1f} %",
-                        delta,
-                        help="Accuracy on the held-out validation samples after the last epoch (mean over seeds).",
-                    )
-                    card.caption(
-                        f"val loss **{row['final val loss']:.3f}** (best {row['best val loss']:.3f} at epoch "
-                        f"{row['best loss epoch']}) · best val acc {row['best val acc %']:.1f} % at epoch "
-                        f"{row['best acc epoch']}  \n"
-                        f"gap train − val: {row['gap (train − val) %']:.1f} pts, loss "
-                        f"{row['loss gap (val − train)']:.3f}"
-                    )
-            shade = "gap"
-            if comparison.config.num_seeds > 1:
-                shade = st.radio(
-                    "Shading",
-                    ["gap", "spread"],
-                    horizontal=True,
-                    key=f"{PAGE}.shade",
-                    format_func=lambda s: {"gap": "generalisation gap", "spread": "mean ± std over seeds"}[s],
-                )
-            st.plotly_chart(reg.curves_figure(comparison, "acc", shade=shade), key=f"{PAGE}.curves.acc")
-            st.plotly_chart(reg.curves_figure(comparison, "loss", shade=shade), key=f"{PAGE}.curves.loss")
-            st.markdown(
-                "Train curves are measured in **eval mode** (dropout off, BN with running statistics) on the whole "
-                "training subset, so the shaded area is the true generalisation gap. A validation *loss* that rises "
-                "while the train loss keeps falling is overfitting."
-            )
-            with st.expander("What each configuration computes", icon=":material/functions:"):
-                formulas(list(comparison.by_variant()))
-
-with tab["table"]:
-    if tab["table"].open is not False:
-        if comparison is None:
-            st.info("No results yet.")
-        else:
-            st.dataframe(reg.summary(comparison), hide_index=True, key=f"{PAGE}.summary")
-            st.download_button(
-                "Download curves (CSV)",
-                reg.curves_csv(comparison),
-                file_name="regularization_curves.csv",
-                mime="text/csv",
-                key=f"{PAGE}.csv",
-                icon=":material/download:",
-            )
-        ui.show_code(reg.snippet(config), filename="regularization.py")
-        if split.name != "digits":
-            st.caption(
-                "The snippet trains on the 8×8 digits (it needs only scikit-learn's bundled copy); with them it "
-                "prints the page's numbers. The page's other datasets work the same way."
-            )
-
-with tab["activations"]:
-    if tab["activations"].open is not False:
-        if comparison is None:
-            st.info("No results yet.")
-        else:
-            keys = list(comparison.by_variant())
-            st.markdown(
-                "Quantile bands of every hidden layer's **pre-activation** (the input of the nonlinearity) on 128 "
-                "validation samples after each epoch. Without normalisation the distribution drifts as the layers "
-                "below change — the lecture calls this *internal covariate shift*, the explanation BN was proposed "
-                "with (Ioffe & Szegedy 2015); later work (Santurkar et al. 2018) argues BN helps mainly by making "
-                "the optimisation better behaved. Either way, BN/LN keep the distribution centred with a stable spread."
-            )
-            cols = st.columns(2)
-            normed = [k for k in keys if reg.VARIANTS[k].batch_norm or reg.VARIANTS[k].layer_norm]
-            second = normed[0] if normed and normed[0] != keys[0] else keys[min(1, len(keys) - 1)]
-            for i, (col, default) in enumerate(zip(cols, (keys[0], second), strict=True)):
-                key = col.selectbox(
-                    "Configuration",
-                    keys,
-                    index=keys.index(default),
-                    key=f"{PAGE}.act.{i}",
-                    format_func=lambda k: reg.VARIANTS[k].label,
-                )
-                # a key per column: both boxes may show the same configuration (one configuration: always)
-                col.plotly_chart(reg.activation_figure(comparison.by_variant()[key][0]), key=f"{PAGE}.act.fig.{i}")
-
-with tab["gradients"]:
-    if tab["gradients"].open is not False:
-        if comparison is None:
-            st.info("No results yet.")
-        else:
-            last = max((len(r.grad_norms) for r in comparison.runs), default=0)
-            if last == 0:
-                st.info("No finished epoch yet.")
-            else:
-                epoch = st.slider("Epoch", 1, last, last, key=f"{PAGE}.grad.epoch") if last > 1 else 1
-                st.plotly_chart(reg.grad_norm_figure(comparison, epoch), key=f"{PAGE}.grad.fig")
-                st.caption(
-                    "‖∂L/∂W‖ of each layer on the last mini-batch of the chosen epoch (mean over seeds). With deep "
-                    "sigmoid networks the input-side layers get far smaller gradients — see *Vanishing gradients*."
-                )
-
-with tab["bn"]:
-    if tab["bn"].open is not False:
-        bn_name = "BatchNorm2d" if (comparison.config.model if comparison else config.model) == "cnn" else "BatchNorm1d"
+if view == "curves":
+    if comparison is None:
+        st.info("Press **Train & compare** to train the configurations chosen in the sidebar side by side.")
+    else:
         st.markdown(
-            f"**Training mode** — `nn.{bn_name}` normalises every unit"
-            + (" (CNN: every channel, over the batch *and* all positions)" if bn_name == "BatchNorm2d" else "")
-            + " with the mini-batch's own mean and **biased** variance (÷B), then scales and shifts with the "
-            "learned γ, β:"
+            "**How to read it:** a configuration is better when its **validation accuracy** is higher and its "
+            "**validation loss** lower — that is the headline. The gap (train − val) comes second: a smaller "
+            "gap only counts as a win when validation did not get worse, because a model that fits the "
+            "training set *worse* also has a smaller gap."
         )
-        st.latex(
-            r"\mu_B = \frac1B\sum_{i=1}^{B} x_i,\qquad \sigma_B^2 = \frac1B\sum_{i=1}^{B}(x_i-\mu_B)^2,\qquad "
-            r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma_B^2+\varepsilon}},\qquad y_i = \gamma\,\hat x_i + \beta"
-        )
+        rows = reg.summary(comparison)
+        base = next((r for r in rows if r["configuration"] == reg.VARIANTS["baseline"].label), None)
+        per_row = 3
+        for i in range(0, len(rows), per_row):  # every configuration gets a card, in rows of three
+            cols = st.columns(per_row)
+            for col, row in zip(cols, rows[i : i + per_row], strict=False):
+                card = col.container(border=True)
+                card.markdown(f"**{row['configuration']}**")
+                delta = None
+                if base is not None and row is not base:
+                    delta = f"{row['final val acc %'] - base['final val acc %']:+.1f} pts vs baseline"
+                card.metric(
+                    "validation accuracy (final)",
+                    f"{row['final val acc %']:.1f} %",
+                    delta,
+                    help="Accuracy on the held-out validation samples after the last epoch (mean over seeds).",
+                )
+                card.caption(
+                    f"val loss **{row['final val loss']:.3f}** (best {row['best val loss']:.3f} at epoch "
+                    f"{row['best loss epoch']}) · best val acc {row['best val acc %']:.1f} % at epoch "
+                    f"{row['best acc epoch']}  \n"
+                    f"gap train − val: {row['gap (train − val) %']:.1f} pts, loss "
+                    f"{row['loss gap (val − train)']:.3f}"
+                )
+        shade = "gap"
+        if comparison.config.num_seeds > 1:
+            shade = st.radio(
+                "Shading",
+                ["gap", "spread"],
+                horizontal=True,
+                key=f"{PAGE}.shade",
+                format_func=lambda s: {"gap": "generalisation gap", "spread": "mean ± std over seeds"}[s],
+            )
+        st.plotly_chart(reg.curves_figure(comparison, "acc", shade=shade), key=f"{PAGE}.curves.acc")
+        st.plotly_chart(reg.curves_figure(comparison, "loss", shade=shade), key=f"{PAGE}.curves.loss")
         st.markdown(
-            "**Running averages** for evaluation — the lecture's form with α, and PyTorch's, where `momentum` *is* "
-            "α (the weight of the new batch; default 0.1). The running variance takes the **unbiased** batch "
-            "variance (÷(B − 1)):"
+            "Train curves are measured in **eval mode** (dropout off, BN with running statistics) on the whole "
+            "training subset, so the shaded area is the true generalisation gap. A validation *loss* that rises "
+            "while the train loss keeps falling is overfitting."
         )
-        st.latex(
-            r"\text{lecture: }\ \mu \leftarrow \alpha\,\mu_B + (1-\alpha)\,\mu"
-            r"\qquad\Longleftrightarrow\qquad"
-            r"\text{PyTorch: }\ \texttt{running\_mean} \leftarrow (1-\texttt{momentum})\,\texttt{running\_mean}"
-            r" + \texttt{momentum}\cdot\mu_B"
+        with st.expander("What each configuration computes", icon=":material/functions:"):
+            formulas(list(comparison.by_variant()))
+
+if view == "table":
+    if comparison is None:
+        st.info("No results yet.")
+    else:
+        st.dataframe(reg.summary(comparison), hide_index=True, key=f"{PAGE}.summary")
+        st.download_button(
+            "Download curves (CSV)",
+            reg.curves_csv(comparison),
+            file_name="regularization_curves.csv",
+            mime="text/csv",
+            key=f"{PAGE}.csv",
+            icon=":material/download:",
         )
-        ex = batchnorm.worked_example(6, seed=seed)
-        st.dataframe(
-            {
-                "x (one unit, batch of 6)": ex.x,
-                "x − μ_B": ex.x - ex.mean,
-                "x̂": ex.x_hat,
-                f"y = {ex.gamma:g}·x̂ + {ex.beta:g}": ex.y,
-            },
-            hide_index=True,
-            key=f"{PAGE}.bn.example",
-        )
+    ui.show_code(reg.snippet(config), filename="regularization.py")
+    if split.name != "digits":
         st.caption(
-            f"The formula on numbers: μ_B = {ex.mean:.4g}, σ²_B = {ex.var:.4g} (÷B, used above; the running variance "
-            f"would take {ex.var_unbiased:.4g}, ÷(B − 1)), ε = {ex.eps:g}, γ = {ex.gamma:g}, β = {ex.beta:g}. "
-            f"`nn.BatchNorm1d` in training mode gives the same y (tests check it)."
+            "The snippet trains on the 8×8 digits (it needs only scikit-learn's bundled copy); with them it "
+            "prints the page's numbers. The page's other datasets work the same way."
         )
-        bn_runs = [r for r in (comparison.runs if comparison else []) if r.bn_batch is not None and len(r.bn_batch)]
-        if not bn_runs:
-            st.info("Train a configuration with batch norm (e.g. **+ Batch norm**) to see its running statistics.")
+
+if view == "activations":
+    if comparison is None:
+        st.info("No results yet.")
+    else:
+        keys = list(comparison.by_variant())
+        st.markdown(
+            "Quantile bands of every hidden layer's **pre-activation** (the input of the nonlinearity) on 128 "
+            "validation samples after each epoch. Without normalisation the distribution drifts as the layers "
+            "below change — the lecture calls this *internal covariate shift*, the explanation BN was proposed "
+            "with (Ioffe & Szegedy 2015); later work (Santurkar et al. 2018) argues BN helps mainly by making "
+            "the optimisation better behaved. Either way, BN/LN keep the distribution centred with a stable spread."
+        )
+        cols = st.columns(2)
+        normed = [k for k in keys if reg.VARIANTS[k].batch_norm or reg.VARIANTS[k].layer_norm]
+        second = normed[0] if normed and normed[0] != keys[0] else keys[min(1, len(keys) - 1)]
+        for i, (col, default) in enumerate(zip(cols, (keys[0], second), strict=True)):
+            key = col.selectbox(
+                "Configuration",
+                keys,
+                index=keys.index(default),
+                key=f"{PAGE}.act.{i}",
+                format_func=lambda k: reg.VARIANTS[k].label,
+            )
+            # a key per column: both boxes may show the same configuration (one configuration: always)
+            col.plotly_chart(reg.activation_figure(comparison.by_variant()[key][0]), key=f"{PAGE}.act.fig.{i}")
+
+if view == "gradients":
+    if comparison is None:
+        st.info("No results yet.")
+    else:
+        last = max((len(r.grad_norms) for r in comparison.runs), default=0)
+        if last == 0:
+            st.info("No finished epoch yet.")
         else:
-            c1, c2, c3 = st.columns(3)
-            run_index = c1.selectbox(
-                "Run",
-                range(len(bn_runs)),
-                key=f"{PAGE}.bn.run",
-                format_func=lambda i: f"{bn_runs[i].label} · seed {bn_runs[i].seed}",
-            )
-            unit = c2.slider("Unit (CNN: channel) of layer 1", 0, reg.BN_TRACE_UNITS - 1, 0, key=f"{PAGE}.bn.unit")
-            alpha = c3.slider(
-                "α (momentum) to replay",
-                0.01,
-                1.0,
-                float(comparison.config.bn_momentum),
-                0.01,
-                key=f"{PAGE}.bn.alpha",
-                help="Replays μ := α·mean_batch + (1 − α)·μ over the recorded batch statistics.",
-            )
-            fig = reg.bn_stats_figure(
-                bn_runs[run_index], unit, alpha, comparison.config.bn_momentum, module_name=bn_name
-            )
-            st.plotly_chart(fig, key=f"{PAGE}.bn.fig")
-            st.markdown(
-                "Grey dots: the mean and the **unbiased** variance (÷(B − 1)) of this unit in each mini-batch — "
-                "what the running averages are fed with (the batch itself is normalised with the biased one, "
-                f"÷B, as above). Blue: the running value (used in eval mode). Black diamonds: `nn.{bn_name}`'s "
-                "own buffers read at the end of each epoch — they sit on the blue line. A small α averages over "
-                "many batches (smooth, but lags while the weights change); α = 1 just keeps the last batch."
+            epoch = st.slider("Epoch", 1, last, last, key=f"{PAGE}.grad.epoch") if last > 1 else 1
+            st.plotly_chart(reg.grad_norm_figure(comparison, epoch), key=f"{PAGE}.grad.fig")
+            st.caption(
+                "‖∂L/∂W‖ of each layer on the last mini-batch of the chosen epoch (mean over seeds). With deep "
+                "sigmoid networks the input-side layers get far smaller gradients — see *Vanishing gradients*."
             )
 
-with tab["dropout"]:
-    if tab["dropout"].open is not False:
-        c1, c2 = st.columns([1, 2])
-        p = c1.slider("Drop probability p", 0.0, 0.9, float(config.dropout_p), 0.05, key=f"{PAGE}.drop.p")
-        batch0 = c1.number_input("First batch", 0, 10_000, 0, key=f"{PAGE}.drop.batch")
-        frac, mean = drop.dropout_stats(p, seed=seed)
-        c1.metric("Fraction zeroed (100,000 units)", f"{frac:.3f}", help=f"Expected: p = {p:g}")
-        c1.metric("Mean output for input 1", f"{mean:.3f}", help="Inverted dropout keeps the expectation: ≈ 1")
-        c2.plotly_chart(drop.train_eval_figure(drop.train_vs_eval(p, seed=seed + int(batch0))), key=f"{PAGE}.drop.te")
-        demo = drop.mask_demo((6, 8, 8, 3), p, num_batches=3, seed=seed * 10_007 + int(batch0))
-        cols = st.columns(3)
-        for i, (col, masks) in enumerate(zip(cols, demo.masks, strict=True)):
-            fig = drop.network_figure(demo.layer_sizes, masks, f"Batch {int(batch0) + i + 1} (train mode)")
-            col.plotly_chart(fig.update_layout(showlegend=i == 0), key=f"{PAGE}.drop.net.{i}")
-        st.markdown(
-            f"Each mini-batch trains a different thinned network: a fresh mask keeps every hidden unit with "
-            f"probability 1 − p and multiplies the kept ones by **1/(1 − p) = {1 / (1 - p):.3g}** so the expected "
-            "activation is unchanged. In **eval mode** dropout is the identity — all units, no scaling "
-            "(`model.eval()`)."
+if view == "bn":
+    bn_name = "BatchNorm2d" if (comparison.config.model if comparison else config.model) == "cnn" else "BatchNorm1d"
+    st.markdown(
+        f"**Training mode** — `nn.{bn_name}` normalises every unit"
+        + (" (CNN: every channel, over the batch *and* all positions)" if bn_name == "BatchNorm2d" else "")
+        + " with the mini-batch's own mean and **biased** variance (÷B), then scales and shifts with the "
+        "learned γ, β:"
+    )
+    # one short formula per line: a long KaTeX line is cut off in a narrow column
+    st.latex(r"\mu_B = \frac1B\sum_{i=1}^{B} x_i,\qquad \sigma_B^2 = \frac1B\sum_{i=1}^{B}(x_i-\mu_B)^2")
+    st.latex(r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma_B^2+\varepsilon}},\qquad y_i = \gamma\,\hat x_i + \beta")
+    st.markdown(
+        "**Running averages** for evaluation — the lecture's form with α, and PyTorch's, where `momentum` "
+        "(m below) *is* α (the weight of the new batch; default 0.1). The running variance takes the **unbiased** batch "
+        "variance (÷(B − 1)):"
+    )
+    st.latex(r"\text{lecture:}\quad \mu \leftarrow \alpha\,\mu_B + (1-\alpha)\,\mu")
+    st.latex(r"\text{PyTorch:}\quad \mu_{\text{run}} \leftarrow (1-m)\,\mu_{\text{run}} + m\,\mu_B,\quad m = \alpha")
+    ex = batchnorm.worked_example(6, seed=seed)
+    st.dataframe(
+        {
+            "x (one unit, batch of 6)": ex.x,
+            "x − μ_B": ex.x - ex.mean,
+            "x̂": ex.x_hat,
+            f"y = {ex.gamma:g}·x̂ + {ex.beta:g}": ex.y,
+        },
+        hide_index=True,
+        key=f"{PAGE}.bn.example",
+    )
+    st.caption(
+        f"The formula on numbers: μ_B = {ex.mean:.4g}, σ²_B = {ex.var:.4g} (÷B, used above; the running variance "
+        f"would take {ex.var_unbiased:.4g}, ÷(B − 1)), ε = {ex.eps:g}, γ = {ex.gamma:g}, β = {ex.beta:g}. "
+        f"`nn.BatchNorm1d` in training mode gives the same y (tests check it)."
+    )
+    bn_runs = [r for r in (comparison.runs if comparison else []) if r.bn_batch is not None and len(r.bn_batch)]
+    if not bn_runs:
+        st.info("Train a configuration with batch norm (e.g. **+ Batch norm**) to see its running statistics.")
+    else:
+        c1, c2, c3 = st.columns(3)
+        run_index = c1.selectbox(
+            "Run",
+            range(len(bn_runs)),
+            key=f"{PAGE}.bn.run",
+            format_func=lambda i: f"{bn_runs[i].label} · seed {bn_runs[i].seed}",
         )
-        formulas(["dropout", "dropconnect"])
+        unit = c2.slider("Unit (CNN: channel) of layer 1", 0, reg.BN_TRACE_UNITS - 1, 0, key=f"{PAGE}.bn.unit")
+        alpha = c3.slider(
+            "α (momentum) to replay",
+            0.01,
+            1.0,
+            float(comparison.config.bn_momentum),
+            0.01,
+            key=f"{PAGE}.bn.alpha",
+            help="Replays μ := α·mean_batch + (1 − α)·μ over the recorded batch statistics.",
+        )
+        fig = reg.bn_stats_figure(bn_runs[run_index], unit, alpha, comparison.config.bn_momentum, module_name=bn_name)
+        st.plotly_chart(fig, key=f"{PAGE}.bn.fig")
+        st.markdown(
+            "Grey dots: the mean and the **unbiased** variance (÷(B − 1)) of this unit in each mini-batch — "
+            "what the running averages are fed with (the batch itself is normalised with the biased one, "
+            f"÷B, as above). Blue: the running value (used in eval mode). Black diamonds: `nn.{bn_name}`'s "
+            "own buffers read at the end of each epoch — they sit on the blue line. A small α averages over "
+            "many batches (smooth, but lags while the weights change); α = 1 just keeps the last batch."
+        )
+
+if view == "dropout":
+    c1, c2 = st.columns([1, 2])
+    p = c1.slider("Drop probability p", 0.0, 0.9, float(config.dropout_p), 0.05, key=f"{PAGE}.drop.p")
+    batch0 = c1.number_input("First batch", 0, 10_000, 0, key=f"{PAGE}.drop.batch")
+    frac, mean = drop.dropout_stats(p, seed=seed)
+    c1.metric("Fraction zeroed (100,000 units)", f"{frac:.3f}", help=f"Expected: p = {p:g}")
+    c1.metric("Mean output for input 1", f"{mean:.3f}", help="Inverted dropout keeps the expectation: ≈ 1")
+    c2.plotly_chart(drop.train_eval_figure(drop.train_vs_eval(p, seed=seed + int(batch0))), key=f"{PAGE}.drop.te")
+    demo = drop.mask_demo((6, 8, 8, 3), p, num_batches=3, seed=seed * 10_007 + int(batch0))
+    cols = st.columns(3)
+    for i, (col, masks) in enumerate(zip(cols, demo.masks, strict=True)):
+        fig = drop.network_figure(demo.layer_sizes, masks, f"Batch {int(batch0) + i + 1} (train mode)")
+        col.plotly_chart(fig.update_layout(showlegend=i == 0), key=f"{PAGE}.drop.net.{i}")
+    st.markdown(
+        f"Each mini-batch trains a different thinned network: a fresh mask keeps every hidden unit with "
+        f"probability 1 − p and multiplies the kept ones by **1/(1 − p) = {1 / (1 - p):.3g}** so the expected "
+        "activation is unchanged. In **eval mode** dropout is the identity — all units, no scaling "
+        "(`model.eval()`)."
+    )
+    formulas(["dropout", "dropconnect"])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -492,19 +478,18 @@ def bias_experiment(dataset: str, n_train: int, n_val: int, seed: int, device: s
     )
 
 
-with tab["bias"]:
-    if tab["bias"].open is not False:
-        exp = bias_experiment(split.name, config.n_train, config.n_val, seed, device)
-        st.plotly_chart(reg.bias_figure(exp), key=f"{PAGE}.bias.fig")
-        st.markdown(
-            "Linear(bias=True) → BN → ReLU → Linear vs the same network without the first bias (same weights, "
-            "same batches, SGD). BN subtracts the batch mean, so a constant bias cancels: the loss curves overlap, "
-            f"‖∂L/∂b‖ stays ≈ 0 (largest {max(exp.bias_grad_norm):.1e} vs ‖∂L/∂W‖ ≈ {exp.weight_grad_norm[0]:.2g}), "
-            f"and after 150 steps the two models' validation logits differ by at most {exp.max_logit_gap:.1e} "
-            "(float rounding, amplified by training) "
-            f"({exp.eval_logit_gap:.1e} in eval mode, where the running mean has absorbed b). "
-            "That is why conv/linear layers followed by BN are built with `bias=False`; BN's β does the job."
-        )
+if view == "bias":
+    exp = bias_experiment(split.name, config.n_train, config.n_val, seed, device)
+    st.plotly_chart(reg.bias_figure(exp), key=f"{PAGE}.bias.fig")
+    st.markdown(
+        "Linear(bias=True) → BN → ReLU → Linear vs the same network without the first bias (same weights, "
+        "same batches, SGD). BN subtracts the batch mean, so a constant bias cancels: the loss curves overlap, "
+        f"‖∂L/∂b‖ stays ≈ 0 (largest {max(exp.bias_grad_norm):.1e} vs ‖∂L/∂W‖ ≈ {exp.weight_grad_norm[0]:.2g}), "
+        f"and after 150 steps the two models' validation logits differ by at most {exp.max_logit_gap:.1e} "
+        "(float rounding, amplified by training) "
+        f"({exp.eval_logit_gap:.1e} in eval mode, where the running mean has absorbed b). "
+        "That is why conv/linear layers followed by BN are built with `bias=False`; BN's β does the job."
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -523,28 +508,25 @@ def profiles(dataset: str, depth: int, activation: str, init: str, seed: int, de
     return out
 
 
-with tab["vanishing"]:
-    if tab["vanishing"].open is not False:
-        c1, c2, c3 = st.columns(3)
-        depth = c1.slider("Hidden layers", 2, 12, 8, key=f"{PAGE}.vg.depth")
-        act = c2.selectbox("Activation", ["sigmoid", "tanh", "relu"], key=f"{PAGE}.vg.act")
-        init = c3.selectbox(
-            "Initialisation", list(reg.INITS), key=f"{PAGE}.vg.init", format_func=lambda k: reg.INITS[k]
-        )
-        prof = profiles(split.name, depth, act, init, seed, device)
-        st.plotly_chart(
-            reg.gradient_profile_figure(prof, f"{depth}-layer {act} MLP, at initialisation: ‖∂L/∂W‖ per layer"),
-            key=f"{PAGE}.vg.fig",
-        )
-        ratios = {name: float(v[0] / v[-1]) for name, v in prof.items()}
-        st.markdown(
-            "Measured **at initialisation** — one forward and backward pass on 128 digits, before any training — "
-            "as first layer ÷ output layer: "
-            + ", ".join(f"**{r:.1e}** ({name})" for name, r in ratios.items())
-            + ". With sigmoid, σ′(z) ≤ 1/4, so every layer shrinks the backward signal and the first layers "
-            "barely learn (*vanishing gradients*). BN (training mode) rescales every pre-activation to unit "
-            "variance, which keeps the signal alive *here*. It is not the only fix and not a guarantee later in "
-            "training: for ReLU, an initialisation scaled to the fan-in with ReLU's gain √2 (**He**, N(0, 2/fan_in)) "
-            "keeps it alive without BN, while PyTorch's default U(±1/√fan_in) shrinks a ReLU signal layer by layer; "
-            "for sigmoid no init fixes σ′ ≤ 1/4."
-        )
+if view == "vanishing":
+    c1, c2, c3 = st.columns(3)
+    depth = c1.slider("Hidden layers", 2, 12, 8, key=f"{PAGE}.vg.depth")
+    act = c2.selectbox("Activation", ["sigmoid", "tanh", "relu"], key=f"{PAGE}.vg.act")
+    init = c3.selectbox("Initialisation", list(reg.INITS), key=f"{PAGE}.vg.init", format_func=lambda k: reg.INITS[k])
+    prof = profiles(split.name, depth, act, init, seed, device)
+    st.plotly_chart(
+        reg.gradient_profile_figure(prof, f"{depth}-layer {act} MLP, at initialisation: ‖∂L/∂W‖ per layer"),
+        key=f"{PAGE}.vg.fig",
+    )
+    ratios = {name: float(v[0] / v[-1]) for name, v in prof.items()}
+    st.markdown(
+        "Measured **at initialisation** — one forward and backward pass on 128 digits, before any training — "
+        "as first layer ÷ output layer: "
+        + ", ".join(f"**{r:.1e}** ({name})" for name, r in ratios.items())
+        + ". With sigmoid, σ′(z) ≤ 1/4, so every layer shrinks the backward signal and the first layers "
+        "barely learn (*vanishing gradients*). BN (training mode) rescales every pre-activation to unit "
+        "variance, which keeps the signal alive *here*. It is not the only fix and not a guarantee later in "
+        "training: for ReLU, an initialisation scaled to the fan-in with ReLU's gain √2 (**He**, N(0, 2/fan_in)) "
+        "keeps it alive without BN, while PyTorch's default U(±1/√fan_in) shrinks a ReLU signal layer by layer; "
+        "for sigmoid no init fixes σ′ ≤ 1/4."
+    )

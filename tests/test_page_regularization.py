@@ -11,6 +11,17 @@ from tests.conftest import run_page
 SCRIPT = "app_pages/regularization.py"
 PAGE = "regularization"
 TAB = f"{PAGE}.tab"
+#: The page's views by label, and their short names (session state, ``?tab=``)
+SLUGS = {
+    "Curves": "curves",
+    "Table & code": "table",
+    "Activations": "activations",
+    "Gradients": "gradients",
+    "BN statistics": "bn",
+    "Dropout": "dropout",
+    "Bias before BN": "bias",
+    "Vanishing gradients": "vanishing",
+}
 
 
 def _texts(at) -> str:
@@ -22,8 +33,8 @@ def _texts(at) -> str:
 
 
 def _show(at, label: str):
-    """Switch to a tab (what a click does: the tab's label lands in session state, then a rerun)."""
-    at.session_state[TAB] = label
+    """Switch to a view (what a click does: its short name lands in session state, then a rerun)."""
+    at.session_state[TAB] = SLUGS[label]
     return at.run()
 
 
@@ -110,15 +121,15 @@ def test_both_activation_boxes_on_the_same_configuration():
 
 def test_active_tab_comes_from_the_link_goes_into_it_and_survives_training():
     at = run_page(SCRIPT, query={"tab": "bn", "variants": "batchnorm", "num_epochs": "1", "n_train": "50"})
-    assert at.session_state[TAB] == "BN statistics"
+    assert at.session_state[TAB] == "bn"
     assert at.query_params["tab"] == ["bn"] or at.query_params["tab"] == "bn"
     at.button(key=f"{PAGE}.train").click().run()
     at.sidebar.slider(key=f"{PAGE}.depth").set_value(3).run()  # the first widget change after training
-    assert at.session_state[TAB] == "BN statistics"
+    assert at.session_state[TAB] == "bn"
     _show(at, "Curves")
     assert "tab" not in at.query_params  # the default tab stays out of the link
     at = run_page(SCRIPT, query={"tab": "nonsense"})
-    assert not at.exception and at.session_state[TAB] == "Curves"
+    assert not at.exception and at.session_state[TAB] == "curves"
     assert any("**tab**" in w.value and "nonsense" not in w.value for w in at.warning)
 
 
@@ -258,7 +269,7 @@ def test_preset_loads_and_trains_the_dropout_comparison():
     preset = __import__("lab.regularization", fromlist=["PRESETS"]).PRESETS["overfit_dropout"]
     assert at.sidebar.slider(key=f"{PAGE}.width").value == preset["width"]  # shown again: the preset is an MLP
     assert list(at.sidebar.multiselect(key=f"{PAGE}.variants").value) == ["baseline", "dropout"]
-    assert at.session_state[TAB] == "Curves"  # the preset shows its curves
+    assert at.session_state[TAB] == "curves"  # the preset shows its curves
     result = at.session_state[f"{PAGE}.result"]
     assert result.status == "finished" and result.config.num_epochs == preset["num_epochs"]
     assert any("Preset loaded" in i.value for i in at.info)
