@@ -216,8 +216,9 @@ else:  # new runs: build the frames once
 st.plotly_chart(scrub, width="stretch")
 extra = " and the hand-made features' weights" if feature_names else ""
 st.caption(
-    "**Drag the figure's slider or press ▶ Play**: the boundary on the data (a), the position on the landscape "
-    "and the next update (yellow arrow) (b) redraw in your browser, without re-running the page. "
+    logistic.key_text(list(paths))
+    + " **Drag the figure's slider or press ▶ Play**: the boundary on the data (a), the position on the landscape "
+    "and the next update (b) redraw in your browser, without re-running the page. "
     f"The landscape is one slice of L: b = {b_now:.3g}{extra} held at their step-{step} values, only w₁ and "
     "w₂ vary (100 × 100 grid, one tensor op)"
     + ("; with hand-made features the model has more weights than this plot shows." if feature_names else ".")

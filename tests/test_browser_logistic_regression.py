@@ -106,7 +106,8 @@ def test_scrubbing_100_steps_runs_no_script_and_plays_in_the_browser(page, strea
     assert _current_step(page) == 20  # the page's opening step
     page.evaluate(COUNT_RUNS)
     page.evaluate(TIME_FRAMES)
-    boundary_before = chart.locator(".contourlines path").first.get_attribute("d")
+    lines_a = chart.locator(".subplot.xy .scatterlayer path.js-line")  # (a)'s boundary and P = 0.1 / 0.9 lines
+    boundary_before = [p.get_attribute("d") for p in lines_a.all()]
 
     _drag_slider(page, 100, 200)
     page.wait_for_timeout(1500)
@@ -115,7 +116,7 @@ def test_scrubbing_100_steps_runs_no_script_and_plays_in_the_browser(page, strea
     reached = _current_step(page)
     assert reached >= 100, reached
     # The boundary on the data was redrawn (a frame's map), and the arrow is still drawn in (b).
-    assert chart.locator(".contourlines path").first.get_attribute("d") != boundary_before
+    assert [p.get_attribute("d") for p in lines_a.all()] != boundary_before
     assert "step=" not in page.url  # the figure cannot write the link; the page's step is unchanged
     frames = page.evaluate("window.__frames")
     assert len(frames) >= 20, len(frames)  # frames were drawn while dragging
@@ -162,9 +163,12 @@ def test_layout_fits_at_laptop_widths(browser, streamlit_server, width):
         chart = _scrub_chart(page)
         titles = [t.bounding_box() for t in chart.locator(".annotation-text").all()[:2]]  # (a) and (b) titles
         assert titles[0]["x"] + titles[0]["width"] <= titles[1]["x"], titles  # side by side, not overlapping
-        legend = chart.locator(".legend").bounding_box()
-        box = chart.bounding_box()
-        assert legend["y"] + legend["height"] <= box["y"] + box["height"] + 1  # the legend is inside the figure
+        for subplot in ("xy", "x2y2"):  # (a) and (b) keep a usable size (no legend squeezing them)
+            area = chart.locator(f".draglayer .{subplot} .nsewdrag").first.bounding_box()
+            assert area["width"] >= 170 and area["height"] >= 170, (subplot, area)
+        curves = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="GD test").first
+        legend, box = curves.locator(".legend").bounding_box(), curves.bounding_box()
+        assert legend["y"] + legend["height"] <= box["y"] + box["height"] + 1  # 8 curves' legend is visible
         screenshot(page, f"logistic_regression_{width}px")
     finally:
         context.close()

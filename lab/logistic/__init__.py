@@ -75,7 +75,7 @@ from lab.logistic.model import (
     train_dataset,
 )
 from lab.logistic.plots import OPTIMIZER_COLORS, OPTIMIZER_SHORT, PATH_COLORS, curves_figure, landscape_figure
-from lab.logistic.scrub import frame_steps, level_lines, logit_maps, move_to_step, scrub_figure
+from lab.logistic.scrub import frame_steps, key_text, level_lines, logit_maps, move_to_step, scrub_figure
 from lab.logistic.snippet import SNIPPET, snippet
 from lab.logistic.words import (
     LossParts,
@@ -125,6 +125,7 @@ __all__ = [
     "divergence_hint",
     "evaluate",
     "frame_steps",
+    "key_text",
     "landscape_around",
     "landscape_figure",
     "landscape_window",

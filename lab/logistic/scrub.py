@@ -36,6 +36,24 @@ MAX_FRAMES = 201
 MAP_RESOLUTION = 40
 ARROW_COLOR = "#ffeb3b"
 #: Slider and Play: jump straight to a frame (no tweening: contours cannot tween anyway).
+#: What the figure's symbols mean (it has no legend; the page prints this under it).
+KEY = (
+    "Dots: training points, rings: test points (blue class 0, orange class 1). Black line: the boundary "
+    "P(y=1|x) = 0.5; dashed: P = 0.1 and 0.9. Stars: where each optimiser is at this step ({paths}); "
+    "yellow arrow: the next update; ✕: the lowest point of this slice of L (darker is lower; hover for values)."
+)
+
+
+def key_text(paths: Sequence[str]) -> str:
+    """:data:`KEY` with the optimisers' colours, e.g. ``GD pink``."""
+    names = {"#e7298a": "pink", "#ff7f0e": "orange", "#1f77b4": "blue", "#222222": "black"}
+    return KEY.format(
+        paths=", ".join(
+            f"{OPTIMIZER_SHORT.get(p, p)} {names.get(OPTIMIZER_COLORS.get(p, ''), '')}".strip() for p in paths
+        )
+    )
+
+
 #: Only lines and markers move, so no frame needs a full redraw (``redraw: False`` is the fast path).
 _JUMP = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
 
@@ -165,7 +183,7 @@ def scrub_figure(
     step: int,
     max_frames: int = MAX_FRAMES,
     resolution: int = MAP_RESOLUTION,
-    height: int = 540,
+    height: int = 500,
 ) -> go.Figure:
     """(a) the data with P(y=1|x) and the boundary, (b) the landscape with every path; one frame per step.
 
@@ -186,7 +204,7 @@ def scrub_figure(
         make_subplots(
             rows=1,
             cols=2,
-            horizontal_spacing=0.17,  # room for (b)'s tick labels and axis title at 1000 px
+            horizontal_spacing=0.14,  # room for (b)'s tick labels and axis title at 1000 px
             subplot_titles=("(a) data and boundary P(y=1|x) = 0.5", "(b) loss landscape L(w₁, w₂)"),
         )
     )
@@ -221,7 +239,7 @@ def scrub_figure(
             ncontours=28,
             contours={"coloring": "heatmap", "showlines": True},
             line={"width": 0.5, "color": "rgba(255,255,255,0.35)"},
-            colorbar={"title": {"text": "log₁₀ L", "side": "right"}, "thickness": 12, "len": 0.75, "y": 0.55},
+            showscale=False,  # the room goes to the plots at 1000 px; hover shows L, the key says dark = low
             hovertemplate="w₁ %{x:.2f}, w₂ %{y:.2f}<br>L %{customdata:.4f}<extra></extra>",
             name="loss",
             showlegend=False,
@@ -370,7 +388,9 @@ def scrub_figure(
         },
     )
     figures.layout(fig, "Scrub the run in your browser: drag the step slider or press Play", height=height)
-    fig.update_layout(margin={"t": 80, "r": 20, "b": fig.layout.margin.b + 70})
+    # No legend: at 1000 px plotly stacks a dozen entries one per row and squeezes the plots. The
+    # symbols are few and fixed; :data:`KEY` says what they are, and the page shows it under the figure.
+    fig.update_layout(showlegend=False, height=height, margin={"t": 80, "r": 20, "b": 140})
     x0, x1, y0, y1 = data.bounds()
     fig.update_xaxes(title_text="x₁", range=[x0, x1], constrain="domain", row=1, col=1)
     fig.update_yaxes(title_text="x₂", range=[y0, y1], scaleanchor="x", constrain="domain", row=1, col=1)
