@@ -14,7 +14,11 @@ from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, set
 from ui.catalog import HOME, LABS
 from ui.widgets import DEVICE_KEY, SEED_KEY
 
-st.set_page_config(page_title="DL101 Visual Lab", page_icon=":material/neurology:", layout="wide")
+st.set_page_config(
+    page_title="DL101 Visual Lab",
+    page_icon="🧠",  # an emoji favicon is inline; a :material/ one makes every browser fetch it from a font host
+    layout="wide",
+)
 
 home = st.Page(HOME.script, title=HOME.title, icon=HOME.icon, default=True)
 labs = [st.Page(p.script, title=f"{p.number}. {p.title}", icon=p.icon, url_path=p.url_path) for p in LABS]

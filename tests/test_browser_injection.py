@@ -9,9 +9,8 @@ one notice naming the settings, and
 - no ``<a>`` or ``<img>`` on the page may point at the attacker's host;
 - the browser must not send a single request to another host (every request
   is routed through Playwright, and anything not to the test server is
-  recorded and refused). The one exception is :data:`KNOWN_HOSTS`: Streamlit
-  fetches a ``:material/…:`` page icon (the favicon set by ``app.py``) from
-  Google's font server; that request is the app's own, never a link's.
+  recorded and refused). :data:`KNOWN_HOSTS` is empty: the app's favicon is an
+  emoji (a ``:material/…:`` page icon made every browser fetch it from a font host).
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ from ui.catalog import LABS
 pytestmark = pytest.mark.browser
 
 EVIL = "evil.example"
-#: Hosts the app itself contacts (not caused by a link): the favicon of ``page_icon=":material/…:"``.
-KNOWN_HOSTS = {"fonts.gstatic.com"}
+#: Hosts the app itself contacts: none (a visitor's IP is never sent to a third party).
+KNOWN_HOSTS: set[str] = set()
 PAYLOADS = [
     f"[Log in again](https://{EVIL}/login)",
     f"![pixel](https://{EVIL}/pixel.png)",

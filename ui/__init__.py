@@ -9,14 +9,19 @@ mechanisms into widgets once, so every page behaves the same way:
 - :func:`image_input` — sample photo or upload, validated by ``lab.images``;
   a bad upload shows a message and the last good image stays;
 - :func:`show_code` — the "show me the code" expander;
-- :func:`progress_reporter` — a progress bar callback for ``lab.training``.
+- :func:`progress_reporter` — a progress bar callback for ``lab.training``;
+- :func:`link_problem` — add a line to the page's single "the link was not valid" notice;
+- :func:`heavy_job` / :func:`apply_cap` (``ui.jobs``) — heavy work waits for a free core in
+  the process-wide queue, visibly and cancellably; public-server caps with their message.
 """
 
+from ui.jobs import apply_cap, heavy_job
 from ui.widgets import (
     controls,
     current_device,
     current_seed,
     image_input,
+    link_problem,
     page_header,
     progress_reporter,
     show_code,
@@ -24,10 +29,13 @@ from ui.widgets import (
 )
 
 __all__ = [
+    "apply_cap",
     "controls",
     "current_device",
     "current_seed",
+    "heavy_job",
     "image_input",
+    "link_problem",
     "page_header",
     "progress_reporter",
     "show_code",
