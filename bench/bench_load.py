@@ -34,6 +34,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -292,6 +293,21 @@ def _summary(values: list[float]) -> dict:
     }
 
 
+def cache_mb(urls: list[str], top: int = 8) -> dict[str, float]:
+    """What Streamlit's caches hold (``/_stcore/metrics``, summed over ``urls``): the largest, in MB."""
+    sizes: dict[str, float] = {}
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for url in urls:
+        try:
+            text = opener.open(f"{url}/_stcore/metrics", timeout=10).read().decode()
+        except OSError:
+            continue
+        for m in re.finditer(r'^cache_memory_bytes\{cache_type="([^"]*)",cache="([^"]*)"\} (\S+)$', text, re.M):
+            name = f"{m.group(1)}:{m.group(2).rsplit('.', 1)[-1]}" if m.group(2) else m.group(1)
+            sizes[name] = sizes.get(name, 0.0) + float(m.group(3)) / 2**20
+    return {k: round(v, 1) for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:top] if v >= 0.1}
+
+
 async def _reap_sessions(url: str) -> None:
     """After the TTL, one short visit makes Streamlit drop the expired sessions (it reaps on a write)."""
     await asyncio.sleep(SESSION_TTL_S + 1)
@@ -317,6 +333,7 @@ async def run_class(
     timeout: float = 180.0,
     reap: bool = True,
     photo_size: tuple[int, int] = (4000, 3000),
+    metrics_urls: list[str] | None = None,
 ) -> dict:
     """``n`` students at once against ``url``; the measurements for one class size."""
     photo = phone_photo(photo_size)
@@ -343,6 +360,7 @@ async def run_class(
         wall = time.monotonic() - t0
         cpu_used = tree_cpu_s(pids()) - cpu_before
         rss_connected = tree_rss_mb(pids())
+        caches_connected = cache_mb(metrics_urls or [url])
         done.set()
         results = await asyncio.gather(*tasks)
     peak = sampler.peak
@@ -351,6 +369,7 @@ async def run_class(
     if reap:
         await _reap_sessions(url)
     rss_after = tree_rss_mb(pids())
+    caches_after = cache_mb(metrics_urls or [url])
 
     inter = [i for r in results for i in r["interactions"]]
     ok = [i for i in inter if not i.error]
@@ -385,6 +404,9 @@ async def run_class(
         "rss_after_sessions_reaped_mb": round(rss_after, 1) if reap else None,
         "mb_per_session": round((rss_connected - rss_before) / n, 1),
         "leak_mb": round(rss_after - rss_before, 1) if reap else None,
+        # Streamlit's own accounting of its caches (st.cache_data/resource, uploads, session state)
+        "caches_mb_all_connected": caches_connected,
+        "caches_mb_after": caches_after,
         "by_action": _by_action(ok),
     }
 
@@ -498,7 +520,8 @@ def through_balancer(replica_counts: tuple[int, ...], n: int, *, budget_s: float
                 async def go(c=c) -> dict:
                     for r in c.replicas:  # every replica warm (imports, models), each on its own port
                         await _warm_up(r.url, LABS, SCENARIOS, c.replica_pids)
-                    return await run_class(c.url, n, c.replica_pids, budget_s=budget_s)
+                    urls = [r.url for r in c.replicas]
+                    return await run_class(c.url, n, c.replica_pids, budget_s=budget_s, metrics_urls=urls)
 
                 out[f"{k}_replicas"] = run_async(go())
         except LaunchError as err:
