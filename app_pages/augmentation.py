@@ -21,6 +21,7 @@ DRAW_KEY = f"{PAGE}.draw"
 SOUND_DRAW_KEY = f"{PAGE}.sound_draw"  # counts the sound tab's Resample clicks (in the link as snd_draw)
 LABELS_KEY = f"{PAGE}.labels"
 TAB_KEY = f"{PAGE}.tab"
+TAB_DEFAULT_KEY = f"{PAGE}.tab_default"  # the tabs' default: the link's (or last) tab when they first appear
 #: The tabs, by their name in the link (``?tab=sound``); the first one is the default.
 TABS = {
     "images": ":material/photo_library: Images",
@@ -148,15 +149,19 @@ url_specs: list = []
 url_values: dict = {}
 
 # The open tab is kept in the session and in the link (?tab=sound), so a shared link opens the same view.
-if TAB_KEY in st.session_state:
-    first_tab = st.session_state[TAB_KEY]
-else:  # first time in this session (or back from another page): the session's last tab, else the link's
+# ``default`` is part of the tabs' widget id, so it changes only when the tabs have no state yet: a default
+# that followed every switch would make a new widget each time, and a click during a run could snap back.
+if TAB_KEY not in st.session_state:  # first time in this session (or back from another page)
     linked_tab = st.query_params.get("tab")
     kept_tab = st.session_state.get(f"_keep.{TAB_KEY}")
-    first_tab = TABS[kept_tab if kept_tab in TABS else (linked_tab if linked_tab in TABS else "images")]
+    st.session_state[TAB_DEFAULT_KEY] = TABS[
+        kept_tab if kept_tab in TABS else (linked_tab if linked_tab in TABS else "images")
+    ]
     if linked_tab is not None and linked_tab not in TABS:
         st.warning(f"The link's **tab** is not one of this page's tabs ({', '.join(TABS)}); showing the images.")
-tab_images, tab_sound, tab_train = st.tabs(list(TABS.values()), key=TAB_KEY, on_change="rerun", default=first_tab)
+tab_images, tab_sound, tab_train = st.tabs(
+    list(TABS.values()), key=TAB_KEY, on_change="rerun", default=st.session_state[TAB_DEFAULT_KEY]
+)
 tab_slug = next((slug for slug, label in TABS.items() if label == st.session_state.get(TAB_KEY)), "images")
 st.session_state[f"_keep.{TAB_KEY}"] = tab_slug
 

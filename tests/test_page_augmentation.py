@@ -199,6 +199,11 @@ def test_the_open_tab_is_kept_in_the_link():
     at.session_state["augmentation.tab"] = ":material/photo_library: Images"  # the student opens Images
     at.run()
     assert "tab" not in at.query_params  # the default tab is left out of the link
+    at.session_state["augmentation.tab"] = ":material/model_training: As a regulariser"
+    at.run()
+    assert at.query_params["tab"] == "train"
+    # The tabs' default (part of their widget id) stays the first one: switching never makes a new widget.
+    assert "Sound" in at.session_state["augmentation.tab_default"]
     bad = run_page(SCRIPT, query={"num_samples": "1", "tab": "<img src=x>"})
     assert "Images" in bad.session_state["augmentation.tab"]
     assert any("**tab**" in w.value and "<img" not in w.value for w in bad.warning)  # named, never echoed
