@@ -8,6 +8,11 @@
 - ``landscape``: the vectorised 100×100 grid vs evaluating the loss grid point by point.
 - ``apptest``: median AppTest rerun after a learning-rate change (each value new, so
   the page retrains) and after a step-slider change (cached). Target < 0.5 s.
+- ``scrub_browser``: in Chromium, the scrubbing figure's per-frame render time (slider
+  change → plotly_animated → next paint, one click on the figure's slider per frame),
+  the script runs caused by dragging across 100 steps (0 expected), and the page's own
+  server-side step (button → script finished) as the same-run baseline. Target < 50 ms
+  a frame. Skipped (with the reason) when Chromium or Playwright is missing.
 """
 
 from __future__ import annotations
@@ -131,6 +136,78 @@ def bench_apptest() -> dict:
     }
 
 
+FRAME_TIMER = """() => {
+    const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g.querySelector('.slider-container'));
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__runs = 0;
+    new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') === 'running') window.__runs += 1;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    window.__frames = [];
+    let start = null;
+    gd.on('plotly_sliderchange', () => { start = performance.now(); });
+    gd.on('plotly_animated', () => {
+        if (start === null) return;
+        const t0 = start;
+        start = null;
+        requestAnimationFrame(() => window.__frames.push(performance.now() - t0));
+    });
+}"""
+
+
+def bench_scrub_browser(frames: int = 40) -> dict:
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, _skip_reason, fresh_server, wait_for_script
+
+    if reason := _skip_reason():
+        return {"skipped": reason}
+    from playwright.sync_api import sync_playwright
+
+    with fresh_server() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(180_000)
+        page.goto(f"{url}/logistic-regression", wait_until="domcontentloaded")
+        wait_for_script(page, 180_000)
+        chart = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".slider-container")).first
+        chart.locator(".slider-grip-rect").wait_for()
+        page.wait_for_timeout(1000)
+        page.evaluate(FRAME_TIMER)
+        rail = chart.locator(".slider-rail-rect").bounding_box()
+        y = rail["y"] + rail["height"] / 2
+        for k in range(frames):  # one click per frame, paced: each is one slider change and one redraw
+            page.mouse.click(rail["x"] + rail["width"] * (0.05 + 0.9 * k / frames), y)
+            page.wait_for_timeout(250)
+        times = sorted(page.evaluate("window.__frames"))
+        grip = chart.locator(".slider-grip-rect").bounding_box()  # a drag across 100 steps
+        page.mouse.move(rail["x"] + 2, grip["y"] + grip["height"] / 2)
+        page.mouse.down()
+        for k in range(1, 101):
+            page.mouse.move(rail["x"] + 2 + k * rail["width"] / 200, grip["y"] + grip["height"] / 2)
+            page.wait_for_timeout(15)
+        page.mouse.up()
+        page.wait_for_timeout(1500)
+        runs = page.evaluate("window.__runs")
+        server = []
+        for _ in range(5):  # the baseline: the page's own step, a script run
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="step ▶").click()
+            wait_for_script(page)
+            server.append(time.perf_counter() - t0 - 0.6)  # wait_for_script sleeps 2 × 0.3 s
+        browser.close()
+    p50 = times[len(times) // 2] if times else float("nan")
+    server_p50 = statistics.median(server)
+    return {
+        "what": "Chromium, 1400 px, default run (200 steps): per-frame render of the scrubbing figure",
+        "frames_measured": len(times),
+        "frame_p50_ms": round(p50, 1),
+        "frame_p95_ms": round(times[int(len(times) * 0.95)], 1) if times else None,
+        "target_frame_ms": 50,
+        "script_runs_while_dragging_100_steps": runs,
+        "server_step_p50_seconds": round(server_p50, 3),
+        "ratio_server_step_vs_frame": round(server_p50 * 1000 / p50, 1) if times else None,
+    }
+
+
 def run() -> dict:
     torch.manual_seed(0)
     threads = torch.get_num_threads()
@@ -141,6 +218,7 @@ def run() -> dict:
         "train_landscape": bench_train_landscape(),
         "landscape": bench_landscape(),
         "apptest": bench_apptest(),
+        "scrub_browser": bench_scrub_browser(),
         "torch_threads": 1,
         "torch_threads_default": threads,
     }
