@@ -153,18 +153,19 @@ buttons.button(
     args=("overfit_dropout",),
     help=reg.PRESET_HELP["overfit_dropout"],
 )
-preset_run = st.session_state.pop(f"{PAGE}.autorun", False)
-if preset_run:
+preset_note = st.empty()  # always drawn: the elements below keep their places whether or not a preset ran
+if st.session_state.pop(f"{PAGE}.autorun", False):
     start = True
-    st.info(reg.PRESET_TEXT["overfit_dropout"], icon=":material/school:")
+    preset_note.info(reg.PRESET_TEXT["overfit_dropout"], icon=":material/school:")
 
-# One slot, always drawn: the progress of a run while it trains, then that run's notice. A newer run
-# replaces an older notice at once (it used to stay up, stale, while the next run trained).
+# Two slots, always drawn so the elements below keep their places: `notice` holds the progress bar while a
+# run trains, then that run's notices; `live` the live curves. The bar is a single element, so it replaces
+# an older run's notice block at once (that notice used to stay up, stale, while the next run trained), and
+# the notices that follow are a fresh block (a block drawn over a block in the same run keeps its children).
 notice = st.empty()
+live_chart = st.empty()
 if start:
-    with notice.container():
-        bar = st.progress(0.0, text="Building the models…")
-        live_chart = st.empty()
+    bar = notice.progress(0.0, text="Building the models…")
     n_runs = len(config.variants) * config.num_seeds
 
     def on_tick(comparison: reg.Comparison) -> None:
@@ -186,6 +187,7 @@ if start:
 
     result = reg.compare(config, split, device=device, on_epoch=on_epoch, on_tick=on_tick)
     st.session_state[RESULT_KEY] = result
+    live_chart.empty()
     notice.empty()
 
 comparison: reg.Comparison | None = st.session_state.get(RESULT_KEY)

@@ -64,6 +64,8 @@ def test_every_view_draws_at_both_widths(browser, streamlit_server, width):
         _train(page)
         assert_no_exception(page)
         assert page.get_by_text("validation accuracy (final)").count() == 2
+        # the run's progress bar and live chart are gone once it has finished (they used to stay up)
+        assert page.locator('[data-testid="stProgress"]').count() == 0
         screenshot(page, f"regularization-curves-{width}")
         for view in VIEWS:
             _show(page, view)
