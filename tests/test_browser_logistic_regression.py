@@ -88,6 +88,11 @@ def test_logistic_page_renders_charts_and_steps(page, streamlit_server, tmp_path
     assert_no_exception(page)
     assert "19 / 200" in page.inner_text("body") and "step=19" in page.url
 
+    # The active tab goes into the link too.
+    page.get_by_role("tab", name="Accuracy").click()
+    wait_for_script(page)
+    assert "tab=accuracy" in page.url and "step=19" in page.url
+
     # A CSV with one class: an error on the page, never a traceback, and the generated data stay.
     bad = tmp_path / "one_class.csv"
     bad.write_text("x1,x2,label\n0.1,0.2,1\n0.3,0.4,1\n0.5,0.1,1\n")
