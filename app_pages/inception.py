@@ -265,13 +265,13 @@ def select_target(target: str) -> None:
 
 tab_over, tab_img, tab_block, tab_arch, tab_paper, tab_cam, tab_fv = st.tabs(
     [
-        "Overview",
-        "On your image",
-        "Inside a block",
-        "Architecture",
-        "Paper vs torchvision",
-        "Grad-CAM & knock-out",
-        "Feature visualisation",
+        "Overview",  # short names: all seven fit the tab bar at 1000 px with the sidebar open
+        "Your photo",
+        "Block",
+        "Layers",
+        "Paper",
+        "Grad-CAM",
+        "Feature vis",
     ]
 )
 
@@ -362,9 +362,10 @@ with tab_img:
             f"channel {insp.channels[pick]} — click a cell",
             x_title="column",
             y_title="row",
-            colorbar_title="activation",
+            colorbar_title="",
             height=330,
         )
+        fig.update_traces(colorbar={"thickness": 10})  # a narrow bar leaves the map room in a half-width column
         import plotly.graph_objects as go
 
         fig.add_trace(
@@ -407,7 +408,7 @@ with tab_over:
                 select_target(ov.targets[k])
 
     st.caption(
-        f"Photo: **{_md(loaded.name)}** (change it under *On your image*). Each column is one stage, left to right "
+        f"Photo: **{_md(loaded.name)}** (change it under *Your photo*). Each column is one stage, left to right "
         "and then on the second row: a few of its strongest channels (or, for an inception block, the strongest "
         "channel of each of its four branches) and the tensor shape under it. **Click a thumbnail** to select that "
         "layer or branch in the other tabs."
@@ -425,7 +426,7 @@ with tab_over:
         st.info(note, icon=":material/info:")
     else:
         st.caption(
-            f"Selected: **{selected}** — shown in *On your image*; Grad-CAM, the knock-out, *Inside a block* and "
+            f"Selected: **{selected}** — shown in *Your photo*; Grad-CAM, the knock-out, *Block* and "
             "feature visualisation follow where they can."
         )
 
@@ -466,15 +467,15 @@ with tab_block:
     sp_params, sp_macs = anat.saving_paper
     tv_params, tv_macs = anat.saving_tv
     m1, m2, m3 = st.columns(3)
-    m1.metric("params (this block, torchvision)", f"{anat.params:,}")
+    m1.metric("block params", f"{anat.params:,}", help="This block as torchvision builds it (3×3 third branch, BN).")
     m2.metric(
-        "naive ÷ reduced, paper (real 5×5)",
+        "naive ÷ reduced, 5×5",
         f"×{sp_macs:.2f} MACs",
         help="Both blocks with the paper's 5×5 third branch: the naive block (Fig. 2a) against the block with 1×1 "
         "reductions (Fig. 2b).",
     )
     m3.metric(
-        "naive ÷ reduced, torchvision (3×3)",
+        "naive ÷ reduced, 3×3",
         f"×{tv_macs:.2f} MACs",
         help="Both blocks with torchvision's 3×3 third branch: the naive block against torchvision's real block.",
     )
@@ -526,8 +527,10 @@ with tab_arch:
 
 # --- paper vs torchvision -------------------------------------------------------------------------------------
 with tab_paper:
-    paper_params, paper_macs = IP.paper_records(I.paper_vs_torchvision())
+    paper_widths, paper_params, paper_macs = IP.paper_records(I.paper_vs_torchvision())
     fit = IP.k_fit()
+    st.markdown("**Widths per block** (#1×1 · #3×3 reduce · #3×3 · #5×5 reduce · #5×5 · pool proj)")
+    st.dataframe(paper_widths, hide_index=True)
     st.markdown("**Parameters per block** (conv weights; torchvision adds BN, 2 per channel, and drops the biases)")
     st.dataframe(paper_params, hide_index=True)
     st.markdown("**Multiply-adds per block at 224×224**")
@@ -577,17 +580,16 @@ with tab_cam:
         width="stretch",
         caption=f"Grad-CAM at {cam.layer} for “{names[cam.class_index]}” (P = {cam.class_prob:.2%})",
     )
-    g2.plotly_chart(
-        heatmap(
-            cam.coarse,
-            f"CAM at {cam.layer} ({cam.coarse.shape[0]}×{cam.coarse.shape[1]})",
-            x_title="column",
-            y_title="row",
-            colorbar_title="ReLU(Σ αₖ Aₖ)",
-            height=330,
-        ),
-        key=f"{PAGE}.camfig",
+    cam_fig = heatmap(
+        cam.coarse,
+        f"ReLU(Σ αₖ Aₖ) at {cam.layer} ({cam.coarse.shape[0]}×{cam.coarse.shape[1]})",
+        x_title="column",
+        y_title="row",
+        colorbar_title="",
+        height=330,
     )
+    cam_fig.update_traces(colorbar={"thickness": 10})
+    g2.plotly_chart(cam_fig, key=f"{PAGE}.camfig")
     st.caption(f"αₖ = mean gradient of the class logit over channel k's map; took {cam.seconds * 1000:.0f} ms.")
     st.subheader("Branch knock-out")
     caveat("a branch that matters to random weights tells nothing about what GoogLeNet learned.")

@@ -86,7 +86,7 @@ def block_figure(anatomy: BlockAnatomy):
         cols=3,
         column_widths=[0.4, 0.3, 0.3],
         horizontal_spacing=0.08,
-        subplot_titles=("channels in the concatenated output", "parameters", "multiply-adds"),
+        subplot_titles=("channels of the concat", "params", "MACs"),
     )
     for b, color in zip(anatomy.branches, BRANCH_COLORS, strict=True):
         lo, hi = b.channel_range

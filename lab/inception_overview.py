@@ -158,7 +158,7 @@ def overview_figure(ov: Overview, *, selected: str = "", per_row: int = 10):
             hover.append(f"{thumb.target} · {thumb.label}<br>click to select")
             is_branch = "." in thumb.target
             color = BRANCH_COLORS[BRANCHES.index(thumb.target.split(".")[1])] if is_branch else "#888888"
-            if thumb.target == selected or (selected and thumb.target == selected.split(".")[0] and not is_branch):
+            if thumb.target == selected or (selected and thumb.target.split(".")[0] == selected):
                 color, width = "#d6336c", 3
             else:
                 width = 1.5 if is_branch else 0.5
@@ -234,6 +234,6 @@ def overview_figure(ov: Overview, *, selected: str = "", per_row: int = 10):
     fig.update_layout(images=images, annotations=annotations, shapes=shapes, dragmode=False, clickmode="event+select")
     fig.update_xaxes(visible=False, range=[-0.3, per_row * 1.6 - 0.1], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-(rows * row_h) + 0.6, 0.8], fixedrange=True, scaleanchor="x")
-    fig = layout(fig, "GoogLeNet on your photo, stage by stage (click a thumbnail to select that layer)", height=560)
+    fig = layout(fig, "GoogLeNet on your photo, stage by stage", height=600)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig

@@ -232,17 +232,26 @@ def paper_vs_torchvision(*, model: nn.Module | None = None) -> list[PaperRow]:
     return rows
 
 
-def paper_records(rows: list[PaperRow]) -> tuple[list[dict], list[dict]]:
-    """Two compact tables for the page (parameters; multiply-adds), numbers formatted with separators."""
-    params, macs = [], []
+def paper_records(rows: list[PaperRow]) -> tuple[list[dict], list[dict], list[dict]]:
+    """Three narrow tables for the page — widths, parameters, multiply-adds — numbers formatted with separators.
+
+    Narrow on purpose: each fits a 1000-px-wide window with the sidebar open, without sideways scrolling.
+    """
+    widths, params, macs = [], [], []
     for r in rows:
         block = r.block.removeprefix("inception")
-        params.append(
+        widths.append(
             {
                 "block": block,
                 "Table 1 widths": "·".join(str(c) for c in r.config),
-                "same in torchvision": "yes" if r.config == r.torchvision_config else "no",
-                "paper (5×5, computed)": f"{r.paper_params:,}",
+                "torchvision": "same" if r.config == r.torchvision_config else "·".join(map(str, r.torchvision_config)),
+                "out": r.out_channels,
+            }
+        )
+        params.append(
+            {
+                "block": block,
+                "paper, 5×5 (computed)": f"{r.paper_params:,}",
                 "printed": f"{r.printed_params_k:g}K",
                 "torchvision": f"{r.tv_params:,}",
                 "Δ": f"{r.param_diff:+,}",
@@ -251,10 +260,10 @@ def paper_records(rows: list[PaperRow]) -> tuple[list[dict], list[dict]]:
         macs.append(
             {
                 "block": block,
-                "paper (5×5, computed)": f"{r.paper_macs / 1e6:,.1f} M",
+                "paper, 5×5 (computed)": f"{r.paper_macs / 1e6:,.1f} M",
                 "printed": f"{r.printed_ops_m:g} M",
                 "torchvision": f"{r.tv_macs / 1e6:,.1f} M",
                 "Δ": f"{r.macs_diff / 1e6:+,.1f} M",
             }
         )
-    return params, macs
+    return widths, params, macs

@@ -437,7 +437,8 @@ def test_deviations_name_the_pools_and_the_minimum_size_is_torchvisions():
 def test_paper_table_records_are_formatted_and_narrow():
     from lab import inception_paper as P
 
-    params, macs = P.paper_records(P.paper_vs_torchvision())
-    assert params[0]["paper (5×5, computed)"] == "163,328" and params[0]["Table 1 widths"] == "64·96·128·16·32·32"
-    assert len(params[0]) <= 7 and len(macs[0]) <= 5
-    assert all(isinstance(v, str) for r in params + macs for v in r.values())
+    widths, params, macs = P.paper_records(P.paper_vs_torchvision())
+    assert params[0]["paper, 5×5 (computed)"] == "163,328" and widths[0]["Table 1 widths"] == "64·96·128·16·32·32"
+    assert widths[0]["torchvision"] == "same" and widths[0]["out"] == 256
+    assert len(widths[0]) <= 5 and len(params[0]) <= 5 and len(macs[0]) <= 5
+    assert all(isinstance(v, str) for r in params + macs for v in r.values())  # formatted, never raw ints
