@@ -394,13 +394,13 @@ def live_panel() -> None:
         limit = float(st.session_state.get(PLAY_LIMIT_KEY, PLAY_LIMIT_S))
         until = st.session_state.get(UNTIL_KEY)
         started = time.perf_counter()
-        draw_s = 0.0
+        draw_s = draw_cpu = 0.0
         while time.perf_counter() - started < limit and (until is None or trainer.epoch < until):
             left = None if until is None else until - trainer.epoch
-            live.play_slice(trainer, live.slice_seconds(draw_s), max_epochs=left)
-            t0 = time.perf_counter()
+            live.play_slice(trainer, live.slice_seconds(draw_s), max_epochs=left, last_draw_cpu=draw_cpu)
+            t0, c0 = time.perf_counter(), time.thread_time()
             draw_frame(slots)
-            draw_s = time.perf_counter() - t0
+            draw_s, draw_cpu = time.perf_counter() - t0, time.thread_time() - c0
             if trainer.history.status == "diverged" or trainer.diagnosis():
                 break
         on_pause()

@@ -37,7 +37,7 @@ from lab.mlp_model import linear_layers
 
 #: One Play frame lasts about this long: TRAIN_SHARE of it trains, the rest draws (≥ 4 redraws a second).
 FRAME_SECONDS = 0.25
-TRAIN_SHARE = 0.8
+TRAIN_SHARE = 0.9
 
 NEG = (31, 119, 180)  # CLASS_COLORS[0], blue: negative values, class 0
 POS = (255, 127, 14)  # CLASS_COLORS[1], orange: positive values, class 1
@@ -331,22 +331,26 @@ def curves_picture(
 
 
 def slice_seconds(last_draw_s: float) -> float:
-    """How long the next training slice runs: a frame's share, or longer when drawing got slow.
-
-    Training gets at least ``TRAIN_SHARE`` of the time whatever drawing costs
-    (a loaded machine, a big network): the frame rate drops, not the training.
-    """
+    """How long the next training slice runs (wall clock): a frame's share, or longer when drawing got slow."""
     return max(FRAME_SECONDS * TRAIN_SHARE, last_draw_s * TRAIN_SHARE / (1.0 - TRAIN_SHARE))
 
 
-def play_slice(trainer, seconds: float, max_epochs: int | None = None) -> int:
-    """Train whole epochs for about ``seconds`` (at least one, at most ``max_epochs``); returns how many ran."""
+def play_slice(trainer, seconds: float, max_epochs: int | None = None, *, last_draw_cpu: float = 0.0) -> int:
+    """Train whole epochs for about ``seconds`` (at least one, at most ``max_epochs``); returns how many ran.
+
+    The slice also lasts until this thread has spent 4× ``last_draw_cpu`` (the
+    last frame's CPU time) on training: on a loaded machine, where the wall-clock
+    slice buys little CPU, the frame rate drops instead of the training share
+    (training keeps ≥ ``TRAIN_SHARE`` of the thread's CPU time).
+    """
     start = trainer.epoch
     deadline = time.perf_counter() + seconds
-    trainer.train(
-        max_epochs if max_epochs is not None else 10**9,
-        should_stop=lambda: trainer.epoch > start and time.perf_counter() >= deadline,
-    )
+    cpu_needed = time.thread_time() + last_draw_cpu * TRAIN_SHARE / (1.0 - TRAIN_SHARE)
+
+    def done() -> bool:
+        return trainer.epoch > start and time.perf_counter() >= deadline and time.thread_time() >= cpu_needed
+
+    trainer.train(max_epochs if max_epochs is not None else 10**9, should_stop=done)
     return trainer.epoch - start
 
 
