@@ -207,9 +207,11 @@ SPECS = (
 
 #: "Show me overfitting, then fix it with dropout": a wide MLP trained long with Adam on 300 digits
 #: memorises them (train 100 %); dropout (p = 0.5 on hidden units, 0.1 on pixels) lowers the validation
-#: loss and both gaps. Seeds 0, 1, 2 (500 val): loss gap 0.227/0.236/0.234 → 0.156/0.159/0.169,
-#: accuracy gap 6.0/6.2/5.8 → 5.4/5.2/5.2 points, validation accuracy 94.0 → 94.7 % (tests check it);
-#: the page's seed 0 with 1000 val: loss gap 0.199 → 0.141.
+#: *loss* clearly (seed 0, 1000 val: loss gap 0.199 → 0.141) but the validation *accuracy* only a little:
+#: seeds 0–4 (1000 val) narrowed the accuracy gap by 0.1, 0.8, 0.8, 1.4, 0.1 points. Retuning did not find
+#: a setting where it narrows by ≥ 2 points on most seeds (n_train 100–300, width 256–1024, depth 2–3,
+#: 100–200 epochs, p_in 0.1–0.4, Adam or SGD: −2 … +3.8 points, often negative), so the page says plainly
+#: what the preset shows; tests check the loss effect and that accuracy does not get worse.
 PRESETS: dict[str, dict[str, object]] = {
     "overfit_dropout": {
         "dataset": "digits",
@@ -237,8 +239,11 @@ PRESET_HELP = {
 PRESET_TEXT = {
     "overfit_dropout": (
         "**Preset loaded:** a 2 × 256 MLP trained 100 epochs with Adam on 300 digits memorises them — the "
-        "baseline's train loss (solid) falls to ≈ 0 while its validation loss (dashed) stalls and creeps up. The "
-        "same network with dropout (p = 0.5 on hidden units, 0.1 on pixels) ends with a lower validation loss and "
-        "a narrower gap."
+        "baseline's train accuracy reaches 100 % and its train loss (solid) falls to ≈ 0 while its validation loss "
+        "(dashed) stalls and creeps up. With dropout (p = 0.5 on hidden units, 0.1 on pixels) the **validation "
+        "loss** ends clearly lower (its wrong answers are less over-confident) and the loss gap narrows "
+        "(≈ 0.20 → 0.14 with seed 0). Be honest about the accuracy, though: on these digits validation accuracy "
+        "improves only by about 0–1.5 points (seeds 0–4), within seed-to-seed noise — try several seeds "
+        "(Seeds > 1) to see the spread. Dropout's accuracy gains grow with bigger networks and datasets."
     ),
 }

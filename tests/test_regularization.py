@@ -386,6 +386,7 @@ def test_presets_are_valid_settings():
 
 
 def test_dropout_shrinks_the_gap_in_the_preset():
+    """What the preset's note claims: dropout lowers the validation loss and the loss gap; accuracy barely moves."""
     preset = reg.PRESETS["overfit_dropout"]
     split = digits.make_split("digits", preset["n_train"], 500, seed=0)
     result = reg.compare(reg.CompareConfig(**{**preset, "n_val": 500, "num_seeds": 2}), split)
@@ -396,12 +397,17 @@ def test_dropout_shrinks_the_gap_in_the_preset():
         return float(np.mean([getattr(r, name) for r in rs]))
 
     assert all(r.train_acc[-1] == 1.0 for r in base)  # the baseline memorises the 300 digits
-    # seeds 0 and 1 (500 val): loss gap 0.23 → 0.16, accuracy gap 6.2 → 5.3 points, val loss 0.23 → 0.17
+    # seeds 0 and 1 (500 val): loss gap 0.23 → 0.16, val loss 0.23 → 0.17
     assert mean(dropped, "loss_gap") < mean(base, "loss_gap") - 0.04
     assert all(d.loss_gap < b.loss_gap - 0.02 for b, d in zip(base, dropped, strict=True))
-    assert mean(dropped, "gap") < mean(base, "gap") - 0.003
-    assert np.mean([r.val_loss[-1] for r in dropped]) < np.mean([r.val_loss[-1] for r in base]) - 0.03
-    assert np.mean([r.val_acc[-1] for r in dropped]) >= np.mean([r.val_acc[-1] for r in base])
+    assert all(d.val_loss[-1] < b.val_loss[-1] - 0.02 for b, d in zip(base, dropped, strict=True))
+    # accuracy: not worse, and only a small change — the note says so rather than promising a big win
+    gain = np.mean([d.val_acc[-1] - b.val_acc[-1] for b, d in zip(base, dropped, strict=True)])
+    assert -0.002 <= gain < 0.02
+    assert (
+        "0–1.5 points" in reg.PRESET_TEXT["overfit_dropout"]
+        and "validation accuracy" in reg.PRESET_TEXT["overfit_dropout"]
+    )
 
 
 # --- vanishing gradients -------------------------------------------------------------------------
