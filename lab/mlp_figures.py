@@ -419,7 +419,10 @@ def spread_figure(spreads: Sequence, *, what: str = "activation") -> go.Figure:
                 mode="lines+markers",
                 name=s.label,
                 line={"color": CLASS_COLORS[k % len(CLASS_COLORS)]},
-                hovertemplate=f"{s.label}<br>layer %{{x}}: std %{{y:.3g}}<extra></extra>",
+                customdata=s.activation_mean if what == "activation" else None,
+                hovertemplate=f"{s.label}<br>layer %{{x}}: std %{{y:.3g}}"
+                + (", mean %{customdata:.3g}" if what == "activation" else "")
+                + "<extra></extra>",
             )
         )
     fig.update_yaxes(type="log", exponentformat="power")

@@ -177,8 +177,9 @@ def render(
             "of each layer's activation). The slide's small inits do not scale: with N(0, 0.01²) each layer multiplies "
             "the spread by 0.01·√fan_in (≈ 0.06 at 32 units), so after a few layers the output is constant — "
             "**and the gradient shrinks the same way on its way back**, so training barely moves: they sit at chance "
-            "accuracy while Xavier learns. U(0, 0.1) is worse in another way: it is **not zero-mean** (mean 0.05), so "
-            "every unit gets the same positive push — the units start nearly alike and saturate together."
+            "accuracy while Xavier learns. U(0, 0.1) is small *and* **not zero-mean** (mean 0.05): every weight is "
+            "positive, so the units' weight vectors all point the same way — they start nearly alike and pass on a "
+            "shifted, not centred, signal (see the mean in the forward plot's hover)."
         )
         act_now = net_cfg.activations[0] if net_cfg.activations and net_cfg.activations[0] != "identity" else "tanh"
         s1, s2, _ = st.columns([1, 1, 2])
