@@ -158,6 +158,30 @@ def phone_photo(size: tuple[int, int] = (4000, 3000), seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
+async def _wait_for_widget(student: Student, label: str, limit: float = 150.0) -> Interaction | None:
+    """A widget that appears only when a queued heavy job is done (Lab 4's views after training):
+    wait for it as a student does, refreshing every 2 s. Returns the wait, or None if it was there."""
+    try:
+        student.widget(label)
+        return None
+    except ProtocolError:
+        pass
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        await asyncio.sleep(2.0)
+        refreshed = await student.rerun(heavy=True)
+        if refreshed.error:
+            return Interaction(f"wait for {label}", True, time.perf_counter() - t0, refreshed.error)
+        try:
+            student.widget(label)
+            return Interaction(f"wait for {label}", True, time.perf_counter() - t0)
+        except ProtocolError:
+            continue
+    return Interaction(
+        f"wait for {label}", True, time.perf_counter() - t0, f"{label!r} did not appear in {limit:.0f} s"
+    )
+
+
 async def _do(student: Student, step: Step, k: int, photo: bytes) -> Interaction:
     t0 = time.perf_counter()
     try:
@@ -202,13 +226,21 @@ async def student_session(
             finished[0] += 1
             return {"lab": lab, "interactions": log, "skipped": len(scenarios[lab]) + 2, "session_id": ""}
         plan: list[Callable[[], Any]] = [lambda: student.open(""), lambda: student.open(lab)]
-        plan += [lambda s=s, k=k: _do(student, s, index + k + 1, photo) for k, s in enumerate(scenarios[lab])]
+        steps = list(scenarios[lab])
+        plan += [lambda s=s, k=k: _do(student, s, index + k + 1, photo) for k, s in enumerate(steps)]
         for n, action in enumerate(plan):
             if time.monotonic() > deadline:
                 skipped = len(plan) - n
                 break
             if n:
                 await asyncio.sleep(rng.uniform(*think_s))
+            step = steps[n - 2] if n >= 2 else None
+            if step is not None and step.verb == "set":
+                waited = await _wait_for_widget(student, step.label)
+                if waited is not None:
+                    log.append(waited)
+                    if waited.error:
+                        continue
             result = await action()
             log.append(result)
             if result.error and student.closed_reason:
