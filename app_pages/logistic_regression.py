@@ -223,7 +223,7 @@ st.caption(
     "w₂ vary (100 × 100 grid, one tensor op)"
     + ("; with hand-made features the model has more weights than this plot shows." if feature_names else ".")
     + " The figure cannot write the page's link: the step below (the table, the maths and the link) is where "
-    "the figure opens."
+    "the figure opens when the page loads."
 )
 
 
@@ -233,176 +233,188 @@ def _move(delta: int | None) -> None:
     st.session_state[STEP_KEY] = last if delta is None else min(max(st.session_state[STEP_KEY] + delta, 0), last)
 
 
-st.session_state["_logistic.T"] = T
-# Horizontal containers wrap on narrow screens instead of truncating the labels and numbers.
-with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-    st.button("◀ step", on_click=_move, args=(-1,), help="One update back")
-    st.button("step ▶", on_click=_move, args=(1,), help="One update forward")
-    st.button("end ▶▶", on_click=_move, args=(None,), help="Jump to the last step")
-    if T > 0:
-        step = st.slider("Step for the table, the maths and the link", 0, T, key=STEP_KEY)
-    else:
-        step = 0
-        st.caption("Training stopped before the first update.")
-st.session_state["_logistic.step"] = step
+@st.fragment
+def step_panel() -> None:
+    """The page's step and everything that follows it: a step click reruns only this part (the
+    scrubbing figure above, ~0.3 MB, is not sent again; it opens at this step on the next full run)."""
+    st.session_state["_logistic.T"] = T
+    # Horizontal containers wrap on narrow screens instead of truncating the labels and numbers.
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        st.button("◀ step", on_click=_move, args=(-1,), help="One update back")
+        st.button("step ▶", on_click=_move, args=(1,), help="One update forward")
+        st.button("end ▶▶", on_click=_move, args=(None,), help="Jump to the last step")
+        if T > 0:
+            step = st.slider("Step for the table, the maths and the link", 0, T, key=STEP_KEY)
+        else:
+            step = 0
+            st.caption("Training stopped before the first update.")
+    st.session_state["_logistic.step"] = step
+    w_now, b_now = run.w[step], float(run.b[step])
 
-with st.container(horizontal=True, gap="large"):
-    st.metric("Step", f"{step} / {config.num_steps}", width="content")
-    st.metric("Train loss (mean BCE)", f"{run.train_loss[step]:.4f}", width="content")
-    st.metric("Test loss (mean BCE)", f"{run.test_loss[step]:.4f}", width="content")
-    st.metric("Train accuracy", f"{run.train_acc[step]:.1%}", width="content")
-    st.metric("Test accuracy", f"{run.test_acc[step]:.1%}", width="content")
+    with st.container(horizontal=True, gap="large"):
+        st.metric("Step", f"{step} / {config.num_steps}", width="content")
+        st.metric("Train loss (mean BCE)", f"{run.train_loss[step]:.4f}", width="content")
+        st.metric("Test loss (mean BCE)", f"{run.test_loss[step]:.4f}", width="content")
+        st.metric("Train accuracy", f"{run.train_acc[step]:.1%}", width="content")
+        st.metric("Test accuracy", f"{run.test_acc[step]:.1%}", width="content")
 
-# --- (c) curves, (d) the current update -----------------------------------------------------------
-if TAB_KEY not in st.session_state:  # the tab widget was dropped while another page was shown, or a new session
-    kept = st.session_state.get("_logistic.tab")
-    if kept is None:
-        linked = st.query_params.get(logistic.TAB_QUERY_KEY)
-        if linked is not None and linked not in logistic.CURVE_TABS:
-            st.warning(
-                f"The link's {logistic.TAB_QUERY_KEY} is not one of {', '.join(logistic.CURVE_TABS)}; showing the loss.",
-                icon=":material/link:",
+    # --- (c) curves, (d) the current update -----------------------------------------------------------
+    if TAB_KEY not in st.session_state:  # the tab widget was dropped while another page was shown, or a new session
+        kept = st.session_state.get("_logistic.tab")
+        if kept is None:
+            linked = st.query_params.get(logistic.TAB_QUERY_KEY)
+            if linked is not None and linked not in logistic.CURVE_TABS:
+                st.warning(
+                    f"The link's {logistic.TAB_QUERY_KEY} is not one of {', '.join(logistic.CURVE_TABS)}; showing the loss.",
+                    icon=":material/link:",
+                )
+            kept = logistic.CURVE_TABS.get(linked, logistic.CURVE_TABS["loss"])
+        st.session_state[TAB_KEY] = kept
+    curve_runs = others if others else {config.optimizer: run}
+    left, right = st.columns(2)
+    with left:
+        tab_loss, tab_acc = st.tabs(list(logistic.CURVE_TABS.values()), key=TAB_KEY, on_change="rerun")
+        st.session_state["_logistic.tab"] = st.session_state[TAB_KEY]
+        if tab_loss.open:
+            with tab_loss:
+                st.plotly_chart(
+                    logistic.curves_figure(curve_runs, "loss", step=step, title="(c) Train / test loss (mean BCE)"),
+                    width="stretch",
+                )
+        if tab_acc.open:
+            with tab_acc:
+                st.plotly_chart(
+                    logistic.curves_figure(curve_runs, "acc", step=step, title="Train / test accuracy"),
+                    width="stretch",
+                )
+    tab_now = next(k for k, label in logistic.CURVE_TABS.items() if label == st.session_state[TAB_KEY])
+    link_extra = {}
+    if step != opening:
+        link_extra[logistic.STEP_QUERY_KEY] = str(step)
+    if tab_now != "loss":
+        link_extra[logistic.TAB_QUERY_KEY] = tab_now
+    ui.sync_url(logistic.SPECS, values, extra=link_extra)
+
+    with right:
+        st.markdown(f"**(d) The update at step {step}**")
+        names = [*run.feature_labels, "b"]
+        if step < T:
+            g = np.append(run.grad_w[step], run.grad_b[step])
+            delta = run.update(step)
+            theta = np.append(run.w[step], run.b[step])
+            batch_note = (
+                "all training points"
+                if config.optimizer == "gd" or config.batch_size >= len(data.X_train)
+                else f"a mini-batch of {config.batch_size} points"
             )
-        kept = logistic.CURVE_TABS.get(linked, logistic.CURVE_TABS["loss"])
-    st.session_state[TAB_KEY] = kept
-curve_runs = others if others else {config.optimizer: run}
-left, right = st.columns(2)
-with left:
-    tab_loss, tab_acc = st.tabs(list(logistic.CURVE_TABS.values()), key=TAB_KEY, on_change="rerun")
-    st.session_state["_logistic.tab"] = st.session_state[TAB_KEY]
-    if tab_loss.open:
-        with tab_loss:
-            st.plotly_chart(
-                logistic.curves_figure(curve_runs, "loss", step=step, title="(c) Train / test loss (mean BCE)"),
+            st.dataframe(
+                {
+                    "parameter": names,
+                    "θ now": theta,
+                    "gradient ∂L/∂θ": g,
+                    "update Δθ": delta,
+                    "θ next": theta + delta,
+                },
+                hide_index=True,
                 width="stretch",
+                column_config={
+                    c: st.column_config.NumberColumn(format="%.4g")
+                    for c in ("θ now", "gradient ∂L/∂θ", "update Δθ", "θ next")
+                },
             )
-    if tab_acc.open:
-        with tab_acc:
-            st.plotly_chart(
-                logistic.curves_figure(curve_runs, "acc", step=step, title="Train / test accuracy"),
-                width="stretch",
+            rule = {
+                "gd": r"\theta_{t+1} = \theta_t - \alpha\, g_t",
+                "sgd": r"\theta_{t+1} = \theta_t - \alpha\, g_t",
+                "momentum": r"v_t = \beta v_{t-1} + g_t,\quad \theta_{t+1} = \theta_t - \alpha\, v_t",
+                "adam": r"\theta_{t+1} = \theta_t - \alpha\,\hat m_t / (\sqrt{\hat s_t} + \epsilon)",
+            }[config.optimizer]
+            st.latex(rule + rf"\qquad \alpha = {logistic.latex_number(config.lr)}")
+            batch_sum = "mean" if config.reduction == "mean" else "sum"
+            st.caption(
+                f"The gradient g is computed on {batch_note}: it is the gradient of L on that batch "
+                f"(the {batch_sum} of its cross-entropies{' + λ/2‖w‖²' if config.weight_decay else ''}), "
+                f"which is {run.batch_loss[step]:.4f} here. "
+                + (
+                    "For gradient descent Δθ = −α·g exactly."
+                    if config.optimizer in ("gd", "sgd")
+                    else "Momentum and Adam turn the gradient history into the step, so Δθ is not just −α·g."
+                )
             )
-tab_now = next(k for k, label in logistic.CURVE_TABS.items() if label == st.session_state[TAB_KEY])
-link_extra = {}
-if step != opening:
-    link_extra[logistic.STEP_QUERY_KEY] = str(step)
-if tab_now != "loss":
-    link_extra[logistic.TAB_QUERY_KEY] = tab_now
-ui.sync_url(logistic.SPECS, values, extra=link_extra)
+        else:
+            st.info("This is the last state: there is no next update. Step back to see one.", icon=":material/flag:")
 
-with right:
-    st.markdown(f"**(d) The update at step {step}**")
-    names = [*run.feature_labels, "b"]
-    if step < T:
-        g = np.append(run.grad_w[step], run.grad_b[step])
-        delta = run.update(step)
-        theta = np.append(run.w[step], run.b[step])
-        batch_note = (
-            "all training points"
-            if config.optimizer == "gd" or config.batch_size >= len(data.X_train)
-            else f"a mini-batch of {config.batch_size} points"
-        )
-        st.dataframe(
-            {
-                "parameter": names,
-                "θ now": theta,
-                "gradient ∂L/∂θ": g,
-                "update Δθ": delta,
-                "θ next": theta + delta,
-            },
-            hide_index=True,
-            width="stretch",
-            column_config={
-                c: st.column_config.NumberColumn(format="%.4g")
-                for c in ("θ now", "gradient ∂L/∂θ", "update Δθ", "θ next")
-            },
-        )
-        rule = {
-            "gd": r"\theta_{t+1} = \theta_t - \alpha\, g_t",
-            "sgd": r"\theta_{t+1} = \theta_t - \alpha\, g_t",
-            "momentum": r"v_t = \beta v_{t-1} + g_t,\quad \theta_{t+1} = \theta_t - \alpha\, v_t",
-            "adam": r"\theta_{t+1} = \theta_t - \alpha\,\hat m_t / (\sqrt{\hat s_t} + \epsilon)",
-        }[config.optimizer]
-        st.latex(rule + rf"\qquad \alpha = {logistic.latex_number(config.lr)}")
-        batch_sum = "mean" if config.reduction == "mean" else "sum"
-        st.caption(
-            f"The gradient g is computed on {batch_note}: it is the gradient of L on that batch "
-            f"(the {batch_sum} of its cross-entropies{' + λ/2‖w‖²' if config.weight_decay else ''}), "
-            f"which is {run.batch_loss[step]:.4f} here. "
-            + (
-                "For gradient descent Δθ = −α·g exactly."
-                if config.optimizer in ("gd", "sgd")
-                else "Momentum and Adam turn the gradient history into the step, so Δθ is not just −α·g."
-            )
-        )
-    else:
-        st.info("This is the last state: there is no next update. Step back to see one.", icon=":material/flag:")
-
-# --- the maths, with the current numbers; the gradient by hand vs autograd ----------------------------
-st.subheader("The maths, with the numbers at this step")
-check = logistic.check_gradient_on(data, feature_names, w_now, b_now, config.weight_decay, config.reduction)
-n_train = len(data.X_train)
-l2 = r" + \frac{\lambda}{2}\lVert w \rVert^2" if config.weight_decay else ""
-l2_grad = r" + \lambda w" if config.weight_decay else ""
-avg = r"\frac{1}{N}" if config.reduction == "mean" else ""
-how = "averaged" if config.reduction == "mean" else "summed"
-st.markdown("**Model** — the probability of class 1 is a squashed weighted sum of the inputs")
-st.latex(logistic.latex_model(w_now, b_now, feature_names))
-st.markdown(
-    f"**Loss L**, the number gradient descent lowers — cross-entropy {how} over the N = {n_train} training points"
-    + (" (the slide's form)" if config.reduction == "sum" else " (PyTorch's default)")
-    + (" plus the L2 term" if l2 else "")
-)
-st.latex(
-    r"L = -"
-    + avg
-    + r"\sum_{i=1}^{N} \Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]"
-    + l2
-    + rf" = {logistic.latex_number(check.loss, 4)}"
-)
-parts = logistic.loss_parts(run, step, n_train)
-st.markdown(
-    "**Three losses, one quantity** — the *Train loss* metric and the curves (c) show the **mean** "
-    "cross-entropy ℓ̄ = (1/N) Σ ℓᵢ, so that training and test sets of different sizes compare; "
-    + ("L sums the same terms, so L = N × ℓ̄" if config.reduction == "sum" else "with the mean reduction L is that mean")
-    + (" plus the L2 term" if l2 else "")
-    + ". The caption of (d) shows L on the batch that one update used."
-)
-st.latex(logistic.latex_loss_relation(parts))
-st.markdown(f"**Gradient, by hand** — p − y times the input, {how} (all training points, this step's weights)")
-grad_l, grad_r = st.columns([3, 2])
-grad_l.latex(
-    r"\frac{\partial L}{\partial w} = "
-    + avg
-    + r"\sum_i (p_i - y_i)\,x_i"
-    + l2_grad
-    + " = "
-    + logistic.latex_vector(check.manual_w)
-)
-grad_r.latex(
-    r"\frac{\partial L}{\partial b} = " + avg + r"\sum_i (p_i - y_i) = " + logistic.latex_number(check.manual_b)
-)
-st.markdown("**Checked against autograd** (`loss.backward()` through `F.binary_cross_entropy_with_logits`)")
-st.dataframe(
-    {
-        "parameter": names,
-        "by hand": [*check.manual_w, check.manual_b],
-        "autograd": [*check.autograd_w, check.autograd_b],
-        "difference": [*(check.manual_w - check.autograd_w), check.manual_b - check.autograd_b],
-    },
-    hide_index=True,
-    width="stretch",
-    column_config={name: st.column_config.NumberColumn(format="%.6g") for name in ("by hand", "autograd")}
-    | {"difference": st.column_config.NumberColumn(format="%.1e")},
-)
-verdict = "agree" if check.max_abs_diff < 1e-6 else "DISAGREE"
-st.caption(f"Largest difference: {check.max_abs_diff:.1e} — the two {verdict} (float64, all training points).")
-if config.weight_decay:
-    st.caption(
-        f"scikit-learn's `LogisticRegression(C=…)` minimises C·Σ logloss + ½‖w‖²; the same minimum as ours needs "
-        f"C = {'1/λ' if config.reduction == 'sum' else '1/(Nλ)'} = "
-        f"{logistic.sklearn_C(config.weight_decay, n_train, config.reduction):.4g}."
+    # --- the maths, with the current numbers; the gradient by hand vs autograd ----------------------------
+    st.subheader("The maths, with the numbers at this step")
+    check = logistic.check_gradient_on(data, feature_names, w_now, b_now, config.weight_decay, config.reduction)
+    n_train = len(data.X_train)
+    l2 = r" + \frac{\lambda}{2}\lVert w \rVert^2" if config.weight_decay else ""
+    l2_grad = r" + \lambda w" if config.weight_decay else ""
+    avg = r"\frac{1}{N}" if config.reduction == "mean" else ""
+    how = "averaged" if config.reduction == "mean" else "summed"
+    st.markdown("**Model** — the probability of class 1 is a squashed weighted sum of the inputs")
+    st.latex(logistic.latex_model(w_now, b_now, feature_names))
+    st.markdown(
+        f"**Loss L**, the number gradient descent lowers — cross-entropy {how} over the N = {n_train} training points"
+        + (" (the slide's form)" if config.reduction == "sum" else " (PyTorch's default)")
+        + (" plus the L2 term" if l2 else "")
     )
+    st.latex(
+        r"L = -"
+        + avg
+        + r"\sum_{i=1}^{N} \Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]"
+        + l2
+        + rf" = {logistic.latex_number(check.loss, 4)}"
+    )
+    parts = logistic.loss_parts(run, step, n_train)
+    st.markdown(
+        "**Three losses, one quantity** — the *Train loss* metric and the curves (c) show the **mean** "
+        "cross-entropy ℓ̄ = (1/N) Σ ℓᵢ, so that training and test sets of different sizes compare; "
+        + (
+            "L sums the same terms, so L = N × ℓ̄"
+            if config.reduction == "sum"
+            else "with the mean reduction L is that mean"
+        )
+        + (" plus the L2 term" if l2 else "")
+        + ". The caption of (d) shows L on the batch that one update used."
+    )
+    st.latex(logistic.latex_loss_relation(parts))
+    st.markdown(f"**Gradient, by hand** — p − y times the input, {how} (all training points, this step's weights)")
+    grad_l, grad_r = st.columns([3, 2])
+    grad_l.latex(
+        r"\frac{\partial L}{\partial w} = "
+        + avg
+        + r"\sum_i (p_i - y_i)\,x_i"
+        + l2_grad
+        + " = "
+        + logistic.latex_vector(check.manual_w)
+    )
+    grad_r.latex(
+        r"\frac{\partial L}{\partial b} = " + avg + r"\sum_i (p_i - y_i) = " + logistic.latex_number(check.manual_b)
+    )
+    st.markdown("**Checked against autograd** (`loss.backward()` through `F.binary_cross_entropy_with_logits`)")
+    st.dataframe(
+        {
+            "parameter": names,
+            "by hand": [*check.manual_w, check.manual_b],
+            "autograd": [*check.autograd_w, check.autograd_b],
+            "difference": [*(check.manual_w - check.autograd_w), check.manual_b - check.autograd_b],
+        },
+        hide_index=True,
+        width="stretch",
+        column_config={name: st.column_config.NumberColumn(format="%.6g") for name in ("by hand", "autograd")}
+        | {"difference": st.column_config.NumberColumn(format="%.1e")},
+    )
+    verdict = "agree" if check.max_abs_diff < 1e-6 else "DISAGREE"
+    st.caption(f"Largest difference: {check.max_abs_diff:.1e} — the two {verdict} (float64, all training points).")
+    if config.weight_decay:
+        st.caption(
+            f"scikit-learn's `LogisticRegression(C=…)` minimises C·Σ logloss + ½‖w‖²; the same minimum as ours needs "
+            f"C = {'1/λ' if config.reduction == 'sum' else '1/(Nλ)'} = "
+            f"{logistic.sklearn_C(config.weight_decay, n_train, config.reduction):.4g}."
+        )
+
+
+step_panel()
 
 # --- show me the code, and the data -------------------------------------------------------------------
 ui.show_code(
