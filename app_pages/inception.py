@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import streamlit as st
@@ -608,6 +609,8 @@ with tab_cam:
     )
     if st.button("Rank all 36 branches (36 forward passes)", key=f"{PAGE}.ko_all"):
         st.session_state[f"{PAGE}.ko_all_key"] = (img_digest, winfo.key, device)
+        with ui.heavy_job("Lab 6: rank all 36 branches", key=f"{PAGE}.ko_all"):  # fills the cache in turn
+            _knock_all(img_digest, winfo.key, device, model, pre.X)
     if st.session_state.get(f"{PAGE}.ko_all_key") == (img_digest, winfo.key, device):
         grid = _knock_all(img_digest, winfo.key, device, model, pre.X)
         st.plotly_chart(I.knockout_figure(grid, insp.top[0].name, insp.top[0].prob), key=f"{PAGE}.koall")
@@ -653,9 +656,19 @@ with tab_fv:
         def _keep_preview(partial: FV.FeatureVis) -> None:
             st.session_state[fv_key] = partial
 
-        result = FV.visualise_channel(
-            model, cfg, device=device, on_progress=_progress, on_preview=_keep_preview, preview_every=10
-        )
+        steps = int(ui.apply_cap("inception.featurevis_steps", cfg.fv_steps))  # a public server caps the steps
+        cfg = dataclasses.replace(cfg, fv_steps=steps)
+        st.session_state[pending_key] = cfg
+        with ui.heavy_job("Lab 6: feature visualisation", key=f"{PAGE}.fv") as ticket:
+            result = FV.visualise_channel(
+                model,
+                cfg,
+                device=device,
+                on_progress=_progress,
+                should_stop=lambda: ticket.cancelled,  # a newer heavy job of this session replaces this one
+                on_preview=_keep_preview,
+                preview_every=10,
+            )
         st.session_state[fv_key] = result
         st.session_state.pop(pending_key, None)
         bar.empty()

@@ -33,7 +33,7 @@ def layout(fig: go.Figure, title: str, x_title: str = "", y_title: str = "", hei
     # title or the data however narrow the column is. Entries line up in columns
     # wide enough for the longest name (~7 px a character at this font), so they
     # wrap and never overlap; rows are counted for a ~390 px wide legend.
-    names = [t.name for t in fig.data if t.name and t.showlegend is not False]
+    names = [t.name for t in fig.data if t.name and getattr(t, "showlegend", None) is not False]
     entry_px = max(130, 40 + 7 * max((len(n) for n in names), default=0))
     legend_rows = -(-len(names) // max(1, 390 // entry_px))
     fig.update_layout(

@@ -157,3 +157,27 @@ def test_a_light_rerun_is_not_blocked_while_every_slot_runs_a_heavy_job():
         release.set()
         for t in holders:
             t.join(5)
+
+
+def test_a_public_server_caps_feature_visualisation_and_says_so(monkeypatch):
+    """Lab 6 on a public server: 600 steps asked, the cap's 128 used, and the page says why."""
+    import dataclasses
+
+    from lab import featurevis as FV
+    from tests.conftest import run_page
+
+    monkeypatch.setenv("DL101_PUBLIC", "1")
+    real, asked = FV.visualise_channel, []
+
+    def spy(model, cfg, **kw):
+        asked.append(cfg.fv_steps)
+        return real(model, dataclasses.replace(cfg, fv_steps=10, fv_size=64), **kw)  # keep the test quick
+
+    monkeypatch.setattr(FV, "visualise_channel", spy)
+    at = run_page("app_pages/inception.py")
+    at.slider(key="inception.fv.fv_steps").set_value(600).run()
+    at.button(key="inception.fv_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert asked == [limits.PUBLIC_CAPS["inception.featurevis_steps"].limit]
+    notes = " ".join(i.value for i in at.info)
+    assert "public server caps feature-visualisation steps at 128" in notes and "600" in notes
