@@ -668,7 +668,7 @@ with tab_arch:
             )
         model = arch.build_sequential(C0, layers, device=run_on)
         bar = st.progress(0.0, text="Running the stack layer by layer…")
-        with torch.inference_mode():
+        with ui.heavy_job("Lab 3: check the stack", key="conv.arch_check"), torch.inference_mode():
             shapes, Y = [], torch.zeros(1, C0, H0, W0, device=run_on)
             for n, module in enumerate(model, start=1):
                 Y = module(Y)
