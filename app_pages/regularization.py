@@ -20,6 +20,7 @@ TABS = {
     "table": "Table & code",
     "activations": "Activations",
     "gradients": "Gradients",
+    "weights": "Weights: L1 vs L2",
     "bn": "BN statistics",
     "dropout": "Dropout",
     "bias": "Bias before BN",
@@ -384,6 +385,30 @@ if view == "gradients":
                 "‖∂L/∂W‖ of each layer on the last mini-batch of the chosen epoch (mean over seeds). With deep "
                 "sigmoid networks the input-side layers get far smaller gradients — see *Vanishing gradients*."
             )
+
+if view == "weights":
+    if comparison is None:
+        st.info("No results yet — train **+ L1** and **+ L2** next to the baseline to compare their weights.")
+    else:
+        keys = list(comparison.by_variant())
+        st.plotly_chart(reg.weight_histogram_figure(comparison, keys), key=f"{PAGE}.weights.fig")
+        near = {
+            reg.VARIANTS[k].label: reg.near_zero_fraction(runs[0].first_weights)
+            for k, runs in comparison.by_variant().items()
+            if runs[0].first_weights is not None
+        }
+        st.markdown(
+            "Share of layer 1's weights with |w| < 10⁻³: "
+            + ", ".join(f"**{share:.0%}** ({label})" for label, share in near.items())
+            + ". **L1** (λ₁·Σ|w|) pulls every weight toward 0 by the same step λ₁, so weights that do not help "
+            "pile up near 0 while the useful ones stay large; with plain (sub)gradient steps they hover around 0 "
+            "rather than landing exactly on it (exact zeros need a proximal / clipping step). **L2** "
+            "((λ₂/2)·‖W‖²) shrinks every weight in proportion to its size: a narrower bell, few near 0. Pixels "
+            "that are always blank (the digits' border) get no data gradient, so any penalty decays their "
+            "weights toward 0."
+        )
+        if not {"l1", "l2"} & set(keys):
+            st.caption("Add **+ L1** and **+ L2** to the configurations to see the difference.")
 
 if view == "bn":
     bn_name = "BatchNorm2d" if (comparison.config.model if comparison else config.model) == "cnn" else "BatchNorm1d"

@@ -54,6 +54,7 @@ from lab.regularization_figures import (
     curves_figure,
     grad_norm_figure,
     gradient_profile_figure,
+    weight_histogram_figure,
 )
 from lab.regularization_models import (
     CNN,
@@ -75,6 +76,7 @@ from lab.regularization_train import (
     curves_csv,
     finalize_partial,
     gradient_profile,
+    near_zero_fraction,
     stuck_at_chance,
     summary,
 )
@@ -115,9 +117,11 @@ __all__ = [
     "gradient_profile_figure",
     "init_linears_",
     "make_optimizer",
+    "near_zero_fraction",
     "parametrize_active",
     "snippet",
     "stuck_at_chance",
     "summary",
+    "weight_histogram_figure",
     "weight_tensors",
 ]

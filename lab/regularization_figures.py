@@ -300,3 +300,30 @@ def bias_figure(exp) -> go.Figure:
     fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
     fig.update_xaxes(title_text="step")
     return layout(fig, "The bias before BN changes nothing: same loss, zero gradient", height=360)
+
+
+def weight_histogram_figure(comparison: Comparison, keys: list[str] | None = None) -> go.Figure:
+    """Histograms of layer 1's final weights for each configuration (first seed), overlaid, log counts.
+
+    L1 (λ₁·Σ|w|) pulls every weight toward 0 by the same step, so many pile up near 0 while the useful
+    ones stay large; L2 ((λ₂/2)·‖W‖²) shrinks each weight in proportion to its size: a narrower bell, few
+    near 0.
+    """
+    fig = go.Figure()
+    runs = comparison.by_variant()
+    for key in keys or list(runs):
+        w = runs[key][0].first_weights if key in runs else None
+        if w is None:
+            continue
+        fig.add_trace(
+            go.Histogram(
+                x=w,
+                name=VARIANTS[key].label,
+                nbinsx=120,
+                opacity=0.55,
+                marker_color=VARIANT_COLORS[key],
+            )
+        )
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(type="log")
+    return layout(fig, "Layer 1's weights after training (first seed)", "weight value", "count (log)", 380)

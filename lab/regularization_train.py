@@ -49,6 +49,7 @@ class RunResult:
     bn_buffers: list[np.ndarray] = field(default_factory=list)  # per epoch: (2, K) nn.BatchNorm1d's own buffers
     bn_buffer_steps: list[int] = field(default_factory=list)  # training steps done when each buffer was read
     bn_parts: list[np.ndarray] = field(default_factory=list)  # per trained epoch: (steps, 2, K), joined into bn_batch
+    first_weights: np.ndarray | None = None  # layer 1's weights (flattened) after the latest recorded epoch
     steps_done: int = 0  # optimisation steps so far
     seconds: float = 0.0  # training time
     status: str = "running"  # running / finished / diverged / cancelled
@@ -134,6 +135,7 @@ def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...]) -> float:
     run.train_acc.append(values[2])
     run.val_acc.append(values[3])
     run.act_quantiles.append(quant.cpu().numpy())
+    run.first_weights = model.layers()[0].weight.detach().flatten().cpu().numpy()  # weight norm: the effective w
     bn = model.norms[0] if len(model.norms) else None
     if isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d):
         run.bn_buffers.append(
@@ -414,6 +416,11 @@ def summary(comparison: Comparison) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def near_zero_fraction(weights: np.ndarray, tol: float = 1e-3) -> float:
+    """Share of weights with |w| < ``tol``: L1 piles weights up at 0, L2 shrinks them all proportionally."""
+    return float(np.mean(np.abs(weights) < tol)) if len(weights) else math.nan
 
 
 def stuck_at_chance(comparison: Comparison, num_classes: int) -> list[str]:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 # 2 configurations, 3 epochs, 100 samples: a short run that still shows every view
 QUERY = "regularization?variants=baseline,batchnorm&num_epochs=3&n_train=100"
 #: The page's views and their short names in the link (?tab=…; the first one is left out)
-VIEWS = {"Curves": "curves", "Table & code": "table", "Activations": "activations", "Gradients": "gradients",
+VIEWS = {"Curves": "curves", "Table & code": "table", "Activations": "activations", "Gradients": "gradients", "Weights: L1 vs L2": "weights",
          "BN statistics": "bn", "Dropout": "dropout", "Bias before BN": "bias", "Vanishing gradients": "vanishing"}  # fmt: skip
 
 #: Horizontal overflow of the main area, and labels / formulas cut off inside it.

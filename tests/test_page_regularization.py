@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 
 import pytest
 
@@ -17,6 +18,7 @@ SLUGS = {
     "Table & code": "table",
     "Activations": "activations",
     "Gradients": "gradients",
+    "Weights: L1 vs L2": "weights",
     "BN statistics": "bn",
     "Dropout": "dropout",
     "Bias before BN": "bias",
@@ -274,3 +276,17 @@ def test_preset_loads_and_trains_the_dropout_comparison():
     assert result.status == "finished" and result.config.num_epochs == preset["num_epochs"]
     assert any("Preset loaded" in i.value for i in at.info)
     assert len(at.metric) == 2
+
+
+def test_l1_vs_l2_weight_histograms():
+    at = run_page(SCRIPT, query={"variants": "baseline,l1,l2", "num_epochs": "15", "n_train": "100", "width": "32",
+                                 "l1": "0.001", "tab": "weights"})  # fmt: skip
+    at.button(key=f"{PAGE}.train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["Baseline", "+ L1", "+ L2"]
+    runs = {k: v[0] for k, v in at.session_state[f"{PAGE}.result"].by_variant().items()}
+    from lab import regularization as reg
+
+    assert reg.near_zero_fraction(runs["l1"].first_weights) > 2 * reg.near_zero_fraction(runs["baseline"].first_weights)
+    assert "|w| < 10⁻³" in _texts(at)
