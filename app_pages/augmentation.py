@@ -202,7 +202,7 @@ def _detail_view(config: A.PipelineConfig, result: A.Preview, encoded: list[byte
 
 # ============================================================== images
 with tab_images:
-    left, right = st.columns([1.2, 2.6], gap="medium")  # the controls need ~160 px on a 1000 px window
+    left, right = st.columns([1.5, 2.5], gap="medium")  # toggles with a help icon need ~200 px on a 1000 px window
     with left:
         loaded = ui.image_input(f"{PAGE}.image", min_side=16)
         preview_values = ui.controls(A.PREVIEW_SPECS[:2], page=f"{PAGE}.preview")
