@@ -69,18 +69,19 @@ def test_mlp_play_redraws_until_pause(streamlit_server, page):
     page.wait_for_selector(RUNNING, timeout=30_000)
     page.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
     epochs, pictures = set(), set()
-    end = time.monotonic() + 6.0
+    end = time.monotonic() + 8.0
     while time.monotonic() < end:
         epochs.add(_epoch_int(page))
         img = page.locator('[data-testid="stImage"] img').first
         if img.count():
             src = img.get_attribute("src") or ""
-            pictures.add(src[-64:])
+            pictures.add(hash(src))  # the whole data URI (JPEG tails look alike)
         page.wait_for_timeout(80)
     assert page.locator(RUNNING).count() == 1  # still playing
-    # at least 6 frames in 6 s even on a loaded machine (bench/bench_mlp.py measures the real rate)
-    assert len(epochs - {-1}) >= 6, sorted(epochs)
-    assert len(pictures) >= 6
+    # at least 4 frames in 8 s even on a loaded machine, where Play keeps the training share and drops the frame
+    # rate; bench/bench_mlp.py measures the real rate (≥ 4 a second is the target on a quiet machine)
+    assert len(epochs - {-1}) >= 4, sorted(epochs)
+    assert len(pictures) >= 4
     assert page.get_by_text("Playing: blue < 0 < orange").count() >= 1  # the network is drawn while playing
     screenshot(page, "mlp_playing")
     page.get_by_role("button", name="Pause").click()
