@@ -381,18 +381,21 @@ def live_panel() -> None:
     col_out, col_curves = st.columns(2)
     slots |= {"out": col_out.empty(), "curves": col_curves.empty()}
     if playing and trainer.history.status != "diverged":
-        limit = float(st.session_state.get(PLAY_LIMIT_KEY, PLAY_LIMIT_S))
+        # A public server bounds one press of Play (lab.limits); the page says so when it applies.
+        limit = float(ui.apply_cap("mlp.play_seconds", float(st.session_state.get(PLAY_LIMIT_KEY, PLAY_LIMIT_S))))
         until = st.session_state.get(UNTIL_KEY)
-        started = time.perf_counter()
-        draw_s = draw_cpu = 0.0
-        while time.perf_counter() - started < limit and (until is None or trainer.epoch < until):
-            left = None if until is None else until - trainer.epoch
-            live.play_slice(trainer, live.slice_seconds(draw_s), max_epochs=left, last_draw_cpu=draw_cpu)
-            t0, c0 = time.perf_counter(), time.thread_time()
-            draw_frame(slots)
-            draw_s, draw_cpu = time.perf_counter() - t0, time.thread_time() - c0
-            if trainer.history.status == "diverged" or trainer.diagnosis():
-                break
+        # Training is heavy work: it waits for a free core in the process-wide queue (ui.jobs).
+        with ui.heavy_job("Lab 2: Play", key=f"{PAGE}.play") as ticket:
+            started = time.perf_counter()
+            draw_s = draw_cpu = 0.0
+            while time.perf_counter() - started < limit and (until is None or trainer.epoch < until):
+                left = None if until is None else until - trainer.epoch
+                live.play_slice(trainer, live.slice_seconds(draw_s), max_epochs=left, last_draw_cpu=draw_cpu)
+                t0, c0 = time.perf_counter(), time.thread_time()
+                draw_frame(slots)
+                draw_s, draw_cpu = time.perf_counter() - t0, time.thread_time() - c0
+                if trainer.history.status == "diverged" or trainer.diagnosis() or ticket.cancelled:
+                    break
         on_pause()
         playing = False
         st.rerun()  # the interactive pictures, and the Play button back

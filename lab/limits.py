@@ -34,7 +34,7 @@ class Cap:
 #: The public-server caps (sized so one request is at most ~20–30 CPU-seconds on one core).
 PUBLIC_CAPS: dict[str, Cap] = {
     "regularization.work": Cap("Lab 4 training", 4 * 2 * 60, "configurations × seeds × epochs"),
-    "mlp.epochs": Cap("Lab 2 epochs per click", 1000, "epochs"),
+    "mlp.play_seconds": Cap("one press of Lab 2's Play", 60, "seconds of training"),
     "augmentation.train_epochs": Cap("Lab 5 training epochs", 10, "epochs"),
     "augmentation.preview_pixels": Cap("Lab 5 preview", 32 * 256 * 256, "samples × pixels"),
     "inception.featurevis_steps": Cap("feature-visualisation steps", 128, "steps"),
