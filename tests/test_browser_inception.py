@@ -152,7 +152,8 @@ def test_real_size_weights_upload_is_accepted_and_described(page, streamlit_serv
     page.wait_for_timeout(1000)
     wait_for_script(page, timeout=300_000)
     assert_no_exception(page)
-    body = page.inner_text("body")
-    assert "Custom weights, loaded" in body and "Verified ImageNet weights" not in body
-    assert "these weights look untrained" in body.lower()  # He-initialised random weights: near-uniform
+    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert "Custom weights, loaded" in alerts and "Verified ImageNet weights" not in alerts
+    assert "these weights look untrained" in alerts.lower()  # He-initialised random weights: near-uniform
+    assert "Untrained network — no ImageNet weights found" not in alerts
     screenshot(page, "inception-weights-upload")
