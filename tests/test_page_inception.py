@@ -59,6 +59,7 @@ def test_page_renders_untrained_notice_table_and_maps(at):
     assert metrics["parameters (without aux heads)"] == "6,624,904"
     assert metrics["multiply-adds at 224²"] == "1.498 G"
     assert any("aux" in e.value.lower() or "5×5" in e.value for e in at.markdown)
+    assert "theoretical receptive field" in text and "centre-weighted" in text  # issue 14: not "the" field
 
 
 def test_uploading_a_photo_shows_predictions_and_feature_maps(at):
@@ -251,3 +252,11 @@ def test_a_stopped_feature_visualisation_is_not_shown_as_finished(at, monkeypatc
     assert not at.exception
     text = _texts(at)
     assert "Stopped after 4 of 10 steps" in text and "not a finished visualisation" in text
+
+
+def test_an_upload_name_is_never_live_markdown(at):
+    name = "[x](http://e.vil)![p](http://e.vil/p.png).jpg"
+    _uploader(at, "inception.upload").set_value((name, _jpeg(), "image/jpeg")).run()
+    assert not at.exception
+    shown = [str(c.value) for c in at.caption if "Working on" in str(c.value) or "Photo:" in str(c.value)]
+    assert shown and all("](http" not in c and "\\[x\\]" in c for c in shown), shown
