@@ -77,7 +77,26 @@ def run() -> dict:
         G.grad_cam(model, X, device=device)
         sync()
 
-    for f in (plain, inspect, cam):  # warm-up
+    from lab import inception_overview as OV
+
+    crop = II.preprocess(load_sample("cat").image).crop
+
+    def overview():
+        OV.overview(model, X, crop, names, device=device)
+        sync()
+
+    def weights_check():
+        W.inspect_archive(weights_bytes)
+
+    import io
+
+    from lab import weights as W
+
+    buf = io.BytesIO()
+    torch.save(I.build_googlenet(seed=1, aux_logits=True).state_dict(), buf)
+    weights_bytes = buf.getvalue()  # the size and layout of torchvision's 49.7 MiB file
+
+    for f in (plain, inspect, cam, overview):  # warm-up
         f()
     t_plain, t_inspect = median_pair(plain, inspect, repeats=15)
     t_plain2, t_cam = median_pair(plain, cam, repeats=7)
@@ -92,6 +111,13 @@ def run() -> dict:
         "grad_cam_over_forward": round(t_cam / t_plain2, 3),
         "arch_table_ms": round(median_seconds(lambda: I.layer_table(224)) * 1e3, 2),
     }
+    t_plain3, t_over = median_pair(plain, overview, repeats=5)
+    result["overview_ms"] = round(t_over * 1e3, 2)  # one forward keeping every stage + 60 PNG thumbnails
+    result["overview_over_forward"] = round(t_over / t_plain3, 3)
+    result["zip_inspection_of_50MB_weights_ms"] = round(median_seconds(weights_check) * 1e3, 3)
+    result["overview_figure_json_kb"] = round(
+        len(OV.overview_figure(OV.overview(model, X, crop, names, device=device)).to_json()) / 1024, 1
+    )
     try:
         out = subprocess.run(
             [sys.executable, "-c", _MEMORY_SCRIPT.format(root=str(ROOT))],
