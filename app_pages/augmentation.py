@@ -352,7 +352,7 @@ with tab_images:
 
 # ============================================================== sound
 with tab_sound:
-    left, right = st.columns([1, 2.6], gap="medium")
+    left, right = st.columns([1.4, 2.6], gap="medium")  # the controls need ~200 px on a 1000 px window
     with left:
         sound_values = ui.controls(au.AUDIO_SPECS, page=f"{PAGE}.sound")
         url_specs += au.AUDIO_SPECS
@@ -427,7 +427,7 @@ with tab_train:
         "the digits as they are, once on randomly rotated, shifted, zoomed and noisy copies drawn anew every "
         "epoch. Same seed, same initial weights, same mini-batches — the only difference is the augmentation."
     )
-    left, right = st.columns([1, 2.6], gap="medium")
+    left, right = st.columns([1.4, 2.6], gap="medium")  # the controls need ~200 px on a 1000 px window
     with left:
         train_values = ui.controls(AT.TRAIN_SPECS, page=f"{PAGE}.train")
         url_specs += AT.TRAIN_SPECS

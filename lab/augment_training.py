@@ -51,7 +51,7 @@ TRAIN_SPECS: tuple[Param, ...] = (
     Param("tr_noise", "noise σ", 0.1, lo=0.0, hi=0.5, step=0.05),
     Param(
         "tr_hflip",
-        "mirror (wrong for digits!)",
+        "mirror (wrong!)",
         False,
         kind="bool",
         help="A mirrored 2 or 7 is not a digit: this augmentation hurts.",
