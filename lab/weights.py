@@ -356,7 +356,15 @@ def file_sha256(path: Path) -> str:
 def load_state_dict_file(path: Path | str, kind: str = "file") -> tuple[dict[str, torch.Tensor], WeightsInfo]:
     """A local file → checked state_dict + its description (path+mtime-keyed). Only the file name is shown."""
     path = Path(path).expanduser()
-    state, notes = check_state_dict(read_state_dict(path), f"“{path.name}”")
+    memo = f"file:{path.resolve()}:{path.stat().st_mtime_ns if path.exists() else 0}"
+    known = refused_before(memo)  # a bad local file is read once per version, not on every rerun
+    if known is not None:
+        raise WeightsError(known)
+    try:
+        state, notes = check_state_dict(read_state_dict(path), f"“{path.name}”")
+    except WeightsError as err:
+        _remember_refusal(memo, str(err))
+        raise
     digest = file_sha256(path)
     label = {"env": f"${ENV_VAR} ({path.name})", "hub-cache": f"torch hub cache ({path.name})"}.get(kind, path.name)
     key = f"{kind}-{path.resolve()}-{path.stat().st_mtime_ns}"

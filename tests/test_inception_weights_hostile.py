@@ -199,3 +199,19 @@ def test_upload_messages_never_contain_the_file_name():
     with pytest.raises(W.WeightsError) as err:
         W.load_state_dict_bytes(b"not weights at all")
     assert "The uploaded file" in str(err.value)
+
+
+def test_a_bad_local_file_is_read_once_per_version(tmp_path, monkeypatch):
+    path = tmp_path / "bad.pth"
+    path.write_bytes(b"PK\x03\x04" + bytes(50))
+    calls = []
+    real = W.read_state_dict
+    monkeypatch.setattr(W, "read_state_dict", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    for _ in range(3):
+        with pytest.raises(W.WeightsError, match="damaged zip"):
+            W.load_state_dict_file(path, "env")
+    assert len(calls) == 1
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a new version is read again
+    with pytest.raises(W.WeightsError):
+        W.load_state_dict_file(path, "env")
+    assert len(calls) == 2
