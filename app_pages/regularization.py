@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 import ui
@@ -165,9 +167,13 @@ if st.session_state.pop(f"{PAGE}.autorun", False):
 # the notices that follow are a fresh block (a block drawn over a block in the same run keeps its children).
 notice = st.empty()
 live_chart = st.empty()
+n_runs = len(config.variants) * config.num_seeds
+# A public server caps configurations × seeds × epochs (lab.limits): fewer epochs, and the page says so.
+work = int(ui.apply_cap("regularization.work", n_runs * config.num_epochs))
+if work < n_runs * config.num_epochs:
+    config = dataclasses.replace(config, num_epochs=max(1, work // n_runs))
 if start:
     bar = notice.progress(0.0, text="Building the models…")
-    n_runs = len(config.variants) * config.num_seeds
 
     def on_tick(comparison: reg.Comparison) -> None:
         # called after every model built and every epoch of every run: the comparison is stored at once,
@@ -186,7 +192,17 @@ if start:
         # a key per epoch: the last live figure equals the Curves tab's one (duplicate-ID error otherwise)
         live_chart.plotly_chart(reg.curves_figure(comparison, "acc"), key=f"{PAGE}.live.{progress.step}")
 
-    result = reg.compare(config, split, device=device, on_epoch=on_epoch, on_tick=on_tick)
+    # Training is heavy work: it waits for a free core in the process-wide queue (ui.jobs); a newer
+    # Train & compare of this session stops this one between epochs.
+    with ui.heavy_job("Lab 4: train & compare", key=f"{PAGE}.train") as ticket:
+        result = reg.compare(
+            config,
+            split,
+            device=device,
+            on_epoch=on_epoch,
+            on_tick=on_tick,
+            should_stop=lambda: ticket.cancelled,
+        )
     st.session_state[RESULT_KEY] = result
     live_chart.empty()
     notice.empty()

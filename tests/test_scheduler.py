@@ -182,3 +182,27 @@ def test_a_public_server_caps_feature_visualisation_and_says_so(monkeypatch):
     assert asked == [limits.PUBLIC_CAPS["inception.featurevis_steps"].limit]
     notes = " ".join(i.value for i in at.info)
     assert "public server caps feature-visualisation steps at 128" in notes and "600" in notes
+
+
+def test_a_public_server_caps_lab4_training_and_says_so(monkeypatch):
+    """Lab 4 on a public server: configurations × seeds × epochs above the cap train fewer epochs, said on the page."""
+    from lab import regularization as reg
+    from tests.conftest import run_page
+
+    monkeypatch.setenv("DL101_PUBLIC", "1")
+    real, asked = reg.compare, []
+
+    def spy(config, split, **kw):
+        asked.append((len(config.variants), config.num_seeds, config.num_epochs))
+        return real(reg.CompareConfig(**{**config.__dict__, "num_epochs": 1}), split, **kw)  # keep the test quick
+
+    monkeypatch.setattr(reg, "compare", spy)
+    at = run_page(
+        "app_pages/regularization.py", query={"variants": "baseline,dropout,batchnorm,both", "num_epochs": "200"}
+    )
+    notes = " ".join(i.value for i in at.info)  # said before the click, next to the settings it cuts
+    assert "public server caps Lab 4 training" in notes
+    at.button(key="regularization.train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ((variants, seeds, epochs),) = asked
+    assert variants * seeds * epochs <= limits.PUBLIC_CAPS["regularization.work"].limit < variants * seeds * 200
