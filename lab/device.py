@@ -30,7 +30,7 @@ class DeviceInfo:
 
     choice: str  # what the user asked for: auto / cpu / cuda
     device: str  # what is used: "cpu" or "cuda" (or "cuda:0")
-    name: str  # human-readable, e.g. "CPU (2 threads)" or "NVIDIA H100"
+    name: str  # human-readable, e.g. "CPU (2 cores)" or "NVIDIA H100"
     note: str  # why this device (shown when the choice could not be honoured)
 
 
@@ -150,7 +150,8 @@ def resolve_device(choice: str = "auto") -> DeviceInfo:
     import torch
 
     choice = choice if choice in DEVICE_CHOICES else "auto"
-    cpu = DeviceInfo(choice, "cpu", f"CPU ({torch.get_num_threads()} threads)", "")
+    n = cpu_cores()
+    cpu = DeviceInfo(choice, "cpu", f"CPU ({n} core{'s' if n != 1 else ''})", "")
     if choice == "cpu":
         return cpu
     if torch.cuda.is_available():
@@ -266,11 +267,27 @@ LOAD = LoadMonitor()
 
 
 def cpu_cores() -> int:
-    """Cores this process may run on (the affinity mask, e.g. a container's cpuset)."""
+    """Cores this process may really use: the affinity mask (a cpuset), and a cgroup CPU quota if lower.
+
+    In a Kubernetes pod with ``limits.cpu: 2`` on a 32-core node, the affinity mask says 32 but
+    the quota (``/sys/fs/cgroup/cpu.max``, cgroup v2) allows 2: threads beyond it get throttled.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _cgroup_quota() or cores))
+
+
+def _cgroup_quota() -> int | None:
+    """The cgroup v2 CPU quota in whole cores (rounded up), or None when there is none."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, -(-int(quota) // int(period)))
 
 
 def _threads(work: str, granted: int) -> int:

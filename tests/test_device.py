@@ -205,3 +205,23 @@ def test_a_hot_path_inside_another_keeps_the_outer_setting(quiet_machine):
         seen.append(torch.get_num_threads())
     assert seen == [n, n] and n == device.cpu_cores()
     assert torch.get_num_threads() == device.BASE_THREADS
+
+
+@pytest.mark.parametrize("text, expected", [("200000 100000\n", 2), ("150000 100000\n", 2), ("max 100000\n", None)])
+def test_a_cgroup_cpu_quota_limits_the_cores(monkeypatch, tmp_path, text, expected):
+    """A pod with limits.cpu: 2 on a big node: the policy counts 2 cores, not the node's."""
+    from pathlib import Path
+
+    from lab import device
+
+    real_read = Path.read_text
+    quota = tmp_path / "cpu.max"
+    quota.write_text(text)
+    monkeypatch.setattr(
+        Path,
+        "read_text",
+        lambda self, *a, **k: real_read(quota if str(self) == "/sys/fs/cgroup/cpu.max" else self, *a, **k),
+    )
+    monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: set(range(32)))
+    assert device._cgroup_quota() == expected
+    assert device.cpu_cores() == (expected or 32)
