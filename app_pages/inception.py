@@ -14,6 +14,7 @@ from lab import inception as I
 from lab import inception_image as II
 from lab import inception_overview as OV
 from lab import inception_paper as IP
+from lab import limits
 from lab import weights as W
 from lab.figures import colorize, heatmap, line_chart
 from lab.images import load_sample
@@ -163,7 +164,9 @@ def _get_model(device: str, seed: int):
             f"Limit: **{W.MAX_MB} MB** per file. A file over the limit is refused by the browser before it reaches "
             f"the app (a red mark on the file). To load one anyway, {W.HOW_TO_LOAD_LARGE}, and reload the page."
         )
-        if st.button("Download ImageNet weights (≈50 MB) from download.pytorch.org", key=f"{PAGE}.download"):
+        if limits.public_mode():  # a hosted demo's image is read-only; its weights were fetched at build time
+            st.caption("This public server cannot download weights; its administrator installs them (see the README).")
+        elif st.button("Download ImageNet weights (≈50 MB) from download.pytorch.org", key=f"{PAGE}.download"):
             try:
                 with st.spinner("Downloading…"):
                     W.download_weights()
