@@ -220,3 +220,23 @@ def test_sound_tab_resamples_the_noise_and_shows_code_that_reproduces_it():
     assert at.query_params["snd_draw"] == "1"
     assert "seed=2001" in next(c.value for c in at.code if "def add_noise" in c.value)
     assert any("Noise draw 1" in c.value for c in at.caption)
+
+
+def test_label_check_marks_each_cell_and_the_close_look(monkeypatch):
+    """With GoogLeNet available (faked here: no weights are downloaded), cells and the table give its verdict."""
+    from lab import augment as A
+
+    def fake_top1(model, images, *, device="cpu"):
+        return [A.Label(281, "tabby", 0.9)] + [A.Label(281 + (i % 2), "cat", 0.5) for i in range(len(images) - 1)]
+
+    monkeypatch.setattr(A, "googlenet_available", lambda: True)
+    monkeypatch.setattr(A, "load_googlenet", lambda device="cpu": None)
+    monkeypatch.setattr(A, "top1", fake_top1)
+    at = run_page(SCRIPT, query={"num_samples": "3", "seed": "9"})
+    at.toggle(key="augmentation.labels_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = _grid(at).captions
+    assert captions[0].startswith("#1 · ✓") and captions[1].startswith("#2 · ✗"), captions
+    assert any(m.label == "Label survives" and m.value == "2/3" for m in at.metric)
+    table = at.table[0].value
+    assert "GoogLeNet top-1" in set(table["transform"])
