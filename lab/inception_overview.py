@@ -234,6 +234,6 @@ def overview_figure(ov: Overview, *, selected: str = "", per_row: int = 10):
     fig.update_layout(images=images, annotations=annotations, shapes=shapes, dragmode=False, clickmode="event+select")
     fig.update_xaxes(visible=False, range=[-0.3, per_row * 1.6 - 0.1], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-(rows * row_h) + 0.6, 0.8], fixedrange=True, scaleanchor="x")
-    fig = layout(fig, "GoogLeNet on your photo, stage by stage", height=600)
+    fig = layout(fig, "GoogLeNet on your photo, stage by stage", height=500)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
