@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from pathlib import Path
@@ -433,6 +434,10 @@ with tab_train:
         url_specs += AT.TRAIN_SPECS
         url_values.update(train_values)
         train_config = make_config(AT.TrainConfig, train_values, seed=seed)
+        # A public server caps the epochs (lab.limits) and says so; locally nothing changes.
+        capped = int(ui.apply_cap("augmentation.train_epochs", train_config.tr_epochs))
+        if capped < train_config.tr_epochs:
+            train_config = dataclasses.replace(train_config, tr_epochs=capped)
         if st.button("Train both", type="primary", icon=":material/play_arrow:", width="stretch"):
             st.session_state[TRAINER_KEY] = AT.Comparer(train_config, device=info.device)
             st.session_state[TRAINING_KEY] = True
@@ -461,7 +466,9 @@ with tab_train:
                     text=f"{name}: epoch {p.step}/{p.num_steps} · val acc {p.metrics.get('val_acc', 0):.1%}",
                 )
 
-            comparer.advance(on_progress=on_progress)
+            # Training is heavy work: it waits for a free core in the process-wide queue (ui.jobs).
+            with ui.heavy_job("Lab 5: train both", key=f"{PAGE}.train"):
+                comparer.advance(on_progress=on_progress)
             st.session_state[TRAINING_KEY] = False
             for bar in bars.values():
                 bar.empty()

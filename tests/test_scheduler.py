@@ -206,3 +206,12 @@ def test_a_public_server_caps_lab4_training_and_says_so(monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     ((variants, seeds, epochs),) = asked
     assert variants * seeds * epochs <= limits.PUBLIC_CAPS["regularization.work"].limit < variants * seeds * 200
+
+
+def test_every_public_cap_is_applied_by_a_page():
+    """No dead caps: each name in lab.limits is used by a page through ui.apply_cap."""
+    from ui.catalog import ROOT
+
+    pages = " ".join(p.read_text() for p in (ROOT / "app_pages").glob("*.py"))
+    for name in limits.PUBLIC_CAPS:
+        assert f'apply_cap("{name}"' in pages, name
