@@ -60,13 +60,16 @@ def _paths() -> dict:
         with torch.inference_mode():
             net(x224)
 
+    # Like the app (lab.gradcam, lab.featurevis): gradients w.r.t. a tensor of this call, never the shared
+    # model's parameter .grad (sessions share one model; .backward() into its parameters from two threads
+    # at once races, and crashed this benchmark).
     def gradcam():
-        net.zero_grad(set_to_none=True)
-        net(x224)[0, 1].backward()
+        x = x224.clone().requires_grad_(True)
+        torch.autograd.grad(net(x)[0, 1], x)
 
     def featurevis():
         x = x160.clone().requires_grad_(True)
-        net(x)[0, 1].backward()
+        torch.autograd.grad(net(x)[0, 1], x)
 
     def conv12mp():
         with torch.inference_mode():
