@@ -348,10 +348,12 @@ def _fit(
     if img.size != target:
         img = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if target != upright:
-        notes.append(
-            f"Downscaled from {upright[0]}×{upright[1]} to {target[0]}×{target[1]} "
-            f"(the working size: at most {max_side} px a side)."
+        why = (
+            f"the short side is kept at {min(target)} px, so the long side exceeds the usual {max_side} px"
+            if max(target) > max_side
+            else f"the working size: at most {max_side} px a side"
         )
+        notes.append(f"Downscaled from {upright[0]}×{upright[1]} to {target[0]}×{target[1]} ({why}).")
     return LoadedImage(img, name, fmt, original_size, notes)
 
 

@@ -122,16 +122,12 @@ def test_train_both_survives_a_click_elsewhere(page, streamlit_server):
     screenshot(page, "augmentation_training")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="fails about 1 in 10 until ui.controls passes each value to its widget as the default "
-    "(see the Lab 5 report); remove this marker with that fix",
-)
 def test_changing_the_seed_during_the_first_run_keeps_the_settings(browser):
     """Issue 15 §2: a seed change while the page's first run was going reset sliders to their minimums.
 
-    Cause: ``ui.controls`` writes the link's value into ``st.session_state`` and creates the slider with
-    no ``value=``, so the element's default is the slider's minimum. When the rerun supersedes the run
+    Cause (fixed in ``ui.widgets._widget``, which now passes the value as the widget's default): ``ui.controls``
+    wrote the link's value into ``st.session_state`` and created the slider with no ``value=``, so the
+    element's default was the slider's minimum. When the rerun supersedes the run
     whose deltas first carried the slider, the browser mounts it fresh from a later element that no
     longer says "set this value" (the server thinks the browser has it) and shows the default: the minimum
     (an empty list for a multiselect). The server still holds the right value (the link keeps it), so the

@@ -291,3 +291,19 @@ def test_concurrent_uploads_share_a_bounded_pool_of_workers(files):
         sizes = list(pool.map(lambda d: load_image(d, "c").size, data))
     assert len(sizes) == 8 and all(min(s) >= 16 for s in sizes)
     assert len(safe_decode._pool._idle) <= safe_decode.MAX_WORKERS  # never more workers than slots
+
+
+def test_a_panorama_note_does_not_contradict_its_size():
+    """A 4000×40 strip keeps a 32-px short side, so its long side is over the usual maximum: the note says why."""
+    import io
+
+    from PIL import Image
+
+    from lab import images
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 40), (10, 200, 30)).save(buf, "PNG")
+    loaded = images.load_image(buf.getvalue(), "pano.png", min_side=32, max_side=1024)
+    assert loaded.image.size == (3200, 32)
+    (note,) = loaded.notes
+    assert "short side is kept at 32 px" in note and "at most 1024" not in note

@@ -108,23 +108,36 @@ def _snap(value: float, options: Sequence[float]) -> float:
 
 
 def _widget(p: params.Param, key: str, container: Any) -> Any:
-    """Create the widget for one spec. Its value lives in ``st.session_state[key]``."""
+    """Create the widget for one spec. Its value lives in ``st.session_state[key]`` (set by :func:`controls`).
+
+    That value is also passed as the widget's default, so the element the browser
+    receives carries it: a widget the browser mounts without its state (its first
+    run was superseded by a rerun, e.g. a sidebar seed change) shows this value,
+    not the slider's minimum or an empty selection.
+    """
     common = {"key": key, "help": p.help or None}
+    value = st.session_state[key]
     if p.kind == "bool":
-        return container.toggle(p.label, **common)
+        return container.toggle(p.label, value=bool(value), **common)
     if p.kind == "choice":
-        return container.selectbox(p.label, p.options, format_func=p.format_option, **common)
+        options = list(p.options)
+        index = options.index(value) if value in options else 0
+        return container.selectbox(p.label, options, index=index, format_func=p.format_option, **common)
     if p.kind == "multi":
-        return container.multiselect(p.label, p.options, format_func=p.format_option, max_selections=p.limit, **common)
+        return container.multiselect(
+            p.label, p.options, default=list(value), format_func=p.format_option, max_selections=p.limit, **common
+        )
     if p.kind == "text":
-        return container.text_input(p.label, max_chars=p.limit, **common)
+        return container.text_input(p.label, value=str(value), max_chars=p.limit, **common)
     if p.kind == "log":
         options = _log_options(p)
-        st.session_state[key] = _snap(float(st.session_state[key]), options)
-        return container.select_slider(p.label, options=options, format_func=lambda v: f"{v:g}", **common)
+        st.session_state[key] = value = _snap(float(value), options)
+        return container.select_slider(p.label, options=options, value=value, format_func=lambda v: f"{v:g}", **common)
     if p.kind == "int":
-        return container.slider(p.label, int(p.lo), int(p.hi), step=int(p.step or 1), **common)
-    return container.slider(p.label, float(p.lo), float(p.hi), step=float(p.step) if p.step else None, **common)
+        return container.slider(p.label, int(p.lo), int(p.hi), value=int(value), step=int(p.step or 1), **common)
+    return container.slider(
+        p.label, float(p.lo), float(p.hi), value=float(value), step=float(p.step) if p.step else None, **common
+    )
 
 
 def controls(specs: Iterable[params.Param], page: str, container: Any = None) -> dict[str, Any]:
