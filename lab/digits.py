@@ -57,21 +57,21 @@ class Split:
         return int(self.X_train.shape[1])
 
 
+#: The 8×8 digits, byte for byte scikit-learn's ``digits.csv.gz`` (provenance: assets/README.md).
+DIGITS_FILE = Path(__file__).resolve().parent.parent / "assets" / "digits.csv.gz"
+
+
 @lru_cache(maxsize=1)
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled 8×8 digits: ``X`` (1797, 64) float32 in [0, 1], ``y`` (1797,) int64.
+    """The 8×8 digits (scikit-learn's bundled set): ``X`` (1797, 64) float32 in [0, 1], ``y`` (1797,) int64.
 
-    Read straight from the ``digits.csv.gz`` that ships inside scikit-learn
-    (what ``sklearn.datasets.load_digits`` reads; a test checks they agree),
-    without importing scikit-learn: that import costs the server ~70 MB.
+    Read from ``assets/digits.csv.gz`` (the same file ``sklearn.datasets.load_digits``
+    reads; a test checks they agree), so the app needs neither scikit-learn nor its
+    import (~70 MB of server memory, ~190 MB of install for a hosted demo).
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataUnavailableError("scikit-learn is not installed, so its bundled digits are not available.")
-    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
-    data = np.loadtxt(path, delimiter=",", dtype=np.float32)  # (1797, 65): 64 pixels 0..16, then the label
+    if not DIGITS_FILE.exists():
+        raise DataUnavailableError(f"The bundled digits file is missing ({DIGITS_FILE.name}); reinstall the app.")
+    data = np.loadtxt(DIGITS_FILE, delimiter=",", dtype=np.float32)  # (1797, 65): 64 pixels 0..16, then the label
     return data[:, :64] / 16.0, data[:, 64].astype(np.int64)
 
 
