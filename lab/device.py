@@ -102,8 +102,11 @@ def import_heavy() -> float:
 
 
 def _warm_up() -> None:
-    import numpy  # noqa: F401  (imported by all of the below; first, on its own)
+    import numpy  # imported by all of the below: first, on its own
+    import pandas  # plotly checks figure data for pandas objects; st.dataframe needs it
+    import pandas.io.formats.style
     import plotly.graph_objects as go
+    import pyarrow  # noqa: F401  (st.dataframe / st.table serialise through it)
     import torch
     import torch.nn.functional as F
     import torchvision
@@ -117,7 +120,10 @@ def _warm_up() -> None:
     F.softplus(w).sum().backward()
     opt.step()
     F.conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3))
-    go.Figure([go.Scatter(x=[0], y=[0]), go.Heatmap(z=[[0]])]).to_json()
+    go.Figure(
+        [go.Scatter(x=numpy.zeros(2), y=numpy.zeros(2)), go.Heatmap(z=[[0]]), go.Image(z=[[[0, 0, 0]]])]
+    ).to_json()
+    pandas.DataFrame({"a": [1.0]}).style.format("{:.1f}").to_html()
     googlenet(weights=None, aux_logits=False, init_weights=False)
     del torchvision
 

@@ -13,63 +13,52 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, FINISHED, ROOT, _skip_reason, fresh_server, screenshot
+from tests.browser import FINISHED, ROOT, fresh_server, screenshot
 from ui.catalog import LABS
 
 pytestmark = pytest.mark.browser
 
 
-def _open_all_at_once(url: str, paths: list[tuple[str, str]], tag: str) -> list[str]:
+def _open_all_at_once(browser, url: str, paths: list[tuple[str, str]], tag: str) -> list[str]:
     """Open every ``(url_path, heading)`` in its own context, all at once; return the problems found."""
-    from playwright.sync_api import sync_playwright
-
     problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in paths]
-            pages = [c.new_page() for c in contexts]
-            for p in pages:
-                p.set_default_timeout(240_000)
-            # Fire every navigation before waiting for any: the server sees them together.
-            for p, (path, _) in zip(pages, paths, strict=True):
-                p.evaluate(f"window.location.href = {f'{url}/{path}'!r}")
-            for i, (p, (path, heading)) in enumerate(zip(pages, paths, strict=True)):
-                p.wait_for_selector('[data-testid="stApp"]')
-                p.wait_for_timeout(300)
-                p.wait_for_selector(FINISHED)
-                body = p.inner_text("body")
-                if p.locator("h1", has_text=heading).count() == 0:
-                    problems.append(f"{path or 'home'}: no heading {heading!r}")
-                if p.locator('[data-testid="stException"]').count():
-                    problems.append(f"{path or 'home'}: exception box")
-                if "Traceback" in body or "partially initialized" in body:
-                    problems.append(f"{path or 'home'}: traceback text")
-                if str(ROOT) in body:
-                    problems.append(f"{path or 'home'}: server path shown")
-                screenshot(p, f"concurrent-{tag}-{i}-{path or 'home'}")
-            for c in contexts:
-                c.close()
-        finally:
-            browser.close()
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in paths]
+    try:  # one shared browser (the session's Playwright); each student gets a context of their own
+        pages = [c.new_page() for c in contexts]
+        for p in pages:
+            p.set_default_timeout(240_000)
+        # Fire every navigation before waiting for any: the server sees them together.
+        for p, (path, _) in zip(pages, paths, strict=True):
+            p.evaluate(f"window.location.href = {f'{url}/{path}'!r}")
+        for i, (p, (path, heading)) in enumerate(zip(pages, paths, strict=True)):
+            p.wait_for_selector('[data-testid="stApp"]')
+            p.wait_for_timeout(300)
+            p.wait_for_selector(FINISHED)
+            body = p.inner_text("body")
+            if p.locator("h1", has_text=heading).count() == 0:
+                problems.append(f"{path or 'home'}: no heading {heading!r}")
+            if p.locator('[data-testid="stException"]').count():
+                text = p.locator('[data-testid="stException"]').first.inner_text()[:600]
+                problems.append(f"{path or 'home'}: exception box: {text}")
+            if "Traceback" in body or "partially initialized" in body:
+                problems.append(f"{path or 'home'}: traceback text")
+            if str(ROOT) in body:
+                problems.append(f"{path or 'home'}: server path shown")
+            screenshot(p, f"concurrent-{tag}-{i}-{path or 'home'}")
+    finally:
+        for c in contexts:
+            c.close()
     return problems
 
 
-@pytest.fixture(scope="module")
-def _chromium():
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-
-
 @pytest.mark.parametrize("attempt", range(3))
-def test_eight_first_requests_at_once_all_complete(_chromium, attempt):
+def test_eight_first_requests_at_once_all_complete(browser, attempt):
     paths = [(lab.url_path, lab.title) for lab in LABS] + [("", "DL101 Visual Lab")] * 2
     with fresh_server() as url:
-        assert _open_all_at_once(url, paths, f"mix{attempt}") == []
+        assert _open_all_at_once(browser, url, paths, f"mix{attempt}") == []
 
 
-def test_twelve_students_open_googlenet_at_once(_chromium):
+def test_twelve_students_open_googlenet_at_once(browser):
     inception = next(lab for lab in LABS if lab.url_path == "inception")
     with fresh_server() as url:
-        assert _open_all_at_once(url, [(inception.url_path, inception.title)] * 12, "inception") == []
+        assert _open_all_at_once(browser, url, [(inception.url_path, inception.title)] * 12, "inception") == []

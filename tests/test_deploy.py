@@ -270,7 +270,8 @@ def test_browser_reconnects_to_a_fresh_session_when_its_replica_dies(two_replica
 
     contexts, pages = [], {}
     try:
-        for _ in range(6):  # new browsers alternate between the replicas (least connections)
+        deadline = time.monotonic() + 60  # a replica restarted by an earlier test may sit out nginx's fail_timeout
+        while time.monotonic() < deadline:  # new browsers alternate between the replicas (least connections)
             context = browser.new_context(viewport={"width": 1000, "height": 800})
             page = context.new_page()
             page.set_default_timeout(60_000)
@@ -278,6 +279,10 @@ def test_browser_reconnects_to_a_fresh_session_when_its_replica_dies(two_replica
             wait_for_script(page)
             replica = next(c["value"] for c in context.cookies() if c["name"] == "dl101_replica")
             contexts.append(context)
+            if replica in pages:
+                context.close()
+                contexts.pop()
+                time.sleep(1.0)
             pages.setdefault(replica, page)
             if len(pages) == 2:
                 break
