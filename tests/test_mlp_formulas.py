@@ -55,7 +55,7 @@ def test_mlp_formula_by_hand_equals_the_network(act):
     np.testing.assert_allclose(fm.mlp_formula_by_hand(model, [act], X), ref, atol=1e-6)
     tex = fm.mlp_formula_latex(model, [act], ["x_1", "x_2"], max_terms=8)
     hidden, out = mlp.linear_layers(model)
-    for v in (float(hidden.weight[2, 1]), float(out.weight[0, 4]), float(out.bias[0])):
+    for v in (float(hidden.weight[2, 1].detach()), float(out.weight[0, 4].detach()), float(out.bias[0].detach())):
         assert f"{abs(v):.2f}" in tex
     assert fm.mlp_formula_latex(mlp.build_mlp(2, (3, 3), ["tanh"] * 2, 1), ["tanh"] * 2, ["x_1", "x_2"]) is None
 
