@@ -67,15 +67,14 @@ with st.sidebar:
 
 # Lab pages need torch: the first one after a server start waits here, visibly, while one
 # thread imports it for everybody (concurrent first imports crash: lab.device.import_heavy).
-if page.url_path:
-    if not heavy_ready():
-        with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
-            import_heavy()
-    set_base_threads()  # each rerun is a new thread: start it on the policy's base (lab.device)
-
 # Last resort: a bug must never show a visitor a traceback or the server's paths. Streamlit's
 # own control flow (rerun, stop) derives from BaseException and passes through untouched.
 try:
+    if page.url_path:
+        if not heavy_ready():
+            with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
+                import_heavy()
+        set_base_threads()  # each rerun is a new thread: start it on the policy's base (lab.device)
     page.run()
 except Exception:
     error_id = uuid.uuid4().hex[:8]
