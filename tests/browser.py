@@ -47,6 +47,7 @@ RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 __all__ = [
     "ARTIFACTS",
     "PHOTO_UPLOADER",
+    "assert_fits",
     "assert_no_exception",
     "browser",
     "fresh_server",
@@ -162,6 +163,23 @@ def assert_no_exception(page) -> None:
     body = page.inner_text("body")
     assert "Page not found" not in body, "Streamlit showed 'Page not found'"
     assert "Traceback (most recent call last)" not in body
+
+
+def assert_fits(page, where: str, tabs: tuple[str, ...] = (), *, exact_tabs: bool = False) -> None:
+    """The layout checks every page makes at 1000 and 1400 px: no horizontal overflow of the main
+    area, every tab of ``tabs`` fully visible in the tab bar, no button with a clipped label."""
+    main = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]'); return [m.scrollWidth, m.clientWidth]; }"
+    )
+    assert main[0] <= main[1], f"horizontal overflow {where}: {main}"
+    if tabs:
+        bar = page.locator('[role="tablist"]').first.bounding_box()
+        for name in tabs:
+            tab = page.get_by_role("tab", name=name, exact=exact_tabs).bounding_box()
+            assert tab["x"] >= bar["x"] - 1 and tab["x"] + tab["width"] <= bar["x"] + bar["width"] + 1, name
+    for button in page.locator('[data-testid="stMain"] button:visible').all():
+        clipped = button.evaluate("b => b.scrollWidth > b.clientWidth + 1")
+        assert not clipped, f"clipped button {where}: {button.inner_text()!r}"
 
 
 def upload(page, path: Path | str, label: str = "") -> None:

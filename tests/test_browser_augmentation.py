@@ -7,6 +7,7 @@ import pytest
 
 from tests.browser import (
     FINISHED,
+    assert_fits,
     assert_no_exception,
     fresh_server,
     open_page,
@@ -81,18 +82,7 @@ def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, wid
             page.get_by_role("tab", name=name).click()
             wait_for_script(page)
             assert_no_exception(page)
-            main = page.evaluate(
-                "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                " return [m.scrollWidth, m.clientWidth]; }"
-            )
-            assert main[0] <= main[1], f"horizontal overflow at {width} px on {name}: {main}"
-            bar = page.locator('[role="tablist"]').first.bounding_box()
-            for other in TAB_NAMES:  # every tab visible in the tab bar
-                tab = page.get_by_role("tab", name=other).bounding_box()
-                assert tab["x"] >= bar["x"] - 1 and tab["x"] + tab["width"] <= bar["x"] + bar["width"] + 1, other
-            for button in page.locator('[data-testid="stMain"] button:visible').all():
-                clipped = button.evaluate("b => b.scrollWidth > b.clientWidth + 1")
-                assert not clipped, f"clipped button at {width} px: {button.inner_text()!r}"
+            assert_fits(page, f"at {width} px on {name}", TAB_NAMES)
             page.set_viewport_size({"width": width, "height": 3000})  # the whole tab in one screenshot
             page.wait_for_timeout(400)
             screenshot(page, f"augmentation-{width}-{name.split()[0].lower()}")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser import assert_no_exception, open_page, screenshot, upload, wait_for_script, write_photo
+from tests.browser import assert_fits, assert_no_exception, open_page, screenshot, upload, wait_for_script, write_photo
 
 HOVER_FIG = '[class*="st-key-conv-hover_fig"] .js-plotly-plot'
 STEPPER_FIG = '[class*="st-key-conv-stepper_fig"] .js-plotly-plot'
@@ -94,20 +94,7 @@ def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, wid
             page.get_by_role("tab", name=name).click()
             wait_for_script(page)
             assert_no_exception(page)
-            main = page.evaluate(
-                "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                " return [m.scrollWidth, m.clientWidth]; }"
-            )
-            assert main[0] <= main[1], f"horizontal overflow at {width} px on {name}: {main}"
-            # Every tab is fully visible in the tab bar (none hidden behind a scroll arrow).
-            bar = page.locator('[role="tablist"]').first.bounding_box()
-            for other in TAB_NAMES:
-                tab = page.get_by_role("tab", name=other).bounding_box()
-                assert tab["x"] >= bar["x"] - 1 and tab["x"] + tab["width"] <= bar["x"] + bar["width"] + 1, other
-            # No truncated button labels ("Re…").
-            for button in page.locator('[data-testid="stMain"] button:visible').all():
-                clipped = button.evaluate("b => b.scrollWidth > b.clientWidth + 1")
-                assert not clipped, f"clipped button at {width} px: {button.inner_text()!r}"
+            assert_fits(page, f"at {width} px on {name}", TAB_NAMES)
             page.set_viewport_size({"width": width, "height": 3200})  # the whole tab in one screenshot
             page.wait_for_timeout(400)
             screenshot(page, f"convolution-{width}-{name.split()[0].lower()}")

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from tests.browser import assert_no_exception, open_page, screenshot, wait_for_script, write_photo
+from tests.browser import assert_fits, assert_no_exception, open_page, screenshot, wait_for_script, write_photo
 
 TAB_NAMES = ("Overview", "Your photo", "Block", "Layers", "Paper", "Grad-CAM", "Feature vis")
 
@@ -106,18 +106,7 @@ def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, wid
             page.get_by_role("tab", name=name, exact=True).click()
             wait_for_script(page)
             assert_no_exception(page)
-            main = page.evaluate(
-                "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                " return [m.scrollWidth, m.clientWidth]; }"
-            )
-            assert main[0] <= main[1], f"horizontal overflow at {width} px on {name}: {main}"
-            bar = page.get_by_role("tablist").first.bounding_box()
-            for other in TAB_NAMES:
-                tab = page.get_by_role("tab", name=other, exact=True).bounding_box()
-                assert tab["x"] >= bar["x"] - 1 and tab["x"] + tab["width"] <= bar["x"] + bar["width"] + 1, other
-            for button in page.locator('[data-testid="stMain"] button:visible').all():
-                clipped = button.evaluate("b => b.scrollWidth > b.clientWidth + 1")
-                assert not clipped, f"clipped button at {width} px: {button.inner_text()!r}"
+            assert_fits(page, f"at {width} px on {name}", TAB_NAMES, exact_tabs=True)
             if name == "Paper":  # the paper's tables need no horizontal scrolling
                 for frame in page.locator('[data-testid="stDataFrame"]:visible').all():
                     sizes = frame.evaluate(
