@@ -37,7 +37,6 @@ import random
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -452,46 +451,16 @@ def _by_action(ok: list[Interaction]) -> dict:
 
 
 # --- servers ------------------------------------------------------------------------------------
-def server_cmd(port: int) -> list[str]:
-    from deploy.replicas import hosting_flags
-
-    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.headless", "true", *hosting_flags(),
-            "--server.disconnectedSessionTTL", str(SESSION_TTL_S)]  # fmt: skip
-
-
 @contextmanager
 def single_server(*, public: bool = True) -> Iterator[tuple[str, list[int]]]:
     """One ``streamlit run app.py`` on a free loopback port with the hosting settings; yields (url, [pid])."""
-    from deploy.replicas import free_port
+    from deploy.replicas import hosting_flags
+    from tests.browser import streamlit_process
 
-    port = free_port()
     env = dict(os.environ, DL101_PUBLIC="1") if public else dict(os.environ)
-    log = open(ROOT / "bench" / "results" / f"load-server-{port}.log", "w")  # noqa: SIM115 — closed below
-    proc = subprocess.Popen(server_cmd(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not become healthy within 120 s")
-            time.sleep(0.2)
+    args = (*hosting_flags(), "--server.disconnectedSessionTTL", str(SESSION_TTL_S))
+    with streamlit_process(args=args, env=env, timeout=120, log_dir=ROOT / "bench" / "results") as (url, proc):
         yield url, [proc.pid]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 async def _warm_up(url: str, labs: tuple[str, ...], scenarios: dict[str, tuple[Step, ...]], pids) -> dict:

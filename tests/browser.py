@@ -77,15 +77,22 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def fresh_server(*, app: str = "app.py", timeout: float = 90.0) -> Iterator[str]:
-    """Start ``streamlit run <app>`` on a free port; yield its base URL; stop it afterwards."""
+def streamlit_process(
+    *,
+    app: str = "app.py",
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 90.0,
+    log_dir: Path = ARTIFACTS,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start ``streamlit run <app> <args>`` on a free loopback port; yield (base URL, process) once healthy; stop it."""
     port = _free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 — closed below
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"server-{port}.log", "w")  # noqa: SIM115 — closed below
     cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *args]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -101,14 +108,21 @@ def fresh_server(*, app: str = "app.py", timeout: float = 90.0) -> Iterator[str]
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy within {timeout} s")
             time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def fresh_server(*, app: str = "app.py", timeout: float = 90.0) -> Iterator[str]:
+    """Start ``streamlit run <app>`` on a free port; yield its base URL; stop it afterwards."""
+    with streamlit_process(app=app, timeout=timeout) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")
