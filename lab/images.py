@@ -11,6 +11,8 @@ What it handles (see ``tests/test_images.py`` and ``tests/test_hostile_inputs.py
   48×1,048,616): format, size, aspect and shortest side are checked from the
   *header*, before any pixel is decoded; only :data:`SUPPORTED_FORMATS` are
   tried (``Image.open(formats=…)``), so DDS, PSD, EPS… never reach a decoder;
+- compressed TIFFs stored in huge strips (libtiff decodes a strip into a buffer
+  beside the image) are refused from the header (:data:`MAX_TIFF_BLOCK_BYTES`);
 - slow decoders: compressed (RLE) BMPs over :data:`RLE_MAX_PIXELS` are refused
   (Pillow decodes them in pure Python); multi-page files are asked
   ``is_animated``, never ``n_frames`` (which walks every page);
@@ -54,6 +56,10 @@ MAX_PIXELS = 40_000_000
 MAX_JPEG_PIXELS = 64_000_000
 #: Compressed (RLE) BMPs are decoded in pure Python by Pillow (≈ 1 CPU-s per MP): refuse larger ones.
 RLE_MAX_PIXELS = 1_000_000
+#: Compressed TIFFs are decoded by libtiff one strip (or tile) at a time into a buffer of its own
+#: beside the image: refuse a file whose strip would need more than this (a one-strip 40 MP float
+#: TIFF would need 160 MB twice). Real writers use strips of kilobytes.
+MAX_TIFF_BLOCK_BYTES = 64 * 1024 * 1024
 #: Refuse files larger than this many bytes (the uploader's own limit is 20 MB).
 MAX_BYTES = 50 * 1024 * 1024
 #: Default working size: the longer side after downscaling.
@@ -73,6 +79,9 @@ _ORIENTATION = {
 }
 # Modes that ``Image.reduce`` refuses, and what they are converted to (band by band) before reducing.
 _REDUCE_VIA = {"1": "L", "P": "RGB", "PA": "RGBA", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
+#: Modes whose ``reduce`` makes a whole premultiplied copy first (Pillow converts RGBA → RGBa), so they go by band too.
+_REDUCE_COPIES = ("RGBA", "LA")
+_BAND_BYTES = 16 * 1024 * 1024
 
 
 class ImageInputError(ValueError):
@@ -208,6 +217,8 @@ def decode_image(
     except MemoryError:
         raise ImageInputError(f"“{name}” needs too much memory to decode. Please upload a smaller photo.") from None
     except Exception as err:  # any decoder failure on hostile bytes is "damaged", never a traceback
+        if isinstance(err, OSError) and str(err).endswith("error -9"):  # Pillow's IMAGING_CODEC_MEMORY
+            raise ImageInputError(f"“{name}” needs too much memory to decode. Please upload a smaller photo.") from None
         # Pillow reports truncated/corrupt data as OSError ("image file is truncated",
         # "broken data stream"), SyntaxError (bad PNG chunks), ValueError, and broken
         # TIFFs also as struct.error, KeyError, TypeError, ZeroDivisionError…
@@ -240,11 +251,31 @@ def _check_header(
         raise ImageInputError(
             f"“{name}” is {width}×{height}, more than {MAX_ASPECT}:1 — too elongated to show. Please crop it first."
         )
+    if fmt == "TIFF" and _tiff_block_bytes(img) > MAX_TIFF_BLOCK_BYTES:
+        raise ImageInputError(
+            f"“{name}” is a compressed TIFF stored in blocks of {_tiff_block_bytes(img) / 1e6:.0f} MB, more than "
+            f"the {MAX_TIFF_BLOCK_BYTES / 1e6:.0f} MB we decode at once. Please save it as PNG or JPEG."
+        )
     if fmt == "BMP" and img.info.get("compression") in (1, 2) and width * height > RLE_MAX_PIXELS:
         raise ImageInputError(
             f"“{name}” is a compressed (RLE) BMP of {width * height / 1e6:.1f} megapixels; we open those only up to "
             f"{RLE_MAX_PIXELS / 1e6:.0f} MP (they decode slowly). Please save it as PNG or JPEG."
         )
+
+
+def _tiff_block_bytes(img: Image.Image) -> int:
+    """Bytes of one decoded strip or tile of a compressed TIFF (0 for uncompressed: Pillow streams those)."""
+    if getattr(img, "_compression", "raw") == "raw":
+        return 0
+    tags = img.tag_v2
+    per_sample = tags.get(258, 1)
+    per_sample = per_sample if isinstance(per_sample, tuple) else (per_sample,)
+    samples = max(int(tags.get(277, 1)), len(per_sample))
+    bits = samples * max(int(b) for b in per_sample)  # per pixel, all samples
+    if 322 in tags and 323 in tags:  # TileWidth, TileLength
+        return int(tags[322]) * int(tags[323]) * bits // 8
+    rows = min(int(tags.get(278, img.size[1])), img.size[1])  # RowsPerStrip (default: one strip)
+    return rows * img.size[0] * bits // 8
 
 
 def _note_misnamed(name: str, fmt: str, notes: list[str]) -> None:
@@ -284,7 +315,8 @@ def _reduce(img: Image.Image, target: tuple[int, int]) -> Image.Image:
 
     ``reduce`` box-averages without converting first, so a 7745² paletted PNG
     never exists as a 7745² RGBA copy. Modes ``reduce`` refuses are converted
-    band by band (a few rows at a time), so the copy is never whole either.
+    band by band (bands of ~16 MB), so the copy is never whole either; so are
+    RGBA and LA, whose ``reduce`` would first make a whole premultiplied copy.
     """
     factor = min(img.size[0] // (2 * target[0]), img.size[1] // (2 * target[1]))
     if factor < 2:
@@ -292,14 +324,16 @@ def _reduce(img: Image.Image, target: tuple[int, int]) -> Image.Image:
     via = _REDUCE_VIA.get(img.mode)
     if via == "RGB" and img.mode == "P" and "transparency" in img.info:
         via = "RGBA"
-    if via is None:
+    if via is None and img.mode not in _REDUCE_COPIES:
         return img.reduce(factor)
+    via = via or img.mode
     width, height = img.size
     out = Image.new(via, (-(-width // factor), -(-height // factor)))
-    band = factor * max(1, 4096 // factor)  # rows per band, a multiple of the factor
+    rows = max(1, _BAND_BYTES // (4 * width))  # a band of at most ~16 MB in 32-bit pixels
+    band = factor * max(1, rows // factor)  # a multiple of the factor
     for top in range(0, height, band):
-        part = img.crop((0, top, width, min(height, top + band))).convert(via).reduce(factor)
-        out.paste(part, (0, top // factor))
+        part = img.crop((0, top, width, min(height, top + band)))
+        out.paste(part.convert(via).reduce(factor), (0, top // factor))
     return out
 
 

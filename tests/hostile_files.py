@@ -91,6 +91,13 @@ def tiff(
     return b"II*\x00" + struct.pack("<I", ifd_at) + data + b"\x00" * (len(data) & 1) + _ifd(entries, 0)
 
 
+def pillow_tiff(width: int, height: int, *, mode: str = "F") -> bytes:
+    """A deflated all-zero TIFF as Pillow (libtiff) writes it: strips of ~64 KB, as real writers use."""
+    out = io.BytesIO()
+    Image.new(mode, (width, height)).save(out, "TIFF", compression="tiff_adobe_deflate")
+    return out.getvalue()
+
+
 def tiff_pages(pages: int, side: int = 16) -> bytes:
     """A TIFF of ``pages`` small pages sharing one strip (Pillow's ``n_frames`` walks all of them)."""
     strip = bytes(side * side)
@@ -212,6 +219,7 @@ def corpus() -> Iterator[tuple[str, Loader, Callable[[], bytes]]]:
     yield "png_1bit_6300.png", "image", lambda: png(6300, 6300, bit_depth=1)
     yield "tiff_float_7745.tif", "image", lambda: tiff(7745, 7745, bits=32, sample_format=3)
     yield "tiff_float_6300.tif", "image", lambda: tiff(6300, 6300, bits=32, sample_format=3)
+    yield "tiff_float_6300_strips.tif", "image", lambda: pillow_tiff(6300, 6300, mode="F")
     yield "tiff_48x1048616.tif", "image", lambda: tiff(48, 1_048_616)
     yield "tiff_16x1048616.tif", "image", lambda: tiff(16, 1_048_616)
     yield "bmp_rle_7745.bmp", "image", lambda: rle_bmp(7745, 7745)
