@@ -10,6 +10,7 @@ import uuid
 
 import streamlit as st
 
+from lab import memory
 from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, set_base_threads, start_warm_up
 from ui.catalog import HOME, LABS
 from ui.widgets import DEVICE_KEY, SEED_KEY
@@ -27,6 +28,8 @@ log = logging.getLogger("dl101")
 
 # The first visitor starts importing torch in the background; the home page never waits for it.
 start_warm_up()
+# Freed memory goes back to the OS when a class leaves (glibc keeps it per thread otherwise).
+memory.start_trimmer()
 
 # --- sidebar globals (kept across pages because this script runs on every page) ---
 if SEED_KEY not in st.session_state:  # first run of the session: a shared link may carry a seed

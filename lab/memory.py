@@ -1,0 +1,82 @@
+"""Give memory back to the operating system after a class has left.
+
+A Streamlit server runs every session's script in a thread of its own. glibc's
+``malloc`` gives each thread that meets contention an arena of its own (up to
+8 × cores), and an arena keeps what was freed in it for later: after 30
+students had trained, previewed and uploaded, the server stayed ~250 MB above
+its size before they came although Streamlit's caches held only ~30 MB
+(``bench/bench_load.py``). Two settings fix most of that:
+
+- :func:`limit_arenas` caps the arenas (``mallopt(M_ARENA_MAX)``), as the
+  environment variable ``MALLOC_ARENA_MAX`` would, but from inside the process,
+  so ``streamlit run app.py`` needs no wrapper;
+- :func:`start_trimmer` calls ``malloc_trim(0)`` every few seconds while the
+  server is idle-ish: it returns free pages of every arena (not only the top of
+  the main heap) with ``madvise``. A trim of a ~1 GB heap takes a few ms.
+
+Both are no-ops where the C library is not glibc (macOS, Windows, musl).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+import time
+
+#: ``mallopt`` parameter numbers from glibc's ``malloc.h``.
+_M_ARENA_MAX = -8
+
+_lock = threading.Lock()
+_started = False
+_libc: ctypes.CDLL | bool | None = False  # False: not looked up yet
+
+
+def _glibc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is False:
+        try:
+            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc = lib if hasattr(lib, "malloc_trim") and hasattr(lib, "mallopt") else None
+        except OSError:
+            _libc = None
+    return _libc  # type: ignore[return-value]
+
+
+def available() -> bool:
+    """Whether this process runs on glibc (where arenas and trimming apply)."""
+    return _glibc() is not None
+
+
+def limit_arenas(n: int = 2) -> bool:
+    """Cap glibc's malloc arenas at ``n`` for threads that have none yet; True if applied."""
+    lib = _glibc()
+    return bool(lib is not None and lib.mallopt(_M_ARENA_MAX, int(n)) == 1)
+
+
+def trim() -> bool:
+    """Return free heap pages of every arena to the OS; True if any memory was released."""
+    lib = _glibc()
+    return bool(lib is not None and lib.malloc_trim(0))
+
+
+def start_trimmer(interval_s: float = 20.0) -> bool:
+    """Once per process: cap the arenas and trim every ``interval_s`` seconds in a daemon thread.
+
+    Returns True the first time it starts the thread (False if it already runs or
+    the C library is not glibc).
+    """
+    global _started
+    with _lock:
+        if _started or not available():
+            return False
+        _started = True
+    limit_arenas()
+
+    def loop() -> None:
+        while True:
+            time.sleep(interval_s)
+            trim()
+
+    threading.Thread(target=loop, name="dl101-malloc-trim", daemon=True).start()
+    return True

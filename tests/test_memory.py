@@ -1,0 +1,59 @@
+"""lab.memory: glibc keeps memory freed in a thread's arena; a trim gives it back to the OS."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lab import memory
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not memory.available(), reason="glibc only (arenas and malloc_trim)")
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, threading
+    sys.path.insert(0, {root!r})
+    import psutil
+    from lab import memory
+    me = psutil.Process()
+    def work():  # what a session's script thread does: many mid-sized buffers, a few of them kept
+        global kept
+        junk, kept = [], []
+        for i in range(50_000):
+            (kept if i % 1000 == 0 else junk).append(bytearray(4000))
+        del junk
+    t = threading.Thread(target=work); t.start(); t.join()
+    before = me.memory_info().rss
+    released = {trim}
+    print(before, me.memory_info().rss, released)
+    """
+)
+
+
+def _rss_after(trim: bool) -> tuple[int, int, bool]:
+    code = _CHILD.format(root=str(ROOT), trim="memory.trim()" if trim else "False")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    before, after, released = out.stdout.split()
+    return int(before), int(after), released == "True"
+
+
+def test_trim_returns_a_freed_thread_heap_to_the_os():
+    before, after, released = _rss_after(trim=True)
+    assert before > 150e6, "the thread's 200 MB of freed buffers are still resident before the trim"
+    assert released and after < before - 150e6, (before, after)
+
+
+def test_without_a_trim_the_freed_heap_stays_resident():
+    _, after, released = _rss_after(trim=False)
+    assert not released and after > 150e6, "the reason the trimmer exists"
+
+
+def test_the_arena_cap_applies_and_the_trimmer_starts_once():
+    assert memory.limit_arenas(2) is True
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from lab import memory; print(memory.start_trimmer(0.05), memory.start_trimmer())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "False"]
