@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -177,6 +177,35 @@ def assert_no_exception(page) -> None:
     body = page.inner_text("body")
     assert "Page not found" not in body, "Streamlit showed 'Page not found'"
     assert "Traceback (most recent call last)" not in body
+
+
+#: The widths every page must fit: a laptop with the sidebar open, and a desktop.
+WIDTHS = (1400, 1000)
+
+
+def at_each_width(page, check: Callable[[int], None], *, height: int = 1000) -> None:
+    """Run ``check(width)`` on the page as it is, at each of :data:`WIDTHS`.
+
+    One load and one script run serve both widths: the server's output does not
+    depend on the window (Streamlit sends the same elements; the browser lays them
+    out), so resizing is what opening the page at the other width would show —
+    at half the cost of the suite's slowest tests.
+    """
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(400)  # plotly and the tab bar re-measure on the resize event
+        check(width)
+
+
+def tall_screenshot(page, name: str, height: int = 3200) -> Path:
+    """The whole page (up to ``height`` px) in one screenshot; the viewport is put back afterwards."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(400)
+    try:
+        return screenshot(page, name)
+    finally:
+        page.set_viewport_size(size)
 
 
 def assert_fits(page, where: str, tabs: tuple[str, ...] = (), *, exact_tabs: bool = False) -> None:

@@ -9,9 +9,11 @@ from tests.browser import (
     FINISHED,
     assert_fits,
     assert_no_exception,
+    at_each_width,
     fresh_server,
     open_page,
     screenshot,
+    tall_screenshot,
     wait_for_script,
 )
 
@@ -71,24 +73,19 @@ def test_the_preview_size_changes_the_cells_on_screen(page, streamlit_server):
     assert small == {128} and large == {384}, (small, large)
 
 
-@pytest.mark.parametrize("width", [1000, 1400])
-def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
+def test_layout_fits_at_laptop_and_desktop_widths(page, streamlit_server):
     page.set_default_timeout(90_000)
-    try:
-        open_page(page, streamlit_server, "augmentation?side=384&num_samples=6")
-        for name in TAB_NAMES:
-            page.get_by_role("tab", name=name).click()
-            wait_for_script(page)
-            assert_no_exception(page)
+    open_page(page, streamlit_server, "augmentation?side=384&num_samples=6")
+    for name in TAB_NAMES:
+        page.get_by_role("tab", name=name).click()
+        wait_for_script(page)
+        assert_no_exception(page)
+
+        def check(width: int, name: str = name) -> None:
             assert_fits(page, f"at {width} px on {name}", TAB_NAMES)
-            page.set_viewport_size({"width": width, "height": 3000})  # the whole tab in one screenshot
-            page.wait_for_timeout(400)
-            screenshot(page, f"augmentation-{width}-{name.split()[0].lower()}")
-            page.set_viewport_size({"width": width, "height": 1000})
-    finally:
-        context.close()
+            tall_screenshot(page, f"augmentation-{width}-{name.split()[0].lower()}", 3000)
+
+        at_each_width(page, check)
 
 
 def test_train_both_survives_a_click_elsewhere(page, streamlit_server):

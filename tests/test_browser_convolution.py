@@ -6,7 +6,17 @@ import re
 
 import pytest
 
-from tests.browser import assert_fits, assert_no_exception, open_page, screenshot, upload, wait_for_script, write_photo
+from tests.browser import (
+    assert_fits,
+    assert_no_exception,
+    at_each_width,
+    open_page,
+    screenshot,
+    tall_screenshot,
+    upload,
+    wait_for_script,
+    write_photo,
+)
 
 HOVER_FIG = '[class*="st-key-conv-hover_fig"] .js-plotly-plot'
 STEPPER_FIG = '[class*="st-key-conv-stepper_fig"] .js-plotly-plot'
@@ -83,21 +93,16 @@ def test_quiz_reveal_in_the_browser(page, streamlit_server):
     screenshot(page, "convolution-quiz")
 
 
-@pytest.mark.parametrize("width", [1000, 1400])
-def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
+def test_layout_fits_at_laptop_and_desktop_widths(page, streamlit_server):
     page.set_default_timeout(90_000)
-    try:
-        open_page(page, streamlit_server, "convolution")
-        for name in TAB_NAMES:
-            page.get_by_role("tab", name=name).click()
-            wait_for_script(page)
-            assert_no_exception(page)
+    open_page(page, streamlit_server, "convolution")
+    for name in TAB_NAMES:
+        page.get_by_role("tab", name=name).click()
+        wait_for_script(page)
+        assert_no_exception(page)
+
+        def check(width: int, name: str = name) -> None:
             assert_fits(page, f"at {width} px on {name}", TAB_NAMES)
-            page.set_viewport_size({"width": width, "height": 3200})  # the whole tab in one screenshot
-            page.wait_for_timeout(400)
-            screenshot(page, f"convolution-{width}-{name.split()[0].lower()}")
-            page.set_viewport_size({"width": width, "height": 1000})
-    finally:
-        context.close()
+            tall_screenshot(page, f"convolution-{width}-{name.split()[0].lower()}")
+
+        at_each_width(page, check)

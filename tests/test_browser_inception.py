@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
-from tests.browser import assert_fits, assert_no_exception, open_page, screenshot, wait_for_script, write_photo
+from tests.browser import (
+    assert_fits,
+    assert_no_exception,
+    at_each_width,
+    open_page,
+    screenshot,
+    tall_screenshot,
+    wait_for_script,
+    write_photo,
+)
 
 TAB_NAMES = ("Overview", "Your photo", "Block", "Layers", "Paper", "Grad-CAM", "Feature vis")
 
@@ -95,17 +102,15 @@ def test_clicking_a_layer_in_the_overview_selects_it(page, streamlit_server):
     screenshot(page, "inception-overview-click")
 
 
-@pytest.mark.parametrize("width", [1000, 1400])
-def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
+def test_layout_fits_at_laptop_and_desktop_widths(page, streamlit_server):
     page.set_default_timeout(120_000)
-    try:
-        open_page(page, streamlit_server, "inception")
-        for name in TAB_NAMES:
-            page.get_by_role("tab", name=name, exact=True).click()
-            wait_for_script(page)
-            assert_no_exception(page)
+    open_page(page, streamlit_server, "inception")
+    for name in TAB_NAMES:
+        page.get_by_role("tab", name=name, exact=True).click()
+        wait_for_script(page)
+        assert_no_exception(page)
+
+        def check(width: int, name: str = name) -> None:
             assert_fits(page, f"at {width} px on {name}", TAB_NAMES, exact_tabs=True)
             if name == "Paper":  # the paper's tables need no horizontal scrolling
                 for frame in page.locator('[data-testid="stDataFrame"]:visible').all():
@@ -114,12 +119,9 @@ def test_layout_fits_at_laptop_and_desktop_widths(browser, streamlit_server, wid
                         " : [0, 0]; }"
                     )
                     assert sizes[0] <= sizes[1] + 1, f"paper table scrolls sideways at {width} px: {sizes}"
-            page.set_viewport_size({"width": width, "height": 3200})
-            page.wait_for_timeout(400)
-            screenshot(page, f"inception-{width}-{name.split()[0].lower()}")
-            page.set_viewport_size({"width": width, "height": 1000})
-    finally:
-        context.close()
+            tall_screenshot(page, f"inception-{width}-{name.split()[0].lower()}")
+
+        at_each_width(page, check)
 
 
 def test_real_size_weights_upload_is_accepted_and_described(page, streamlit_server, tmp_path):

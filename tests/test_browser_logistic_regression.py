@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.browser import ARTIFACTS, assert_no_exception, open_page, screenshot, upload, wait_for_script
+from tests.browser import ARTIFACTS, assert_no_exception, at_each_width, open_page, screenshot, upload, wait_for_script
 
 pytestmark = pytest.mark.browser
 
@@ -152,14 +152,12 @@ def test_scrubbing_100_steps_runs_no_script_and_plays_in_the_browser(page, strea
     )
 
 
-@pytest.mark.parametrize("width", [1000, 1400])
-def test_layout_fits_at_laptop_widths(browser, streamlit_server, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
+def test_layout_fits_at_laptop_widths(page, streamlit_server):
     page.set_default_timeout(90_000)
-    try:
-        open_page(page, streamlit_server, "logistic-regression?compare=1&features=x1sq")
-        assert_no_exception(page)
+    open_page(page, streamlit_server, "logistic-regression?compare=1&features=x1sq")
+    assert_no_exception(page)
+
+    def check(width: int) -> None:
         sizes = _main_overflow(page)
         assert sizes["scroll"] <= sizes["client"], sizes  # no sideways scrolling of the main area
         for name in ("◀ step", "step ▶", "end ▶▶"):
@@ -175,5 +173,5 @@ def test_layout_fits_at_laptop_widths(browser, streamlit_server, width):
         legend, box = curves.locator(".legend").bounding_box(), curves.bounding_box()
         assert legend["y"] + legend["height"] <= box["y"] + box["height"] + 1  # 8 curves' legend is visible
         screenshot(page, f"logistic_regression_{width}px")
-    finally:
-        context.close()
+
+    at_each_width(page, check)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser import FINISHED, RUNNING, assert_no_exception, open_page, screenshot, wait_for_script
+from tests.browser import FINISHED, RUNNING, assert_no_exception, at_each_width, open_page, screenshot, wait_for_script
 
 pytestmark = pytest.mark.browser
 
@@ -95,14 +95,12 @@ def test_mlp_play_redraws_until_pause(streamlit_server, page):
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3  # interactive network, output, curves
 
 
-@pytest.mark.parametrize("width", [1000, 1400])
-def test_mlp_fits_the_width(streamlit_server, browser, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
+def test_mlp_fits_the_width(streamlit_server, page):
     page.set_default_timeout(90_000)
-    try:
-        open_page(page, streamlit_server, "mlp?layers=6&w1=32&w2=32&w3=32&w4=32&w5=32&w6=32")
-        assert_no_exception(page)
+    open_page(page, streamlit_server, "mlp?layers=6&w1=32&w2=32&w3=32&w4=32&w5=32&w6=32")
+    assert_no_exception(page)
+
+    def check(width: int) -> None:
         sizes = _main_overflow(page)
         assert sizes["scroll"] <= sizes["client"], sizes  # no sideways scrolling of the main area
         for name in ("Reset", "Step", "Play"):
@@ -113,8 +111,8 @@ def test_mlp_fits_the_width(streamlit_server, browser, width):
         chart = page.locator('[data-testid="stPlotlyChart"]').first.bounding_box()
         assert chart["height"] < 800, chart  # 6×32 is no longer a 2000-px wall
         screenshot(page, f"mlp_{width}px")
-    finally:
-        context.close()
+
+    at_each_width(page, check)
 
 
 _NODE_XY = """([name, want]) => {

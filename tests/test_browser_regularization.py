@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import assert_no_exception, open_page, screenshot, wait_for_script
+from tests.browser import assert_no_exception, at_each_width, open_page, screenshot, wait_for_script
 
 pytestmark = pytest.mark.browser
 
@@ -52,30 +52,28 @@ def _assert_layout(page, where: str) -> None:
     assert not result["cut"], f"{where}: cut off: {result['cut']}"
 
 
-@pytest.mark.parametrize("width", [1000, 1400])
-def test_every_view_draws_at_both_widths(browser, streamlit_server, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
+def test_every_view_draws_at_both_widths(page, streamlit_server):
     page.set_default_timeout(120_000)
-    try:
-        open_page(page, streamlit_server, QUERY)
+    open_page(page, streamlit_server, QUERY)
+    assert_no_exception(page)
+    at_each_width(page, lambda width: _assert_layout(page, f"{width} px, before training"))
+    _train(page)
+    assert_no_exception(page)
+    assert page.get_by_text("validation accuracy (final)").count() == 2
+    # the run's progress bar and live chart are gone once it has finished (they used to stay up)
+    assert page.locator('[data-testid="stProgress"]').count() == 0
+    at_each_width(page, lambda width: screenshot(page, f"regularization-curves-{width}"))
+    for view in VIEWS:
+        _show(page, view)
         assert_no_exception(page)
-        _assert_layout(page, f"{width} px, before training")
-        _train(page)
-        assert_no_exception(page)
-        assert page.get_by_text("validation accuracy (final)").count() == 2
-        # the run's progress bar and live chart are gone once it has finished (they used to stay up)
-        assert page.locator('[data-testid="stProgress"]').count() == 0
-        screenshot(page, f"regularization-curves-{width}")
-        for view in VIEWS:
-            _show(page, view)
-            assert_no_exception(page)
+
+        def check(width: int, view: str = view) -> None:
             _assert_layout(page, f"{width} px, {view}")
             if view in ("BN statistics", "Table & code"):
                 screenshot(page, f"regularization-{view.split()[0].lower()}-{width}")
-        assert "tab=vanishing" in page.url
-    finally:
-        context.close()
+
+        at_each_width(page, check)
+    assert "tab=vanishing" in page.url
 
 
 def test_view_survives_training_and_the_first_widget_change(page, streamlit_server):
