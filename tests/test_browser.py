@@ -1,7 +1,7 @@
 """End-to-end: the real server in headless Chromium (skips only when Chromium/Playwright are absent).
 
-- every page opens by its own URL as the *first* request to a freshly started server
-  (the ``pages/`` deep-link trap of DESIGN §5) and shows its title, no exception;
+- (every page opening by its own URL as the *first* request to a freshly started server —
+  the ``pages/`` deep-link trap of DESIGN §5 — is in ``test_browser_concurrency.py``, all at once);
 - every page that takes a photo accepts a real upload;
 - every file of the bad-input list uploaded in the browser gives a message on the page,
   never a traceback, and the app keeps working afterwards;
@@ -21,35 +21,15 @@ from tests.bad_images import REFUSED, make_files
 from tests.browser import (
     PHOTO_UPLOADER,
     assert_no_exception,
-    fresh_server,
     open_page,
     screenshot,
     upload,
     wait_for_script,
 )
-from ui.catalog import LABS, PAGES, ROOT
+from ui.catalog import LABS, ROOT
 
 pytestmark = pytest.mark.browser
 IMAGE_PAGES = [p for p in LABS if p.takes_image]
-
-
-@pytest.mark.parametrize("lab_page", PAGES, ids=lambda p: p.url_path)
-def test_deep_link_is_the_first_request_to_a_fresh_server(browser, lab_page):
-    path = "" if lab_page.number == 0 else lab_page.url_path
-    with fresh_server() as url:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        try:
-            open_page(page, url, path)
-            assert_no_exception(page)
-            heading = "DL101 Visual Lab" if lab_page.number == 0 else lab_page.title
-            assert page.locator("h1", has_text=heading).count() >= 1, page.inner_text("body")[:500]
-            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-            assert "Home" in nav and "Labs" in nav, nav  # the app's navigation, not Streamlit's v1 pages list
-            assert "Computing on" in page.inner_text("body") or lab_page.number == 0  # the device is shown
-            screenshot(page, f"page-{lab_page.url_path}")
-        finally:
-            context.close()
 
 
 @pytest.mark.parametrize("lab_page", IMAGE_PAGES, ids=lambda p: p.url_path)

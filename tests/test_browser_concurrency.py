@@ -5,8 +5,9 @@ student, navigates them all together and waits for every page to finish. Before 
 7 of 8 sessions showed ``AttributeError: partially initialized module 'torch'`` (the
 sidebar read a half-imported torch from ``sys.modules``) with the server's file paths.
 
-Checks, for every page: the script finished, the page's own title is there, and there is
-no exception box, no traceback text and no server path on it.
+Checks, for every page: the script finished, the page's own title is there, the app's own
+navigation is in the sidebar (not Streamlit's v1 pages list), a lab shows its compute device,
+and there is no exception box, no traceback text and no server path on it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def _open_all_at_once(browser, url: str, paths: list[tuple[str, str]], tag: str)
                 problems.append(f"{path or 'home'}: traceback text")
             if str(ROOT) in body:
                 problems.append(f"{path or 'home'}: server path shown")
+            nav = p.locator('[data-testid="stSidebarNav"]').inner_text()
+            if "Home" not in nav or "Labs" not in nav:  # the app's navigation, not Streamlit's v1 pages list
+                problems.append(f"{path or 'home'}: navigation {nav[:80]!r}")
+            if path and "Computing on" not in body:  # a lab shows the device it computes on
+                problems.append(f"{path}: no 'Computing on'")
             screenshot(p, f"concurrent-{tag}-{i}-{path or 'home'}")
     finally:
         for c in contexts:
@@ -51,11 +57,15 @@ def _open_all_at_once(browser, url: str, paths: list[tuple[str, str]], tag: str)
     return problems
 
 
-@pytest.mark.parametrize("attempt", range(3))
-def test_eight_first_requests_at_once_all_complete(browser, attempt):
+def test_eight_first_requests_at_once_all_complete(browser):
+    """Every page as a deep link that is the first request to a fresh server — all of them at once.
+
+    (Before the fix 7 of 8 failed every time; once it passed, three repeats and one page per
+    fresh server added 3 minutes to the suite and never failed, so one round covers both.)
+    """
     paths = [(lab.url_path, lab.title) for lab in LABS] + [("", "DL101 Visual Lab")] * 2
     with fresh_server() as url:
-        assert _open_all_at_once(browser, url, paths, f"mix{attempt}") == []
+        assert _open_all_at_once(browser, url, paths, "mix") == []
 
 
 def test_twelve_students_open_googlenet_at_once(browser):
