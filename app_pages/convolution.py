@@ -318,30 +318,44 @@ with tab_photo:
             "Left: the input pixels under this window (what the kernel reads, padding included). Right: the same "
             "window of the feature map, one square per output cell. Hovering a cell shows its patch, the kernel, "
             "their element-wise products and the sum, which equals the map's value: all of it is in the page, so "
-            "hovering needs no rerun. Move the window with the two sliders; it is outlined on the whole map above."
+            "hovering needs no rerun. Move the window by clicking the whole map above (it is outlined there) or with the "
+            "two sliders."
         )
 
-        cols = maps_area.columns([1, 1], gap="medium")
+        cols = maps_area.columns([2, 3], gap="medium")  # the clickable map gets the wider column
         with cols[0]:
             st.image(_display(loaded.to_array()), caption=f"input ({loaded.name})", width="stretch")
         with cols[1]:
-            pictures, captions = [], []
-            for n, ((picture, sgn), m) in enumerate(
-                zip(conv_figures.map_pictures(conv.clip_for_display(maps)), maps, strict=True)
-            ):
-                shown = conv_figures.pixelated(picture, max_side=DISPLAY_SIDE)
-                if n == channel:  # outline the hover window
-                    sy, sx = shown.shape[0] / m.shape[-2], shown.shape[1] / m.shape[-1]
-                    box = (
-                        int(r0 * sy),
-                        max(int(r1 * sy), int(r0 * sy) + 2),
-                        int(c0 * sx),
-                        max(int(c1 * sx), int(c0 * sx) + 2),
-                    )
-                    shown = conv_figures.outline(shown, box)
-                pictures.append(shown)
-                captions.append(_map_caption(names[n], m, sgn))
-            st.image(pictures, caption=captions, width="stretch" if len(pictures) == 1 else 240)
+            pictures = conv_figures.map_pictures(conv.clip_for_display(maps))
+            H_out, W_out = maps.shape[-2:]
+            # A new chart after every move (and per map): no selection left over from the last click to undo.
+            click_key = f"conv.map_click.{names_key}.{channel}.{r0}.{c0}"
+
+            def _on_map_click() -> None:
+                """Centre the window on the clicked cell: runs before the sliders exist, so it can set them."""
+                points = st.session_state[click_key].selection.get("points", [])
+                hit = conv_figures.clicked_cell(points[0], H_out, W_out) if points else None
+                if hit is not None:
+                    st.session_state[f"{PAGE}.view.zoom_y"] = conv.center_fraction(hit[0], H_out)
+                    st.session_state[f"{PAGE}.view.zoom_x"] = conv.center_fraction(hit[1], W_out)
+
+            st.plotly_chart(
+                conv_figures.clickable_map_figure(
+                    pictures[channel][0], region, "Click the map to move the window", max_side=DISPLAY_SIDE
+                ),
+                key=click_key,
+                on_select=_on_map_click,
+                selection_mode="points",
+                config={"displayModeBar": False},
+            )
+            st.caption(_map_caption(names[channel], maps[channel], pictures[channel][1]))
+            others = [n for n in range(len(names)) if n != channel]
+            if others:  # the other maps stay pictures; pick one under "Feature map" to click it
+                st.image(
+                    [conv_figures.pixelated(pictures[n][0], max_side=DISPLAY_SIDE) for n in others],
+                    caption=[_map_caption(names[n], maps[n], pictures[n][1]) for n in others],
+                    width=240,
+                )
 
 # --- tab 2: the worked example ------------------------------------------------------------------------------------
 

@@ -617,6 +617,21 @@ def zoom_region(H_out: int, W_out: int, center_y: float, center_x: float, size: 
     return r0, r0 + h, c0, c0 + w
 
 
+def center_fraction(index: int, n: int, size: int = 24, step: float = 0.01) -> float:
+    """The window-centre slider value (a multiple of ``step`` in [0, 1]) that best centres cell ``index``.
+
+    :func:`zoom_region` puts cell ``round(f·n)`` at the window's middle; the
+    slider only holds multiples of ``step``, so this picks the one whose middle
+    cell is nearest ``index`` (the window then contains ``index`` whenever
+    ``step·n < size``: every map this lab computes). A click on the map moves
+    the sliders to these values, so the link records it like a slider move.
+    """
+    index = min(max(int(index), 0), n - 1)
+    ticks = round(1 / step)
+    best = min(range(ticks + 1), key=lambda j: (abs(round(j / ticks * n) - index), j))
+    return round(best / ticks, 6)
+
+
 def clip_for_display(maps: torch.Tensor, q: float = 0.995) -> np.ndarray:
     """``maps (C, H, W)`` with each map's magnitudes clipped at its ``q`` quantile (display only).
 

@@ -3,10 +3,16 @@
 Built on ``lab.figures`` conventions: a title, axis titles, a legend where there
 are several traces, and the sign-aware colour rule (:func:`lab.figures.scale_for`).
 Whole feature maps go to the page as PNGs (``lab.figures.colorize``); plotly is
-only used for small grids and one zoomed window with hover.
+only used for small grids, one zoomed window with hover, and the selected map
+as a picture under a grid of invisible click targets (:func:`clickable_map_figure`).
 """
 
 from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -430,30 +436,151 @@ def pixelated(img: np.ndarray, min_side: int = 240, max_side: int = 480) -> np.n
     blur; sending whole-pixel blocks keeps every cell countable. Large images are
     subsampled to at most ``max_side`` (every n-th pixel, also never blended).
     """
-    H, W = img.shape[:2]
-    step = max(1, -(-max(H, W) // max_side))
+    step, factor = pixel_scale(*img.shape[:2], min_side=min_side, max_side=max_side)
     img = img[::step, ::step]
-    factor = max(1, min(min_side // max(min(img.shape[:2]), 1), max_side // max(img.shape[:2])))
     if factor > 1:
         img = np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
     return img
 
 
-def outline(
-    img: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, int, int] = (214, 51, 108)
-) -> np.ndarray:
-    """A copy of ``img (H, W, 3)`` with the rectangle ``(r0, r1, c0, c1)`` outlined (2 px, inside the box)."""
-    out = img.copy()
-    r0, r1, c0, c1 = box
-    t = 2 if min(r1 - r0, c1 - c0) > 6 else 1
-    for sl in (
-        np.s_[r0 : r0 + t, c0:c1],
-        np.s_[r1 - t : r1, c0:c1],
-        np.s_[r0:r1, c0 : c0 + t],
-        np.s_[r0:r1, c1 - t : c1],
-    ):
-        out[sl] = color
-    return out
+def pixel_scale(H: int, W: int, min_side: int = 240, max_side: int = 480) -> tuple[int, int]:
+    """``(step, factor)`` of :func:`pixelated` for an ``H × W`` image: keep every ``step``-th pixel, then repeat
+    each ``factor`` times. Displayed pixel ``j`` shows source pixel ``(j // factor) · step``."""
+    step = max(1, -(-max(H, W) // max_side))
+    h, w = -(-H // step), -(-W // step)
+    factor = max(1, min(min_side // max(min(h, w), 1), max_side // max(h, w, 1)))
+    return step, factor
+
+
+#: At most this many click targets along the long side of the clickable map (one every 8 cells of a 510-px map).
+CLICK_TARGETS_PER_SIDE = 64
+#: The trace of :func:`clickable_map_figure` that holds the click targets (the picture is trace 0).
+CLICK_CURVE = 1
+
+
+@dataclass(frozen=True)
+class ClickTargets:
+    """Invisible click targets over an ``H × W`` map: point ``i`` of the scatter is map cell ``(rows[i], cols[i])``."""
+
+    rows: np.ndarray  # (n,) int32, map row of each target
+    cols: np.ndarray  # (n,) int32, map column of each target
+    spacing: int  # map cells between neighbouring targets, along both axes
+
+
+def click_targets(H: int, W: int, per_side: int = CLICK_TARGETS_PER_SIDE) -> ClickTargets:
+    """A grid of targets, ``spacing`` cells apart, every map cell at most ``spacing // 2`` cells from one.
+
+    Plotly's heatmap and image traces do not fire Streamlit selections on a
+    click; a scatter does, so the map gets a scatter of almost transparent
+    points (the trick of ``lab.inception_overview``). Their count is bounded
+    (``per_side``²), however large the map.
+    """
+    spacing = max(1, -(-max(H, W) // per_side))
+    r = np.arange(min(spacing // 2, H - 1), H, spacing, dtype=np.int32)
+    c = np.arange(min(spacing // 2, W - 1), W, spacing, dtype=np.int32)
+    rows, cols = np.meshgrid(r, c, indexing="ij")
+    return ClickTargets(rows.ravel(), cols.ravel(), spacing)
+
+
+def clicked_cell(point: Mapping, H: int, W: int) -> tuple[int, int] | None:
+    """The map cell ``(row, col)`` of one point of a Streamlit selection on :func:`clickable_map_figure`.
+
+    The targets sit at map coordinates (x = column, y = row), whatever the
+    picture's downscale, so the point's ``x``/``y`` are the cell itself. Points
+    of another trace, or without coordinates, give ``None``.
+    """
+    if point.get("curve_number", CLICK_CURVE) != CLICK_CURVE or point.get("x") is None or point.get("y") is None:
+        return None
+    return min(max(round(float(point["y"])), 0), H - 1), min(max(round(float(point["x"])), 0), W - 1)
+
+
+def _png_uri(img: np.ndarray) -> str:
+    """``img (H, W, 3) uint8`` as a PNG data URI; a palette PNG (exact) when it has at most 256 colours.
+
+    Maps coloured through a 256-entry lookup table (``lab.figures.colorize``)
+    always do: the palette roughly halves the bytes of an RGB PNG.
+    """
+    from PIL import Image
+
+    packed = (img[..., 0].astype(np.uint32) << 16) | (img[..., 1].astype(np.uint32) << 8) | img[..., 2]
+    colours, index = np.unique(packed, return_inverse=True)
+    if colours.size <= 256:
+        pil = Image.fromarray(index.reshape(packed.shape).astype(np.uint8), mode="P")
+        pil.putpalette(np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=-1).astype(np.uint8).ravel())
+    else:
+        pil = Image.fromarray(np.ascontiguousarray(img))
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def clickable_map_figure(
+    picture: np.ndarray,
+    region: tuple[int, int, int, int],
+    title: str,
+    *,
+    max_side: int = 480,
+    targets: ClickTargets | None = None,
+) -> go.Figure:
+    """The whole map ``picture (H, W, 3) uint8`` with the hover window ``region`` outlined, clickable anywhere.
+
+    The picture travels as one PNG of at most ``max_side`` px a side
+    (:func:`pixelated`: every n-th pixel, small maps as repeated blocks), laid
+    out in map coordinates: displayed pixel ``j`` covers the ``step / factor``
+    map cells it was taken from, so axes, outline and targets all count map
+    rows and columns. Trace :data:`CLICK_CURVE` holds the click targets
+    (:func:`click_targets`); :func:`clicked_cell` reads a selected point back.
+    """
+    H, W = picture.shape[:2]
+    step, factor = pixel_scale(H, W, max_side=max_side)
+    d = step / factor  # map cells per displayed pixel
+    targets = targets or click_targets(H, W)
+    r0, r1, c0, c1 = region
+    fig = go.Figure(
+        go.Image(
+            source=_png_uri(pixelated(picture, max_side=max_side)),
+            x0=-0.5 + d / 2,
+            dx=d,
+            y0=-0.5 + d / 2,
+            dy=d,
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=targets.cols,
+            y=targets.rows,
+            mode="markers",
+            marker={"size": 8, "symbol": "square", "opacity": 0.01, "color": "#000"},
+            selected={"marker": {"opacity": 0.01}},
+            unselected={"marker": {"opacity": 0.01}},
+            hovertemplate="row %{y}, col %{x}: click to centre the window here<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.add_shape(
+        type="rect",
+        x0=c0 - 0.5,
+        x1=c1 - 0.5,
+        y0=r0 - 0.5,
+        y1=r1 - 0.5,
+        line={"color": HIGHLIGHT, "width": 2},
+    )
+    fig.update_xaxes(range=[-0.5, W - 0.5], fixedrange=True, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(
+        range=[H - 0.5, -0.5],
+        fixedrange=True,
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        constrain="domain",
+    )
+    # hoverdistance -1: the nearest target answers wherever the pointer is, so a click anywhere selects one.
+    fig.update_layout(dragmode=False, clickmode="event+select", hovermode="closest", hoverdistance=-1)
+    # Height for a ~330 px wide plot (a column at 1000–1400 px); the axes keep the map's aspect in any width.
+    fig = layout(fig, title, "output column", "output row", height=min(max(round(330 * H / W), 160), 480) + 95)
+    fig.update_layout(margin={"l": 55, "r": 10, "t": 40, "b": 55})
+    return fig
 
 
 def transpose_figure(X: np.ndarray, K: np.ndarray, Y: np.ndarray, stride: int, padding: int) -> go.Figure:

@@ -195,7 +195,8 @@ def test_bad_linked_cell_and_dims_are_named_in_one_notice():
 def test_bank_of_blur_and_sobel_captions_follow_each_maps_sign():
     at = run_page(SCRIPT, query={"mode": "bank", "bank": "gaussian_blur,sobel_x"})
     assert not at.exception
-    captions = [i.caption for e in at.get("image") for i in e.proto.imgs]
+    # The selected map (the first) is the clickable figure with its caption under it; the others are pictures.
+    captions = [i.caption for e in at.get("image") for i in e.proto.imgs] + [c.value for c in at.caption]
     blur = next(c for c in captions if c.startswith("Gaussian blur (3×k×k)"))
     sobel = next(c for c in captions if c.startswith("Sobel x (3×k×k)"))
     assert "one sign: viridis" in blur and "both signs: blue < 0 < red" in sobel
