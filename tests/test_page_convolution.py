@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import numpy as np
 import pytest
@@ -254,3 +256,24 @@ def test_a_linked_kernel_size_survives_a_fixed_preset():
     assert _query(at, "size") == "5"  # kept in the link while the 3×3 preset ignores it
     at.selectbox(key="convolution.kernel.kernel").set_value("box_blur").run()
     assert at.slider(key="convolution.kernel.size").value == 5
+
+
+def test_selected_map_is_the_clickable_figure_and_the_others_stay_pictures():
+    at = run_page(SCRIPT, query={"mode": "bank", "bank": "gaussian_blur,sobel_x,edge", "zoom_y": "0.2"})
+    assert not at.exception
+    (chart,) = [c for c in at.get("plotly_chart") if "conv.map_click" in c.proto.id]
+    assert chart.proto.selection_mode  # clicks come back as selections
+    spec = json.loads(chart.proto.spec)
+    image, targets = spec["data"]
+    assert image["type"] == "image" and image["source"].startswith("data:image/png;base64,")
+    assert targets["type"] == "scatter" and spec["layout"]["clickmode"] == "event+select"
+    # The outline is the window the hover figure shows (rows from the linked zoom_y=0.2).
+    hover = next(c for c in at.get("plotly_chart") if "conv.hover_fig" in c.proto.id)
+    title = json.loads(hover.proto.spec)["layout"]["title"]["text"]
+    r0, r1 = (int(v) for v in re.search(r"rows (\d+)–(\d+)", title).groups())
+    (shape,) = spec["layout"]["shapes"]
+    assert (shape["y0"], shape["y1"]) == (r0 - 0.5, r1 + 0.5)
+    photo, others = ([i.caption for i in e.proto.imgs] for e in at.get("image")[:2])  # the photo, then the maps
+    assert photo[0].startswith("input")
+    # The two maps not selected are pictures; the selected one (the first, the blur) is the figure.
+    assert [c.split(" · ")[0] for c in others] == ["Sobel x (3×k×k)", "Lecture edge (3×k×k)"], others
