@@ -7,10 +7,18 @@ Conditions (the machine as a student or a class finds it):
 - ``callers2``/``callers4``/``callers8``: 2, 4 or 8 sessions of this process running the
   same path at once (threads, as Streamlit runs sessions).
 
-Candidates, each in a fresh worker process (``OMP_WAIT_POLICY`` must be set before torch loads):
+Candidates:
 - ``fixed1``: one intra-op thread; ``fixedN``: torch's default (one per core);
-- ``passiveN``: one per core with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at barriers);
-- ``policy``: ``lab.device.compute()`` — what the app does (load-aware, see lab/device.py).
+- ``policy``: ``lab.device.compute()`` — what the app does (load-aware, see lab/device.py);
+- ``passiveN``: one per core with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at barriers).
+
+The first three differ only in what a call sets at run time, so one worker process per
+condition measures them *interleaved*: round after round, each candidate takes its turn
+(in a rotating order) on the same warm model, and a drift in the machine's load lands on
+all of them alike. (Measured in separate processes one after another, the same candidate
+varied by ±30% from run to run on this box: more than the differences being measured.)
+``passiveN`` needs ``OMP_WAIT_POLICY`` set before torch loads: a worker of its own, so its
+ratios carry that noise.
 
 For each path and condition: the median seconds per call, and each candidate's ratio to
 the best *fixed* thread count measured in that same condition (``fixed1``/``fixedN``).
@@ -117,8 +125,21 @@ def _paths() -> dict:
     }
 
 
-def _worker(candidate: str, callers: int) -> dict:
-    """Measure every path with ``callers`` threads at once; returns {path: median seconds per call}."""
+#: Candidates that differ only in what a call sets at run time: measured interleaved in one worker.
+INTERLEAVED = ["fixed1", "fixedN", "policy"]
+#: Seconds of calls per timing sample at least (tiny paths are repeated inside one sample).
+MIN_SAMPLE_S = 0.03
+
+
+def _worker(candidates: list[str], callers: int) -> dict:
+    """Every path under every candidate, interleaved round by round; {candidate: {path: median s per call}}.
+
+    In each round the candidates take turns in a rotating order, and ``callers``
+    threads run the same candidate at once (released together by a barrier), so a
+    drift in the machine's load lands on every candidate alike instead of on
+    whichever one happened to run during it. Each turn starts with one untimed call,
+    so no candidate inherits another's thread count.
+    """
     import threading
 
     import torch
@@ -127,39 +148,54 @@ def _worker(candidate: str, callers: int) -> dict:
 
     cores = device.cpu_cores()
     paths = _paths()
-    if candidate == "policy":
+    if "policy" in candidates:
         device.LOAD.start()
         time.sleep(1.2)  # let the load monitor see the machine
 
-    def one_call(work: str, fn) -> float:
+    def one_call(candidate: str, work: str, fn, inner: int) -> float:
         if candidate == "policy":
             with device.compute(work):
                 t0 = time.perf_counter()
-                fn()
-                return time.perf_counter() - t0
+                for _ in range(inner):
+                    fn()
+                return (time.perf_counter() - t0) / inner
         torch.set_num_threads(1 if candidate == "fixed1" else cores)
         t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
+        for _ in range(inner):
+            fn()
+        return (time.perf_counter() - t0) / inner
 
-    out = {}
+    out: dict[str, dict[str, float]] = {c: {} for c in candidates}
+    rounds = REPEATS if callers == 1 else 3
     for name, (work, fn) in paths.items():
-        one_call(work, fn)  # warm-up
-        times: list[float] = []
+        for c in candidates:
+            one_call(c, work, fn, 1)  # warm-up
+        once = min(one_call(c, work, fn, 1) for c in candidates)
+        inner = max(1, min(20, round(MIN_SAMPLE_S / max(once, 1e-4))))
+        times: dict[str, list[float]] = {c: [] for c in candidates}
         lock = threading.Lock()
+        for r in range(rounds):
+            order = candidates[r % len(candidates) :] + candidates[: r % len(candidates)]
+            for c in order:
+                # One untimed call first, so every timed sample starts from its own candidate's state:
+                # without it the one after ``fixedN`` inherited two threads (and paid the switch back,
+                # ~15 ms on a 25 ms path) while ``fixed1`` after ``fixed1`` paid nothing.
+                one_call(c, work, fn, 1)
+                barrier = threading.Barrier(callers)
 
-        def session(work=work, fn=fn, times=times, lock=lock) -> None:
-            for _ in range(REPEATS if callers == 1 else 3):
-                t = one_call(work, fn)
-                with lock:
-                    times.append(t)
+                def session(c=c, work=work, fn=fn, barrier=barrier, inner=inner, times=times, lock=lock) -> None:
+                    barrier.wait()
+                    t = one_call(c, work, fn, inner)
+                    with lock:
+                        times[c].append(t)
 
-        threads = [threading.Thread(target=session) for _ in range(callers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        out[name] = statistics.median(times)
+                threads = [threading.Thread(target=session) for _ in range(callers)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+        for c in candidates:
+            out[c][name] = statistics.median(times[c])
     return out
 
 
@@ -168,29 +204,33 @@ def _spinners(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
 
 
-def _measure(candidate: str, condition: str) -> dict:
+def _measure(candidates: list[str], condition: str) -> dict:
+    """Run one worker process for ``candidates`` under ``condition``; {candidate: {path: seconds}}."""
     env = dict(os.environ)
-    if candidate == "passiveN":
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    passive = candidates == ["passiveN"]
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # read once, when torch loads: a process of its own
+        candidates = ["fixedN"]
     callers = int(condition.removeprefix("callers")) if condition.startswith("callers") else 1
     spin = _spinners(int(condition.removeprefix("busy"))) if condition.startswith("busy") else []
     try:
         time.sleep(0.5 if spin else 0)
         out = subprocess.run(
-            [sys.executable, "-m", "bench.bench_contention", "--worker", candidate, str(callers)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=True,
+            [sys.executable, "-m", "bench.bench_contention", "--worker", ",".join(candidates), str(callers)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=True,
         )  # fmt: skip
     finally:
         for p in spin:
             p.kill()
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"passiveN": result["fixedN"]} if passive else result
 
 
 def run(conditions: list[str] | None = None) -> dict:
     conditions = conditions or CONDITIONS
     table: dict = {}
     for condition in conditions:
-        measured = {c: _measure(c, condition) for c in CANDIDATES}
+        measured = {**_measure(INTERLEAVED, condition), **_measure(["passiveN"], condition)}
         for path in measured["policy"]:
             best_fixed = min(measured["fixed1"][path], measured["fixedN"][path])
             table.setdefault(path, {})[condition] = {
@@ -213,7 +253,7 @@ def run(conditions: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         sys.path.insert(0, str(ROOT))
-        print(json.dumps(_worker(sys.argv[2], int(sys.argv[3]))))
+        print(json.dumps(_worker(sys.argv[2].split(","), int(sys.argv[3]))))
     else:
         sys.path.insert(0, str(ROOT))
         print(json.dumps(run(sys.argv[1:] or None), indent=2))

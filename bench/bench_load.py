@@ -268,6 +268,21 @@ def tree_rss_mb(pids: list[int]) -> float:
     return total / 2**20
 
 
+def rss_split_mb(pids: list[int]) -> dict:
+    """RSS of the server processes themselves and of their children (the upload-decoding workers)."""
+    server = children = 0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            server += proc.memory_info().rss
+            for c in proc.children(recursive=True):
+                with suppress(psutil.NoSuchProcess):
+                    children += c.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return {"server": round(server / 2**20, 1), "children": round(children / 2**20, 1)}
+
+
 def tree_cpu_s(pids: list[int]) -> float:
     """CPU seconds (user + system) used so far by the process trees of ``pids``."""
     total = 0.0
@@ -370,6 +385,7 @@ async def run_class(
     photo = phone_photo(photo_size)
     ramp = min(10.0, 0.5 * (n - 1)) if ramp_s is None else ramp_s
     rss_before = tree_rss_mb(pids())
+    split_before = rss_split_mb(pids())
     cpu_before = tree_cpu_s(pids())
     done = asyncio.Event()
     finished = [0]  # students whose steps are over (they stay connected until ``done``)
@@ -400,6 +416,7 @@ async def run_class(
     if reap:
         await _reap_sessions(url)
     rss_after = tree_rss_mb(pids())
+    split_after = rss_split_mb(pids())
     caches_after = cache_mb(metrics_urls or [url])
 
     inter = [i for r in results for i in r["interactions"]]
@@ -433,6 +450,8 @@ async def run_class(
         "rss_all_connected_mb": round(rss_connected, 1),
         "rss_after_close_mb": round(rss_closed, 1),
         "rss_after_sessions_reaped_mb": round(rss_after, 1) if reap else None,
+        "rss_split_before_mb": split_before,
+        "rss_split_after_mb": split_after,
         "mb_per_session": round((rss_connected - rss_before) / n, 1),
         "leak_mb": round(rss_after - rss_before, 1) if reap else None,
         # Streamlit's own accounting of its caches (st.cache_data/resource, uploads, session state)
