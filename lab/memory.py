@@ -60,7 +60,7 @@ def trim() -> bool:
     return bool(lib is not None and lib.malloc_trim(0))
 
 
-def start_trimmer(interval_s: float = 20.0) -> bool:
+def start_trimmer(interval_s: float = 5.0) -> bool:
     """Once per process: cap the arenas and trim every ``interval_s`` seconds in a daemon thread.
 
     Returns True the first time it starts the thread (False if it already runs or
