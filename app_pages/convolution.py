@@ -279,7 +279,7 @@ with tab_photo:
         f"k = {k}, s = {g.stride}, p = {g.padding}, d = {g.dilation} "
         f"(the kernel spans d(k−1)+1 = {conv.receptive_span(k, g.dilation)} pixels):"
     )
-    st.code(f"{conv.formula_text(H, k, g, 'H')}\n{conv.formula_text(W, k, g, 'W')}", language=None)
+    st.code(f"{conv.formula_text(H, k, g, 'H')}\n{conv.formula_text(W, k, g, 'W')}", language=None, wrap_lines=True)
     view_values = {p.name: st.session_state.get(f"_keep.{PAGE}.view.{p.name}", p.default) for p in VIEW_SPECS}
     if result is not None:
         maps = result.maps
