@@ -417,9 +417,21 @@ class Student:
         return Interaction(action, heavy, seconds, error, media, self.replica)  # replica: of the last HTTP answer
 
     async def _fetch_media(self) -> tuple[int, str]:
+        import requests
+
         urls = self.media_urls()
         for url in urls:
-            r = await asyncio.to_thread(self.http.get, self.base_url + url, timeout=30)
+            try:
+                r = await asyncio.to_thread(self.http.get, self.base_url + url, timeout=30)
+            except requests.ConnectionError:
+                # A keep-alive connection the server closed just as we reused it: a browser retries an
+                # idempotent GET once on a fresh connection, and so do we. A second failure is an error.
+                try:
+                    r = await asyncio.to_thread(self.http.get, self.base_url + url, timeout=30)
+                except requests.RequestException as err:
+                    return len(urls), f"media {type(err).__name__} for {url[:40]}"
+            except requests.RequestException as err:
+                return len(urls), f"media {type(err).__name__} for {url[:40]}"
             self.replica = r.headers.get("X-DL101-Replica", self.replica)
             if r.status_code != 200 or not r.content:
                 return len(urls), f"media {r.status_code} for {url[:40]}"
