@@ -1,18 +1,22 @@
-"""Give memory back to the operating system after a class has left.
+"""Give freed heap back to the operating system.
 
 A Streamlit server runs every session's script in a thread of its own. glibc's
 ``malloc`` gives each thread that meets contention an arena of its own (up to
-8 × cores), and an arena keeps what was freed in it for later: after 30
-students had trained, previewed and uploaded, the server stayed ~250 MB above
-its size before they came although Streamlit's caches held only ~30 MB
-(``bench/bench_load.py``). Two settings fix most of that:
+8 × cores), and an arena keeps what was freed in it for later use instead of
+returning it. Two settings limit that:
 
 - :func:`limit_arenas` caps the arenas (``mallopt(M_ARENA_MAX)``), as the
   environment variable ``MALLOC_ARENA_MAX`` would, but from inside the process,
   so ``streamlit run app.py`` needs no wrapper;
-- :func:`start_trimmer` calls ``malloc_trim(0)`` every few seconds while the
-  server is idle-ish: it returns free pages of every arena (not only the top of
-  the main heap) with ``madvise``. A trim of a ~1 GB heap takes a few ms.
+- :func:`start_trimmer` calls ``malloc_trim(0)`` every few seconds: it returns
+  the free pages of every arena (not only the top of the main heap) with
+  ``madvise``. A trim of a ~1 GB heap takes a few ms.
+
+What they do not return is memory still referenced, or held in partly used
+Python object arenas: after a class of 10 left, the server stayed ~210–250 MB
+above its size before with or without them (``bench/bench_load.py``; the
+decode workers, which trim after each answer, did shrink). ``tests/test_memory.py``
+shows the effect they do have: a thread's freed heap goes back to the OS.
 
 Both are no-ops where the C library is not glibc (macOS, Windows, musl).
 """
