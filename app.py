@@ -28,7 +28,7 @@ log = logging.getLogger("dl101")
 
 # The first visitor starts importing torch in the background; the home page never waits for it.
 start_warm_up()
-# Freed memory goes back to the OS when a class leaves (glibc keeps it per thread otherwise).
+# Freed heap goes back to the OS (glibc keeps it in per-thread arenas otherwise).
 memory.start_trimmer()
 
 # --- sidebar globals (kept across pages because this script runs on every page) ---
