@@ -254,22 +254,8 @@ async def student_session(
 
 
 # --- measuring the server --------------------------------------------------------------------
-def tree_rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            procs = [proc, *proc.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-        for p in procs:
-            with suppress(psutil.NoSuchProcess):
-                total += p.memory_info().rss
-    return total / 2**20
-
-
-def rss_split_mb(pids: list[int]) -> dict:
-    """RSS of the server processes themselves and of their children (the upload-decoding workers)."""
+def rss_split_mb(pids: list[int]) -> dict[str, float]:
+    """RSS (MB) of the server processes themselves and of their children (the upload-decoding workers)."""
     server = children = 0
     for pid in pids:
         try:
@@ -280,7 +266,12 @@ def rss_split_mb(pids: list[int]) -> dict:
                     children += c.memory_info().rss
         except psutil.NoSuchProcess:
             continue
-    return {"server": round(server / 2**20, 1), "children": round(children / 2**20, 1)}
+    return {"server": server / 2**20, "children": children / 2**20}
+
+
+def tree_rss_mb(pids: list[int]) -> float:
+    """RSS (MB) of the server processes and all their children."""
+    return sum(rss_split_mb(pids).values())
 
 
 def tree_cpu_s(pids: list[int]) -> float:
@@ -384,8 +375,8 @@ async def run_class(
     """``n`` students at once against ``url``; the measurements for one class size."""
     photo = phone_photo(photo_size)
     ramp = min(10.0, 0.5 * (n - 1)) if ramp_s is None else ramp_s
-    rss_before = tree_rss_mb(pids())
     split_before = rss_split_mb(pids())
+    rss_before = sum(split_before.values())
     cpu_before = tree_cpu_s(pids())
     done = asyncio.Event()
     finished = [0]  # students whose steps are over (they stay connected until ``done``)
@@ -415,8 +406,8 @@ async def run_class(
     rss_closed = tree_rss_mb(pids())
     if reap:
         await _reap_sessions(url)
-    rss_after = tree_rss_mb(pids())
     split_after = rss_split_mb(pids())
+    rss_after = sum(split_after.values())
     caches_after = cache_mb(metrics_urls or [url])
 
     inter = [i for r in results for i in r["interactions"]]
@@ -450,8 +441,8 @@ async def run_class(
         "rss_all_connected_mb": round(rss_connected, 1),
         "rss_after_close_mb": round(rss_closed, 1),
         "rss_after_sessions_reaped_mb": round(rss_after, 1) if reap else None,
-        "rss_split_before_mb": split_before,
-        "rss_split_after_mb": split_after,
+        "rss_split_before_mb": {k: round(v, 1) for k, v in split_before.items()},
+        "rss_split_after_mb": {k: round(v, 1) for k, v in split_after.items()},
         "mb_per_session": round((rss_connected - rss_before) / n, 1),
         "leak_mb": round(rss_after - rss_before, 1) if reap else None,
         # Streamlit's own accounting of its caches (st.cache_data/resource, uploads, session state)

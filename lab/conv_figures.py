@@ -9,8 +9,6 @@ as a picture under a grid of invisible click targets (:func:`clickable_map_figur
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from lab.architecture import Analysis
 from lab.conv import HoverArithmetic, Steps
-from lab.figures import CLASS_COLORS, colorize, is_signed, layout, line_chart, scale_for
+from lab.figures import CLASS_COLORS, colorize, data_uri, is_signed, layout, line_chart, scale_for
 from lab.pooling import ShiftResult
 
 HIGHLIGHT = "#d6336c"
@@ -494,26 +492,6 @@ def clicked_cell(point: Mapping, H: int, W: int) -> tuple[int, int] | None:
     return min(max(round(float(point["y"])), 0), H - 1), min(max(round(float(point["x"])), 0), W - 1)
 
 
-def _png_uri(img: np.ndarray) -> str:
-    """``img (H, W, 3) uint8`` as a PNG data URI; a palette PNG (exact) when it has at most 256 colours.
-
-    Maps coloured through a 256-entry lookup table (``lab.figures.colorize``)
-    always do: the palette roughly halves the bytes of an RGB PNG.
-    """
-    from PIL import Image
-
-    packed = (img[..., 0].astype(np.uint32) << 16) | (img[..., 1].astype(np.uint32) << 8) | img[..., 2]
-    colours, index = np.unique(packed, return_inverse=True)
-    if colours.size <= 256:
-        pil = Image.fromarray(index.reshape(packed.shape).astype(np.uint8), mode="P")
-        pil.putpalette(np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=-1).astype(np.uint8).ravel())
-    else:
-        pil = Image.fromarray(np.ascontiguousarray(img))
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def clickable_map_figure(
     picture: np.ndarray,
     region: tuple[int, int, int, int],
@@ -538,7 +516,7 @@ def clickable_map_figure(
     r0, r1, c0, c1 = region
     fig = go.Figure(
         go.Image(
-            source=_png_uri(pixelated(picture, max_side=max_side)),
+            source=data_uri(pixelated(picture, max_side=max_side)),
             x0=-0.5 + d / 2,
             dx=d,
             y0=-0.5 + d / 2,

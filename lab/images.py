@@ -251,9 +251,10 @@ def _check_header(
         raise ImageInputError(
             f"“{name}” is {width}×{height}, more than {MAX_ASPECT}:1 — too elongated to show. Please crop it first."
         )
-    if fmt == "TIFF" and _tiff_block_bytes(img) > MAX_TIFF_BLOCK_BYTES:
+    block = _tiff_block_bytes(img) if fmt == "TIFF" else 0
+    if block > MAX_TIFF_BLOCK_BYTES:
         raise ImageInputError(
-            f"“{name}” is a compressed TIFF stored in blocks of {_tiff_block_bytes(img) / 1e6:.0f} MB, more than "
+            f"“{name}” is a compressed TIFF stored in blocks of {block / 1e6:.0f} MB, more than "
             f"the {MAX_TIFF_BLOCK_BYTES / 1e6:.0f} MB we decode at once. Please save it as PNG or JPEG."
         )
     if fmt == "BMP" and img.info.get("compression") in (1, 2) and width * height > RLE_MAX_PIXELS:

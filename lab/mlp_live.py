@@ -18,10 +18,8 @@ and Pause show the same picture.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
-import io
 import itertools
 import math
 import time
@@ -32,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lab.device import single_thread
-from lab.figures import CLASS_COLORS
+from lab.figures import CLASS_COLORS, data_uri
 from lab.mlp_model import linear_layers
 
 #: One Play frame lasts about this long: TRAIN_SHARE of it trains, the rest draws (≥ 4 redraws a second).
@@ -87,17 +85,6 @@ def map_image(m: np.ndarray, *, centre: float = 0.0, bound: float | None = None)
 def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
     """An RGB tile enlarged to ``size``² with visible cells (nearest neighbour)."""
     return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.NEAREST))
-
-
-def data_uri(rgb: np.ndarray, fmt: str = "PNG") -> str:
-    """An RGB uint8 image as a ``data:`` URI (PNG for flat drawings, JPEG for smooth maps)."""
-    buffer = io.BytesIO()
-    img = Image.fromarray(rgb)
-    if fmt == "JPEG":
-        img.save(buffer, format="JPEG", quality=90)
-    else:
-        img.save(buffer, format="PNG", compress_level=1)
-    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
 
 # --- the network drawing --------------------------------------------------------------------------

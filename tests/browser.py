@@ -208,6 +208,36 @@ def tall_screenshot(page, name: str, height: int = 3200) -> Path:
         page.set_viewport_size(size)
 
 
+def assert_tabs_fit(
+    page,
+    prefix: str,
+    tabs: tuple[str, ...],
+    *,
+    exact_tabs: bool = False,
+    height: int = 3200,
+    extra: Callable[[str, int], None] | None = None,
+) -> None:
+    """Open each of ``tabs`` in turn and check it at both :data:`WIDTHS`.
+
+    Per tab: the rerun finishes without an exception; at each width
+    :func:`assert_fits` holds, ``extra(tab, width)`` (a page's own checks)
+    passes, and a tall screenshot ``{prefix}-{width}-{first word of the tab}``
+    is kept.
+    """
+    for name in tabs:
+        page.get_by_role("tab", name=name, exact=exact_tabs).click()
+        wait_for_script(page)
+        assert_no_exception(page)
+
+        def check(width: int, name: str = name) -> None:
+            assert_fits(page, f"at {width} px on {name}", tabs, exact_tabs=exact_tabs)
+            if extra is not None:
+                extra(name, width)
+            tall_screenshot(page, f"{prefix}-{width}-{name.split()[0].lower()}", height)
+
+        at_each_width(page, check)
+
+
 def assert_fits(page, where: str, tabs: tuple[str, ...] = (), *, exact_tabs: bool = False) -> None:
     """The layout checks every page makes at 1000 and 1400 px: no horizontal overflow of the main
     area, every tab of ``tabs`` fully visible in the tab bar, no button with a clipped label."""

@@ -7,13 +7,11 @@ import pytest
 
 from tests.browser import (
     FINISHED,
-    assert_fits,
     assert_no_exception,
-    at_each_width,
+    assert_tabs_fit,
     fresh_server,
     open_page,
     screenshot,
-    tall_screenshot,
     wait_for_script,
 )
 
@@ -76,16 +74,7 @@ def test_the_preview_size_changes_the_cells_on_screen(page, streamlit_server):
 def test_layout_fits_at_laptop_and_desktop_widths(page, streamlit_server):
     page.set_default_timeout(90_000)
     open_page(page, streamlit_server, "augmentation?side=384&num_samples=6")
-    for name in TAB_NAMES:
-        page.get_by_role("tab", name=name).click()
-        wait_for_script(page)
-        assert_no_exception(page)
-
-        def check(width: int, name: str = name) -> None:
-            assert_fits(page, f"at {width} px on {name}", TAB_NAMES)
-            tall_screenshot(page, f"augmentation-{width}-{name.split()[0].lower()}", 3000)
-
-        at_each_width(page, check)
+    assert_tabs_fit(page, "augmentation", TAB_NAMES, height=3000)
 
 
 def test_train_both_survives_a_click_elsewhere(page, streamlit_server):

@@ -11,10 +11,10 @@ from lab import conv
 from tests.browser import (
     assert_fits,
     assert_no_exception,
+    assert_tabs_fit,
     at_each_width,
     open_page,
     screenshot,
-    tall_screenshot,
     upload,
     wait_for_script,
     write_photo,
@@ -183,13 +183,4 @@ def test_quiz_reveal_in_the_browser(page, streamlit_server):
 def test_layout_fits_at_laptop_and_desktop_widths(page, streamlit_server):
     page.set_default_timeout(90_000)
     open_page(page, streamlit_server, "convolution")
-    for name in TAB_NAMES:
-        page.get_by_role("tab", name=name).click()
-        wait_for_script(page)
-        assert_no_exception(page)
-
-        def check(width: int, name: str = name) -> None:
-            assert_fits(page, f"at {width} px on {name}", TAB_NAMES)
-            tall_screenshot(page, f"convolution-{width}-{name.split()[0].lower()}")
-
-        at_each_width(page, check)
+    assert_tabs_fit(page, "convolution", TAB_NAMES)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import io
 
 from tests.browser import (
-    assert_fits,
     assert_no_exception,
-    at_each_width,
+    assert_tabs_fit,
     open_page,
     screenshot,
-    tall_screenshot,
     wait_for_script,
     write_photo,
 )
@@ -105,23 +103,17 @@ def test_clicking_a_layer_in_the_overview_selects_it(page, streamlit_server):
 def test_layout_fits_at_laptop_and_desktop_widths(page, streamlit_server):
     page.set_default_timeout(120_000)
     open_page(page, streamlit_server, "inception")
-    for name in TAB_NAMES:
-        page.get_by_role("tab", name=name, exact=True).click()
-        wait_for_script(page)
-        assert_no_exception(page)
 
-        def check(width: int, name: str = name) -> None:
-            assert_fits(page, f"at {width} px on {name}", TAB_NAMES, exact_tabs=True)
-            if name == "Paper":  # the paper's tables need no horizontal scrolling
-                for frame in page.locator('[data-testid="stDataFrame"]:visible').all():
-                    sizes = frame.evaluate(
-                        "f => { const s = f.querySelector('.dvn-scroller'); return s ? [s.scrollWidth, s.clientWidth]"
-                        " : [0, 0]; }"
-                    )
-                    assert sizes[0] <= sizes[1] + 1, f"paper table scrolls sideways at {width} px: {sizes}"
-            tall_screenshot(page, f"inception-{width}-{name.split()[0].lower()}")
+    def paper_tables_do_not_scroll(name: str, width: int) -> None:
+        if name != "Paper":
+            return
+        for frame in page.locator('[data-testid="stDataFrame"]:visible').all():
+            sizes = frame.evaluate(
+                "f => { const s = f.querySelector('.dvn-scroller'); return s ? [s.scrollWidth, s.clientWidth] : [0, 0]; }"
+            )
+            assert sizes[0] <= sizes[1] + 1, f"paper table scrolls sideways at {width} px: {sizes}"
 
-        at_each_width(page, check)
+    assert_tabs_fit(page, "inception", TAB_NAMES, exact_tabs=True, extra=paper_tables_do_not_scroll)
 
 
 def test_real_size_weights_upload_is_accepted_and_described(page, streamlit_server, tmp_path):
