@@ -24,6 +24,22 @@ def _errors(at) -> list[str]:
     return [e.value for e in at.error]
 
 
+#: The page's tab labels by the short name the link uses.
+TABS = {"photo": "Your photo", "steps": "Worked example", "pool": "Pooling & shifts", "quiz": "Architecture & quiz"}
+
+
+def _open(at, tab: str):
+    """Open a tab as a click on it does (the tab's state, then a rerun): only the open tab is built."""
+    at.session_state["conv.tab"] = TABS[tab]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _quiz_buttons(at) -> list:
+    return [b for b in at.button if b.key and b.key.startswith("conv.quiz_btn")]
+
+
 @pytest.fixture(scope="module")
 def at():
     page = run_page(SCRIPT)
@@ -31,15 +47,21 @@ def at():
     return page
 
 
-def test_page_renders_with_maps_formula_stepper_and_quiz(at):
-    assert not _errors(at)
+def test_page_renders_with_maps_formula_stepper_and_quiz():
+    at = run_page(SCRIPT)
+    assert not at.exception and not _errors(at)
     text = _texts(at)
     assert "computing at" in text  # the compute resolution is stated
     assert "H_out = ⌊(" in text and "W_out = ⌊(" in text
-    assert "= 4" in text  # the stepper's first cell of the lecture's example
-    assert len(at.get("image")) >= 3  # input, feature map(s), pooled maps are sent as images
-    quiz = [b for b in at.button if b.key and b.key.startswith("conv.quiz_btn")]
-    assert len(quiz) == 5  # the lecture's four questions and the weight-sharing count
+    assert any("conv.map_click" in c.proto.id for c in at.get("plotly_chart"))  # the clickable feature map
+    # Only the open tab is built: no stepper, pooled maps or quiz until their tab opens.
+    ids = " ".join(c.proto.id for c in at.get("plotly_chart"))
+    assert "conv.stepper_fig" not in ids and "conv.shift_fig" not in ids and not _quiz_buttons(at)
+    assert "out[0, 0]" in _texts(_open(at, "steps")) and "= 4" in _texts(at)  # the lecture's first cell
+    assert "H_out = ⌊(" not in _texts(at)  # the photo tab is closed now
+    _open(at, "pool")
+    assert len(at.get("image")) == 4  # the map and its pooled map, the two shift differences
+    assert len(_quiz_buttons(_open(at, "quiz"))) == 5  # the lecture's four questions and the weight-sharing count
 
 
 def test_widget_change_updates_the_output_size(at):
@@ -53,6 +75,7 @@ def test_widget_change_updates_the_output_size(at):
 
 def test_impossible_geometry_is_explained(at):
     # A 3×3 kernel with dilation 3 spans 7 pixels: the lecture's 5×5 image has no output.
+    _open(at, "steps")
     at.slider(key="convolution.ex2.ex_dilation").set_value(3).run()
     assert not at.exception
     assert any("No output" in e and "3·(3−1)+1 = 7" in e for e in _errors(at)), _errors(at)
@@ -60,6 +83,7 @@ def test_impossible_geometry_is_explained(at):
     assert not _errors(at) and "out[0, 0]" in _texts(at)
     at.slider(key="convolution.ex2.ex_dilation").set_value(1).run()
     at.slider(key="convolution.ex2.ex_padding").set_value(0).run()
+    _open(at, "photo")
 
 
 @pytest.mark.parametrize("mode", ["rgb", "bank"])
@@ -71,25 +95,56 @@ def test_channel_modes(mode):
 
 
 def test_quiz_reveal_and_stepper():
-    at = run_page(SCRIPT)
+    at = run_page(SCRIPT, query={"tab": "quiz"})
     at.button(key="conv.quiz_btn.0").click().run()
     assert any("100×22×22" in s.value for s in at.success)
+    _open(at, "steps")
     at.slider(key="conv.step.9").set_value(9).run()
     assert "out[2, 2]" in _texts(at)
     at.selectbox(key="convolution.ex1.ex_source").set_value("photo").run()
     assert not at.exception and "Crop of the grayscale photo" in _texts(at)
+    _open(at, "quiz")
+    assert any("100×22×22" in s.value for s in at.success)  # still revealed after a visit to another tab
     at.button(key="conv.arch_check").click().run()
     assert any("matches" in s.value for s in at.success)
+    _open(at, "steps")  # the stepper kept its cell and input while closed (7×7 crop: 25 cells)
+    assert at.slider(key="conv.step.25").value == 9 and "Crop of the grayscale photo" in _texts(at)
+
+
+def test_settings_of_a_closed_tab_stay_in_the_link_the_code_and_their_widgets():
+    at = run_page(SCRIPT, query={"tab": "pool"})
+    at.selectbox(key="convolution.pool.pool").set_value("mean").run()
+    at.select_slider(key="conv.shift_shown").set_value(3).run()
+    at.radio(key="conv.shift_metric").set_value("correlation").run()
+    _open(at, "quiz")
+    assert any("100×22×22" in str(v) for df in at.dataframe for v in df.value.to_numpy().ravel().tolist() if v)
+    at.number_input(key="conv.arch_h").set_value(64).run()
+    _open(at, "photo")
+    assert _query(at, "pool") == "mean" and _query(at, "arch_h") == "64" and _query(at, "tab") is None
+    assert "avg_pool2d" in " ".join(c.value for c in at.code)  # the code follows the closed tab's pooling
+    _open(at, "pool")
+    assert at.selectbox(key="convolution.pool.pool").value == "mean"
+    assert (
+        at.select_slider(key="conv.shift_shown").value == 3 and at.radio(key="conv.shift_metric").value == "correlation"
+    )
+    _open(at, "quiz")
+    assert at.number_input(key="conv.arch_h").value == 64
 
 
 def test_url_state_is_read_back():
     at = run_page(
         SCRIPT,
-        query={"kernel": "custom", "custom": "0,-1,0;-1,5,-1;0,-1,0", "stack": "c8k3s1p1-m2s2", "pool": "mean"},
+        query={
+            "kernel": "custom",
+            "custom": "0,-1,0;-1,5,-1;0,-1,0",
+            "stack": "c8k3s1p1-m2s2",
+            "pool": "mean",
+            "tab": "quiz",
+        },
     )
     assert not at.exception
     assert at.selectbox(key="convolution.kernel.kernel").value == "custom"
-    assert "sharpen" not in _texts(at).lower() or True  # the grid holds the link's weights:
+    # The grid holds the link's weights:
     assert "[[[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]]]" in " ".join(c.value for c in at.code)
     assert "avg_pool2d" in " ".join(c.value for c in at.code)
     assert any("8×50×50" in str(v) for df in at.dataframe for v in df.value.to_numpy().ravel().tolist() if v)
@@ -141,7 +196,7 @@ def _notice(at) -> str:
 def test_statements_sharpen_cross_correlation_shift_and_quiz_assumptions():
     at = run_page(SCRIPT, query={"kernel": "sharpen"})
     assert not at.exception
-    text = _texts(at)
+    text = _texts(at) + _texts(_open(at, "pool")) + _texts(_open(at, "quiz"))
     assert "Identity minus the Laplacian" in text and "identity plus a Laplacian" not in text.lower()
     assert "cross-correlation" in text and "Sobel" in text and "emboss" in text  # the flip note
     assert "right and down" in text and "content moves **up and left**" in text  # the shift test's direction
@@ -149,7 +204,7 @@ def test_statements_sharpen_cross_correlation_shift_and_quiz_assumptions():
 
 
 def test_weight_sharing_is_in_the_quiz_with_latex():
-    at = run_page(SCRIPT)
+    at = run_page(SCRIPT, query={"tab": "quiz"})
     at.button(key="conv.quiz_btn.4").click().run()
     assert not at.exception
     assert any("27,648,921,600" in s.value and "7,600" in s.value for s in at.success)
@@ -158,7 +213,7 @@ def test_weight_sharing_is_in_the_quiz_with_latex():
 
 
 def test_a_5000_digit_stack_in_the_link_gets_a_message_and_the_session_recovers():
-    at = run_page(SCRIPT, query={"stack": "c" + "9" * 5000})
+    at = run_page(SCRIPT, query={"stack": "c" + "9" * 5000, "tab": "quiz"})
     assert not at.exception, [e.value for e in at.exception]
     notice = _notice(at)
     assert "stack" in notice and "9999" not in notice  # named, never echoed
@@ -171,7 +226,6 @@ def test_a_5000_digit_stack_in_the_link_gets_a_message_and_the_session_recovers(
 def test_link_keeps_stepper_cell_architecture_input_and_tab():
     at = run_page(SCRIPT, query={"cell": "7", "arch_c": "1", "arch_h": "28", "arch_w": "32", "tab": "quiz"})
     assert not at.exception
-    assert at.slider(key="conv.step.9").value == 7 and "out[2, 0]" in _texts(at)
     assert [at.number_input(key=f"conv.arch_{a}").value for a in "chw"] == [1, 28, 32]
     assert at.session_state["conv.tab"] == "Architecture & quiz"
     assert (_query(at, "cell"), _query(at, "arch_c"), _query(at, "arch_h"), _query(at, "arch_w")) == (
@@ -181,8 +235,10 @@ def test_link_keeps_stepper_cell_architecture_input_and_tab():
         "32",
     )
     assert _query(at, "tab") == "quiz"
-    at.slider(key="conv.step.9").set_value(3).run()
     at.number_input(key="conv.arch_h").set_value(64).run()
+    _open(at, "steps")  # the linked cell waited in the closed tab
+    assert at.slider(key="conv.step.9").value == 7 and "out[2, 0]" in _texts(at)
+    at.slider(key="conv.step.9").set_value(3).run()
     assert _query(at, "cell") == "3" and _query(at, "arch_h") == "64"
 
 
@@ -216,7 +272,7 @@ def test_zoom_map_options_follow_the_mode():
 
 
 def test_impossible_stack_gets_no_quiz_answers():
-    at = run_page(SCRIPT, query={"arch_h": "8", "arch_w": "8"})
+    at = run_page(SCRIPT, query={"arch_h": "8", "arch_w": "8", "tab": "quiz"})
     assert not at.exception
     assert any("impossible" in e for e in _errors(at))
     assert any("quiz has no answers" in i.value for i in at.info)
@@ -236,7 +292,7 @@ def test_kernel_size_is_fixed_for_3x3_presets_and_custom_grids_keep_their_weight
 
 
 def test_check_with_a_huge_input_runs_on_meta_with_a_message():
-    at = run_page(SCRIPT, query={"arch_c": "512", "arch_h": "1024", "arch_w": "1024"})
+    at = run_page(SCRIPT, query={"arch_c": "512", "arch_h": "1024", "arch_w": "1024", "tab": "quiz"})
     at.button(key="conv.arch_check").click().run()
     assert not at.exception
     assert any("meta" in i.value and "multiply-adds" in i.value for i in at.info)
@@ -244,7 +300,7 @@ def test_check_with_a_huge_input_runs_on_meta_with_a_message():
 
 
 def test_transposed_convolution_formula_is_shown():
-    at = run_page(SCRIPT, query={"tr_stride": "2", "tr_padding": "1"})
+    at = run_page(SCRIPT, query={"tr_stride": "2", "tr_padding": "1", "tab": "steps"})
     assert not at.exception
     assert any(e.value.strip("$\n ").endswith(r"= 5\end{aligned}") for e in at.latex)
     assert "F.conv_transpose2d" in _texts(at)
@@ -277,3 +333,14 @@ def test_selected_map_is_the_clickable_figure_and_the_others_stay_pictures():
     assert photo[0].startswith("input")
     # The two maps not selected are pictures; the selected one (the first, the blur) is the figure.
     assert [c.split(" · ")[0] for c in others] == ["Sobel x (3×k×k)", "Lecture edge (3×k×k)"], others
+
+
+def test_an_uploaded_file_name_is_shown_literally():
+    at = run_page(SCRIPT)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(buf, "PNG")
+    at.get("file_uploader")[0].set_value(("[x](https:__evil.example) :red[**X**].png", buf.getvalue(), "image/png"))
+    at.run()
+    assert not at.exception
+    line = next(c.value for c in at.caption if "as uploaded" in c.value)
+    assert "\\[x\\]" in line and "](" not in line and ":red[" not in line

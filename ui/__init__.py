@@ -5,7 +5,9 @@ mechanisms into widgets once, so every page behaves the same way:
 
 - :func:`page_header` — title, intro and the device badge every page shows;
 - :func:`controls` / :func:`sync_url` — widgets built from ``lab.params`` specs,
-  seeded from the URL on first load and written back to it;
+  seeded from the URL on first load and written back to it; :func:`kept` gives a
+  group's values without drawing it (a closed tab), :func:`sticky` keeps any other
+  widget's value across runs that do not draw it;
 - :func:`image_input` — sample photo or upload, validated by ``lab.images``;
   a bad upload shows a message and the last good image stays;
 - :func:`show_code` — the "show me the code" expander;
@@ -21,10 +23,12 @@ from ui.widgets import (
     current_device,
     current_seed,
     image_input,
+    kept,
     link_problem,
     page_header,
     progress_reporter,
     show_code,
+    sticky,
     sync_url,
 )
 
@@ -35,9 +39,11 @@ __all__ = [
     "current_seed",
     "heavy_job",
     "image_input",
+    "kept",
     "link_problem",
     "page_header",
     "progress_reporter",
     "show_code",
+    "sticky",
     "sync_url",
 ]

@@ -174,6 +174,46 @@ def controls(specs: Iterable[params.Param], page: str, container: Any = None) ->
     return values
 
 
+def kept(specs: Iterable[params.Param], page: str) -> dict[str, Any]:
+    """The values :func:`controls` would return for ``specs``, without drawing their widgets.
+
+    For a group whose widgets are not drawn in this run (their tab is closed): the
+    widget's state, or the copy kept while it was not drawn, or (first time in this
+    session) the link's value, with the link's problems in the run's notice. The
+    widgets take these values when they are drawn again.
+    """
+    specs = list(specs)
+    fresh = [
+        p
+        for p in specs
+        if f"{page}.{p.name}" not in st.session_state and f"_keep.{page}.{p.name}" not in st.session_state
+    ]
+    if fresh:
+        from_link, problems = params.from_query(fresh, st.query_params.to_dict())
+        for p in fresh:
+            st.session_state[f"_keep.{page}.{p.name}"] = from_link[p.name]
+        link_problem(*problems)
+    values = {}
+    for p in specs:
+        key = f"{page}.{p.name}"
+        values[p.name] = st.session_state[key] if key in st.session_state else st.session_state[f"_keep.{key}"]
+    return values
+
+
+def sticky(make: Callable[..., Any], *args: Any, key: str, **kwargs: Any) -> Any:
+    """``make(*args, key=key, **kwargs)`` (a Streamlit widget) whose value survives runs that do not draw it.
+
+    Streamlit forgets a widget's state when a run does not draw it (a closed tab,
+    another page); this keeps a copy and gives it back when the widget is drawn again.
+    """
+    keep = f"_keep.{key}"
+    if key not in st.session_state and keep in st.session_state:
+        st.session_state[key] = st.session_state[keep]
+    value = make(*args, key=key, **kwargs)
+    st.session_state[keep] = value
+    return value
+
+
 def sync_url(specs: Iterable[params.Param], values: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:
     """Write the non-default settings (and the seed) into the URL so the link reproduces the page.
 
