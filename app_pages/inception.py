@@ -518,12 +518,18 @@ with tab_arch:
         height=560,
         column_config={c: st.column_config.NumberColumn(format="localized") for c in ("params", "MACs")},
     )
+    beyond = I.first_field_beyond_input(table)
     st.caption(
         "MACs count convolutions and the final linear layer (BN, ReLU and pooling are cheap element-wise work), as "
         "torchvision's `_ops` and `torch.utils.flop_counter` (FLOPs = 2 × MACs) do. Activation memory: the layer's "
         "output for one image in float32. **Theoretical receptive field**: the input square that *can* affect one "
-        "output cell (for a block the widest branch decides); from inception4 on it is larger than the 224×224 "
-        "image itself, and the *effective* field is centre-weighted — pixels near the centre matter far more. "
+        "output cell (for a block the widest branch decides); "
+        + (
+            f"from {beyond.name} on ({beyond.rf}×{beyond.rf}) it is larger than the {arch_size}×{arch_size} input"
+            if beyond is not None
+            else f"no layer's field is larger than the {arch_size}×{arch_size} input"
+        )
+        + ", and the *effective* field is centre-weighted — pixels near the centre matter far more. "
         "Aux classifiers (AUX) run only in training."
     )
     if table.rows:

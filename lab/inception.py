@@ -590,6 +590,17 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def first_field_beyond_input(table: ArchTable) -> LayerRow | None:
+    """The first layer (aux heads skipped) whose theoretical receptive field is larger than the input.
+
+    "Larger" means wider than the image's longer side, so the field covers it
+    whole; ``None`` when no layer's field gets there (e.g. 379 px at inception5b
+    against a 512×512 input). Global layers (``rf is None``) are not counted.
+    """
+    side = max(table.input_size)
+    return next((r for r in table.rows if not r.aux and r.rf is not None and r.rf > side), None)
+
+
 def table_records(table: ArchTable) -> list[dict]:
     """The table as records for ``st.dataframe`` (no maths in pages)."""
     return [

@@ -220,6 +220,19 @@ def test_receptive_field_numbers_at_224():
     assert (f["inception5b"].size, f["inception5b"].jump) == (379, 32)
 
 
+@pytest.mark.parametrize(
+    ("size", "name"), [(224, "inception4e"), (96, "inception4a"), (240, "maxpool4"), (300, "inception5a"), (512, None)]
+)
+def test_first_field_beyond_the_input_is_read_from_the_table(size, name):
+    # issue 14: the caption said "from inception4 on" at 224, but 4a-4d (107-203 px) fit inside 224
+    table = I.layer_table(size)
+    row = I.first_field_beyond_input(table)
+    assert (row.name if row else None) == name
+    spatial = [r for r in table.rows if not r.aux and r.rf is not None]
+    before = spatial[: spatial.index(row)] if row else spatial
+    assert all(r.rf <= size for r in before) and (row is None or row.rf > size)
+
+
 # --- the hook-free forward ----------------------------------------------------------------------------------------
 
 

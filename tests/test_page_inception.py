@@ -62,6 +62,20 @@ def test_page_renders_untrained_notice_table_and_maps(at):
     assert "theoretical receptive field" in text and "centre-weighted" in text  # issue 14: not "the" field
 
 
+def test_field_beyond_the_input_is_named_for_the_chosen_size(at):
+    # issue 14: "from inception4 on it is larger than the 224×224 image" was wrong (4a-4d: 107-203 px)
+    for size, name in ((224, "inception4e"), (96, "inception4a")):
+        at.slider(key="inception.arch.input_size").set_value(size).run()
+        row = I.first_field_beyond_input(I.layer_table(size))
+        assert row is not None and row.name == name
+        text = _texts(at)
+        assert f"from {name} on ({row.rf}×{row.rf}) it is larger than the {size}×{size} input" in text
+        assert "from inception4 on" not in text
+    at.slider(key="inception.arch.input_size").set_value(512).run()
+    assert "no layer's field is larger than the 512×512 input" in _texts(at)
+    at.slider(key="inception.arch.input_size").set_value(224).run()
+
+
 def test_uploading_a_photo_shows_predictions_and_feature_maps(at):
     _uploader(at, "inception.upload").set_value(("holiday.jpg", _jpeg(), "image/jpeg")).run()
     assert not at.exception, [e.value for e in at.exception]
