@@ -113,13 +113,20 @@ def build_googlenet(*, seed: int = 0, aux_logits: bool = False, device: str = "c
     (running mean 0, variance 1) shrinks the signal ~2× per layer, so by
     inception4c every activation is ~1e-7 and every photo gets the same
     prediction; He init keeps activations O(1) through all 22 layers, so the
-    random filters still respond differently to different photos. The global
-    RNG is left untouched (private fork).
+    random filters still respond differently to different photos.
+
+    Every draw comes from a private generator (:func:`lab.augment_rng.private_rng`)
+    seeded as ``torch.manual_seed(seed)`` seeds the global one, so the weights
+    equal the code snippet's (which calls ``torch.manual_seed``) bit for bit, but
+    the global RNG is neither read nor advanced: another session drawing from it
+    or reseeding it at the same time (``fork_rng`` only saves and restores the
+    shared state) cannot change the model that is then cached for everyone.
     """
     from torchvision.models import googlenet
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    from lab.augment_rng import private_rng
+
+    with private_rng(seed):
         model = googlenet(weights=None, aux_logits=aux_logits, init_weights=False, transform_input=True)
         for m in model.modules():
             if isinstance(m, nn.Conv2d):

@@ -45,6 +45,28 @@ def test_ops_that_can_only_use_the_global_rng_are_refused():
         assert torch.equal(F.dropout(torch.ones(4), 0.5, training=False), torch.ones(4))  # eval draws nothing
 
 
+@pytest.mark.parametrize("init_weights", [False, True])
+def test_torchvision_init_paths_draw_privately_like_manual_seed(init_weights):
+    """Module defaults (kaiming_uniform_, uniform_) and torchvision's own init (trunc_normal_), all redirected."""
+    from torchvision.models import googlenet
+
+    def build() -> dict[str, torch.Tensor]:
+        model = googlenet(weights=None, aux_logits=True, init_weights=init_weights, transform_input=True)
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):  # what lab.inception.build_googlenet adds
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        return model.state_dict()
+
+    torch.manual_seed(7)
+    expected = build()
+    state = torch.get_rng_state()
+    with private_rng(7) as rng:
+        got = build()
+    assert rng.draws > 100
+    assert torch.equal(torch.get_rng_state(), state)
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in expected)
+
+
 def _race(jobs: dict[str, callable], rounds: int = 2) -> dict[str, list]:
     """Run every job at once in its own thread, while another thread reseeds and drains the global RNG."""
     results: dict[str, list] = {name: [] for name in jobs}

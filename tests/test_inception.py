@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 
 import pytest
@@ -354,6 +355,38 @@ def test_untrained_model_is_seeded_and_leaves_global_rng_alone():
     assert torch.equal(a.fc.weight, b.fc.weight)
     assert not torch.equal(a.fc.weight, I.build_googlenet(seed=6).fc.weight)
     assert a.transform_input and not a.training and a.aux1 is None
+
+
+def test_untrained_model_is_the_same_while_another_session_uses_the_global_rng():
+    """Another session seeding and drawing from the global RNG meanwhile cannot change the cached "seed N" model."""
+    state = torch.get_rng_state()
+    alone = I.build_googlenet(seed=5).state_dict()
+    assert torch.equal(torch.get_rng_state(), state)  # neither read-and-advanced nor reseeded
+
+    stop = threading.Event()
+
+    def other_session() -> None:  # reseeds and draws as another lab building its models would
+        i = 0
+        while not stop.is_set():
+            torch.manual_seed(i)
+            nn.Linear(64, 64)
+            torch.rand(256)
+            i += 1
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # hand the GIL over often, so the draws interleave
+    hammer = threading.Thread(target=other_session, daemon=True)
+    hammer.start()
+    try:
+        built = [I.build_googlenet(seed=5).state_dict() for _ in range(2)]
+    finally:
+        stop.set()
+        hammer.join()
+        sys.setswitchinterval(switch)
+    for sd in built:
+        assert sd.keys() == alone.keys()
+        for k, v in alone.items():
+            assert torch.equal(sd[k], v), k
 
 
 def test_records_and_charts_render():
