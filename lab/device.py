@@ -133,8 +133,14 @@ _heavy_lock_guard = threading.Lock()
 
 
 def start_warm_up() -> None:
-    """Start :func:`import_heavy` in a background thread (once), so the first lab page finds torch ready."""
+    """Start :func:`import_heavy` in a background thread (once), so the first lab page finds torch ready.
+
+    ``DL101_WARMUP=0`` turns it off (lab pages then import on their first run, under the same
+    lock): only for ``bench.bench_server``, which measures a lab page's first paint both ways.
+    """
     global _warm_thread
+    if os.environ.get("DL101_WARMUP", "1") == "0":
+        return
     with _heavy_lock_guard:
         if _warm_thread is not None or _heavy_ready.is_set():
             return

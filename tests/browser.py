@@ -119,9 +119,9 @@ def streamlit_process(
 
 
 @contextlib.contextmanager
-def fresh_server(*, app: str = "app.py", timeout: float = 90.0) -> Iterator[str]:
-    """Start ``streamlit run <app>`` on a free port; yield its base URL; stop it afterwards."""
-    with streamlit_process(app=app, timeout=timeout) as (url, _):
+def fresh_server(*, app: str = "app.py", timeout: float = 90.0, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``streamlit run <app>`` on a free port (``env``: extra environment); yield its base URL; stop it."""
+    with streamlit_process(app=app, timeout=timeout, env={**os.environ, **env} if env else None) as (url, _):
         yield url
 
 

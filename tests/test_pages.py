@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import run_page
@@ -41,7 +43,7 @@ def test_bad_seed_in_the_link_falls_back_to_zero():
     assert not any("banana" in n for n in notices)  # the link's value is never echoed (Markdown injection)
 
 
-def test_a_failing_page_shows_a_short_message_not_a_traceback(monkeypatch):
+def test_a_failing_page_shows_a_short_message_not_a_traceback(monkeypatch, caplog):
     """The last-resort handler in app.py: no exception box, no server path, an error id, the log has it."""
     import ui.widgets
 
@@ -54,3 +56,7 @@ def test_a_failing_page_shows_a_short_message_not_a_traceback(monkeypatch):
     errors = [e.value for e in at.error]
     assert any("Sorry" in e and "error id" in e for e in errors), errors
     assert not any("/srv/secret" in e or "boom" in e for e in errors)
+    # The detail goes to the server's log, under the id the visitor can quote.
+    error_id = re.search(r"error id `([0-9a-f]{8})`", next(e for e in errors if "error id" in e)).group(1)
+    logged = [r for r in caplog.records if r.name == "dl101" and error_id in r.getMessage()]
+    assert logged and "boom in /srv/secret/path.py" in logged[0].exc_text
