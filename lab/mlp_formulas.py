@@ -6,8 +6,10 @@
   curve falls instead of rising).
 - :func:`mlp_formula_latex` / :func:`mlp_formula_by_hand`: the slide's
   P(y|x) = σ(Σⱼ wⱼᵒ f(Σᵢ wᵢⱼʰ xᵢ + bⱼʰ) + bᵒ) with the network's current numbers,
-  and the same sum evaluated with loops.
-- :func:`collapse_latex`: the linear collapse P(y|x) = σ(w′·x + b′) with numbers.
+  and the same sum evaluated with loops. For regression the output is the raw
+  ŷ = Σⱼ wⱼᵒ f(…) + bᵒ: no σ (the network is trained with MSE on it).
+- :func:`collapse_latex`: the linear collapse P(y|x) = σ(w′·x + b′) (regression:
+  ŷ = w′·x + b′) with numbers.
 - :func:`signal_spread`: how the spread of activations (forward) and of
   gradients (backward) changes layer by layer at initialisation, per scheme —
   why N(0, 0.01) and U(0, 0.1) stay at chance while Xavier/He train.
@@ -78,6 +80,33 @@ COLLAPSE_FORMULA = (
     r"f(a) = a:\quad P(y{=}1 \mid x) = \sigma\Bigl(\sum_i w'_i\, x_i + b'\Bigr),\quad "
     r"w'_i = \sum_j w^o_j\, w^h_{ij},\quad b' = \sum_j w^o_j\, b^h_j + b^o"
 )
+#: Regression: the output is the raw ŷ, trained with MSE; there is no σ on it.
+GENERAL_FORMULA_REGRESSION = (
+    r"\hat y = \sum_j w^o_j\, f\Bigl(\sum_i w^h_{ij}\, x_i + b^h_j\Bigr) + b^o"
+    r"\qquad \text{(regression: no } \sigma \text{ on the output)}"
+)
+COLLAPSE_FORMULA_REGRESSION = (
+    r"f(a) = a:\quad \hat y = \sum_i w'_i\, x_i + b',\quad "
+    r"w'_i = \sum_j w^o_j\, w^h_{ij},\quad b' = \sum_j w^o_j\, b^h_j + b^o"
+)
+
+
+def general_formula(task: str = "classification") -> str:
+    """The one-hidden-layer formula: P(y=1|x) = σ(…) for classification, ŷ = … (no σ) for regression."""
+    return GENERAL_FORMULA_REGRESSION if task == "regression" else GENERAL_FORMULA
+
+
+def collapse_formula(task: str = "classification") -> str:
+    """The linear collapse with σ (classification) or without (regression)."""
+    return COLLAPSE_FORMULA_REGRESSION if task == "regression" else COLLAPSE_FORMULA
+
+
+def _output_latex(body: str, task: str, big: bool = True) -> str:
+    """``body`` wrapped as the output: σ(body) for classification, ŷ = body for regression."""
+    if task == "regression":
+        return r"\hat y = " + body
+    left, right = (r"\Bigl(", r"\Bigr)") if big else (r"\bigl(", r"\bigr)")
+    return r"P(y{=}1 \mid x) = \sigma" + left + body + right
 
 
 def _num(v: float) -> str:
@@ -98,12 +127,18 @@ def _signed_sum(coefs: Sequence[float], names: Sequence[str], bias: float, max_t
 
 @torch.no_grad()
 def mlp_formula_latex(
-    model: nn.Sequential, activations: Sequence[str], input_names: Sequence[str], *, max_terms: int = 4
+    model: nn.Sequential,
+    activations: Sequence[str],
+    input_names: Sequence[str],
+    *,
+    max_terms: int = 4,
+    task: str = "classification",
 ) -> str | None:
     """The slide's formula with the current weights, for one hidden layer and one output (else None).
 
     Numbers are rounded to 2 decimals; sums longer than ``max_terms`` are cut
     with "… (k more)". ``input_names`` are LaTeX names of the inputs (x_1…).
+    ``task="regression"`` writes ŷ = … without σ, as the network outputs it.
     """
     linears = linear_layers(model)
     if len(linears) != 2 or linears[1].out_features != 1:
@@ -119,14 +154,17 @@ def mlp_formula_latex(
     if len(inner) > max_terms:
         inner = [*inner[:max_terms], rf"+ \dots\ (\text{{{len(inner) - max_terms} more}})"]
     bo = float(out.bias[0])
-    return (
-        r"P(y{=}1 \mid x) = \sigma\Bigl(" + " ".join(inner) + (" - " if bo < 0 else " + ") + _num(abs(bo)) + r"\Bigr)"
-    )
+    return _output_latex(" ".join(inner) + (" - " if bo < 0 else " + ") + _num(abs(bo)), task)
 
 
 @torch.no_grad()
-def mlp_formula_by_hand(model: nn.Sequential, activations: Sequence[str], X: np.ndarray) -> np.ndarray:
-    """The formula's value with explicit sums over i and j: P(y=1|x) for each row of ``X`` (N, D), float64."""
+def mlp_formula_by_hand(
+    model: nn.Sequential, activations: Sequence[str], X: np.ndarray, *, task: str = "classification"
+) -> np.ndarray:
+    """The formula's value with explicit sums over i and j, for each row of ``X`` (N, D), float64.
+
+    P(y=1|x) = σ(total) for classification; the raw ŷ = total for regression.
+    """
     hidden, out = linear_layers(model)
     W, b = hidden.weight.double().numpy(), hidden.bias.double().numpy()
     wo, bo = out.weight.double().numpy()[0], float(out.bias[0])
@@ -137,14 +175,19 @@ def mlp_formula_by_hand(model: nn.Sequential, activations: Sequence[str], X: np.
             a = sum(W[j, i] * x[i] for i in range(W.shape[1])) + b[j]
             h = a if activations[0] == "identity" else activation_by_hand(activations[0], a)[0]
             total += wo[j] * float(h)
-        result[n] = 1.0 / (1.0 + math.exp(-total))
+        result[n] = total if task == "regression" else 1.0 / (1.0 + math.exp(-total))
     return result
 
 
-def collapse_latex(weight: np.ndarray, bias: np.ndarray, input_names: Sequence[str]) -> str:
-    """P(y=1|x) = σ(w′·x + b′) with the collapsed numbers (binary output: ``weight`` (1, D), ``bias`` (1,))."""
+def collapse_latex(
+    weight: np.ndarray, bias: np.ndarray, input_names: Sequence[str], *, task: str = "classification"
+) -> str:
+    """P(y=1|x) = σ(w′·x + b′) (regression: ŷ = w′·x + b′) with the collapsed numbers.
+
+    One output: ``weight`` (1, D), ``bias`` (1,).
+    """
     s = _signed_sum(list(np.asarray(weight)[0]), input_names, float(np.asarray(bias)[0]), max_terms=8)
-    return r"P(y{=}1 \mid x) = \sigma\bigl(" + s + r"\bigr)"
+    return _output_latex(s, task, big=False)
 
 
 # --- signal spread at initialisation ---------------------------------------------------------------

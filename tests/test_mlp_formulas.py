@@ -60,6 +60,54 @@ def test_mlp_formula_by_hand_equals_the_network(act):
     assert fm.mlp_formula_latex(mlp.build_mlp(2, (3, 3), ["tanh"] * 2, 1), ["tanh"] * 2, ["x_1", "x_2"]) is None
 
 
+def _evaluate_latex(tex: str, x: np.ndarray) -> float:
+    """Evaluate the right-hand side of a formula written by :mod:`lab.mlp_formulas` at the point ``x``."""
+    rhs = tex.split("=", 1)[1] if tex.startswith(r"\hat y") else tex.split(") =", 1)[1]
+    for a, b in (
+        (r"\Bigl(", "("),
+        (r"\Bigr)", ")"),
+        (r"\bigl(", "("),
+        (r"\bigr)", ")"),
+        (r"\,", "*"),
+        (r"\sigma", "sig"),
+        (r"\tanh", "np.tanh"),
+        (r"\operatorname{ReLU}", "relu"),
+    ):
+        rhs = rhs.replace(a, b)
+    for i in range(len(x)):
+        rhs = rhs.replace(f"x_{{{i + 1}}}", f"x[{i}]").replace(f"x_{i + 1}", f"x[{i}]")
+    env = {"np": np, "x": x, "sig": lambda a: 1 / (1 + np.exp(-a)), "relu": lambda a: max(a, 0.0)}
+    return float(eval(rhs, env))  # our own LaTeX, in a test
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "identity"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_regression_formula_is_the_raw_output_without_sigma(act, task):
+    # issue 14 audit: for regression the page wrote P(y=1|x) = σ(…), but the network outputs the raw ŷ (MSE)
+    torch.manual_seed(1)
+    model = mlp.build_mlp(2, (3,), [act], 1)
+    with torch.no_grad():  # 2-decimal weights: the LaTeX's rounded numbers are then exact
+        for p in model.parameters():
+            p.copy_(torch.round(p * 100) / 100)
+    X = np.random.default_rng(1).uniform(-1, 1, (20, 2))
+    with torch.no_grad():
+        raw = model(torch.as_tensor(X, dtype=torch.float32)).double().numpy()[:, 0]
+    ref = raw if task == "regression" else 1 / (1 + np.exp(-raw))
+    np.testing.assert_allclose(fm.mlp_formula_by_hand(model, [act], X, task=task), ref, atol=1e-6)
+    tex = fm.mlp_formula_latex(model, [act], ["x_1", "x_2"], max_terms=8, task=task)
+    for x, r in zip(X[:5], ref[:5], strict=True):
+        assert _evaluate_latex(tex, x) == pytest.approx(r, abs=1e-5)
+    if task == "regression":
+        assert tex.startswith(r"\hat y = ") and r"\sigma" not in tex and "P(y" not in tex
+        assert r"\sigma\Bigl(" not in fm.general_formula(task).split(r"\qquad")[0] and "P(y" not in fm.general_formula(
+            task
+        )
+        assert r"\sigma" not in fm.collapse_formula(task) and r"\hat y" in fm.collapse_formula(task)
+    else:
+        assert tex.startswith(r"P(y{=}1 \mid x) = \sigma\Bigl(")
+        assert fm.general_formula(task) == fm.GENERAL_FORMULA and fm.collapse_formula(task) == fm.COLLAPSE_FORMULA
+
+
 def test_collapse_latex_carries_the_collapsed_numbers():
     torch.manual_seed(3)
     model = mlp.build_mlp(2, (4, 3), ["identity"] * 2, 1)
@@ -67,6 +115,10 @@ def test_collapse_latex_carries_the_collapsed_numbers():
     tex = fm.collapse_latex(W.numpy(), b.numpy(), ["x_1", "x_2"])
     for v in (*W[0].tolist(), float(b[0])):
         assert f"{abs(v):.2f}" in tex
+    reg = fm.collapse_latex(W.numpy(), b.numpy(), ["x_1", "x_2"], task="regression")
+    assert reg.startswith(r"\hat y = ") and r"\sigma" not in reg
+    x = np.array([0.3, -0.7])
+    assert _evaluate_latex(reg, x) == pytest.approx(float(W[0] @ torch.tensor(x, dtype=W.dtype) + b[0]), abs=0.02)
 
 
 @pytest.mark.parametrize(("fan_in", "fan_out"), [(2, 8), (32, 32), (300, 100)])

@@ -157,3 +157,29 @@ def test_l1_vs_l2_histograms_side_by_side():
     l1 = next(t for t in titles if t.startswith("L1"))
     l2 = next(t for t in titles if t.startswith("L2"))
     assert not l1.startswith("L1: 0 of") and l2.startswith("L2: 0 of")
+
+
+def test_regression_formula_shows_the_raw_output_without_sigma():
+    # issue 14 audit: dataset=plane showed P(y=1|x) = σ(…) although the network outputs the raw ŷ (MSE)
+    import numpy as np
+    import torch
+
+    from tests.test_mlp_formulas import _evaluate_latex
+
+    at = run_page(SCRIPT, query={"dataset": "plane", "layers": "1", "w1": "3", "a1": "tanh"})
+    at.radio(key="mlp.view").set_value("Formula & collapse").run()
+    _ok(at)
+    tex = [x.value.strip("$\n") for x in at.latex]
+    numbers = next(t for t in tex if t.startswith(r"\hat y = ") and r"\tanh\bigl(" in t)
+    assert tex[0].startswith(r"\hat y = \sum_j") and "no } \\sigma" in tex[0]  # the general formula
+    assert not any("P(y" in t or r"\sigma\Bigl(" in t or r"\sigma\bigl(" in t for t in tex)
+    model = at.session_state["mlp.trainer"].model
+    X = np.array([[0.5, -0.2], [-0.8, 0.9], [0.1, 0.3]])
+    with torch.no_grad():
+        y_hat = model(torch.as_tensor(X, dtype=torch.float32).to(next(model.parameters()).device)).cpu().numpy()[:, 0]
+    for x, y in zip(X, y_hat, strict=True):  # the page's numbers are rounded to 2 decimals
+        assert _evaluate_latex(numbers, x) == pytest.approx(float(y), abs=0.05)
+    assert any("no σ on it" in m.value for m in at.markdown)
+    at = run_page(SCRIPT, query={"layers": "1", "w1": "3", "a1": "tanh"})  # classification keeps P(y=1|x) = σ(…)
+    at.radio(key="mlp.view").set_value("Formula & collapse").run()
+    assert any(x.value.strip("$\n").startswith(r"P(y{=}1 \mid x) = \sigma\Bigl(") for x in at.latex)

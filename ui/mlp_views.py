@@ -112,9 +112,14 @@ def render(
     elif view == "Formula & collapse":
         names = [mlp.FEATURE_LABELS[f] for f in net_cfg.features]
         tex_names = [f"x_{{{i + 1}}}" for i in range(len(names))]
-        st.markdown("The lecture's MLP with one hidden layer (the slide uses f = σ everywhere):")
-        st.latex(fm.GENERAL_FORMULA)
-        with_numbers = fm.mlp_formula_latex(trainer.model, net_cfg.activations, tex_names)
+        st.markdown(
+            "The lecture's MLP with one hidden layer (the slide uses f = σ everywhere):"
+            if dataset.task != "regression"
+            else "The lecture's MLP with one hidden layer, for regression: the output ŷ is the raw sum (trained with "
+            "MSE), with no σ on it:"
+        )
+        st.latex(fm.general_formula(dataset.task))
+        with_numbers = fm.mlp_formula_latex(trainer.model, net_cfg.activations, tex_names, task=dataset.task)
         if with_numbers is not None:
             st.markdown(
                 "With the current weights (rounded; inputs "
@@ -123,15 +128,15 @@ def render(
             )
             st.latex(with_numbers)
         else:
-            st.caption("With one hidden layer and a binary output, the formula appears here with the current numbers.")
+            st.caption("With one hidden layer and one output, the formula appears here with the current numbers.")
         col = trainer.collapse()
         st.markdown("Without a nonlinearity (f(a) = a) the sums multiply out into **one** linear layer:")
-        st.latex(fm.COLLAPSE_FORMULA)
-        if col.weight.shape[0] == 1 and dataset.task == "classification":
+        st.latex(fm.collapse_formula(dataset.task))
+        if col.weight.shape[0] == 1:
             st.markdown("The single layer w′, b′ computed from the current weights:")
-            st.latex(fm.collapse_latex(col.weight, col.bias, tex_names))
+            st.latex(fm.collapse_latex(col.weight, col.bias, tex_names, task=dataset.task))
         st.dataframe(
-            {"output": [f"logit {k}" for k in range(col.weight.shape[0])]}
+            {"output": ["ŷ"] if dataset.task == "regression" else [f"logit {k}" for k in range(col.weight.shape[0])]}
             | {f"w′ for {n}": col.weight[:, i] for i, n in enumerate(names)}
             | {"b′": col.bias},
             hide_index=True,
@@ -141,9 +146,13 @@ def render(
                 f"All activations are the identity: max |network − single layer| = **{col.max_diff:.2e}** (rounding "
                 "only). "
                 + (
-                    "With inputs X₁, X₂ the boundary w′·x + b′ = 0 is a **straight line**, however many layers you stack."
+                    "With inputs X₁, X₂ the prediction ŷ = w′·x + b′ is a **flat plane**, however many layers you stack."
+                    if dataset.task == "regression" and set(net_cfg.features) <= {"x1", "x2"}
+                    else "With inputs X₁, X₂ the boundary w′·x + b′ = 0 is a **straight line**, however many layers you "
+                    "stack."
                     if set(net_cfg.features) <= {"x1", "x2"}
-                    else "The model is linear in the chosen *features* (curved features give a curved boundary)."
+                    else "The model is linear in the chosen *features* (curved features give a curved "
+                    + ("surface)." if dataset.task == "regression" else "boundary).")
                 ),
                 icon=":material/straighten:",
             )
