@@ -123,6 +123,31 @@ def test_gradient_descent_trajectory_is_the_update_rule(overlap):
     assert float(((logits > 0).long() == y).float().mean()) == pytest.approx(float(run.train_acc[10]))
 
 
+def test_adam_with_l2_is_coupled_not_weight_decay_and_the_help_says_so(overlap):
+    # issue 14 audit: with Adam, λw is rescaled per weight with the loss gradient, so it is not AdamW's decay
+    help_text = next(p for p in logistic.TRAIN_SPECS if p.name == "weight_decay").help
+    assert "Adam" in help_text and "not weight decay" in help_text and "AdamW decouples" in help_text
+    lam, lr, steps = 0.5, 0.05, 40
+    cfg = TrainConfig(optimizer="adam", lr=lr, num_steps=steps, batch_size=256, weight_decay=lam, w1_0=1.5)
+    run = logistic.train_dataset(overlap, (), cfg)  # batch ≥ N: full batch, so torch.optim sees the same data
+    Phi = features.expand(torch.as_tensor(overlap.X_train), ())
+    y = torch.as_tensor(overlap.y_train, dtype=Phi.dtype)
+
+    def torch_run(decoupled: bool) -> np.ndarray:
+        w = torch.tensor([1.5, 0.0], dtype=Phi.dtype, requires_grad=True)
+        b = torch.zeros((), dtype=Phi.dtype, requires_grad=True)
+        groups = [{"params": [w], "weight_decay": lam}, {"params": [b], "weight_decay": 0.0}]
+        opt = (torch.optim.AdamW if decoupled else torch.optim.Adam)(groups, lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            F.binary_cross_entropy_with_logits(Phi @ w + b, y, reduction="sum").backward()
+            opt.step()
+        return w.detach().numpy()
+
+    np.testing.assert_allclose(run.w[-1], torch_run(decoupled=False), atol=1e-4)  # coupled: Adam(weight_decay)
+    assert np.abs(run.w[-1] - torch_run(decoupled=True)).max() > 1e-2  # not AdamW
+
+
 def test_minibatches_cover_every_point_once_per_epoch():
     batch = logistic._batches(10, 4, seed=0)
     epoch = torch.cat([batch(t) for t in range(3)])

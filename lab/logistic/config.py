@@ -89,7 +89,9 @@ TRAIN_SPECS = (
         kind="choice",
         options=WEIGHT_DECAYS,
         labels={v: f"{v:g}" for v in WEIGHT_DECAYS},
-        help="Adds λ/2 ‖w‖² to the loss (the bias is not penalised), as scikit-learn does.",
+        help="Adds λ/2 ‖w‖² to the loss (the bias is not penalised), as scikit-learn does. Its gradient λw joins "
+        "the loss gradient; Adam then rescales that sum per weight, so with Adam this L2 is not weight decay "
+        "(AdamW decouples it: w ← w − αλw besides the Adam step).",
     ),
 )
 START_SPECS = (
