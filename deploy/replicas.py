@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -88,10 +89,23 @@ def max_upload_mb(path: Path = HOSTING_CONFIG) -> int:
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
-    """Fail with a clear message when ``port`` is taken (e.g. the balancer started twice)."""
+    """Fail with a clear message when ``port`` is taken (e.g. the balancer started twice).
+
+    SO_REUSEADDR, as nginx and Streamlit set on their own listeners: without it a port
+    whose last run had clients (connections in TIME_WAIT for ~60 s after a stop) looks
+    taken although both servers could listen on it. A live listener still makes the bind
+    fail (Linux refuses SO_REUSEADDR over a LISTEN socket); the connect probe also catches
+    a listener on another address of the port (a wildcard one, where BSD would allow the bind).
+    """
+    probe = "127.0.0.1" if host in {"0.0.0.0", ""} else host
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as c:
+                c.settimeout(1.0)
+                if c.connect_ex((probe, port)) == 0:
+                    raise OSError(errno.EADDRINUSE, "a server answers on it")
         except OSError as err:
             raise LaunchError(
                 f"port {port} on {host} ({what}) is already in use — is another `python -m deploy.replicas` "

@@ -16,10 +16,12 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench.load_client import Student, run
@@ -128,6 +130,95 @@ def test_balancer_port_in_use_is_a_clear_error():
             replicas.start(1, port=port, replica_ports=[replicas.free_port()])
 
 
+def _time_wait_port() -> int:
+    """A loopback port whose server side is in TIME_WAIT, as after a run with clients.
+
+    The listener sets SO_REUSEADDR as nginx and Streamlit's tornado do (a TIME_WAIT socket
+    keeps its listener's flag); the server side closes first, so the TIME_WAIT is on its port.
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = listener.accept()
+        server.close()  # the server closes first: its end goes to TIME_WAIT when the client's FIN arrives
+        assert client.recv(1) == b""
+        client.close()
+    return port
+
+
+def test_a_port_in_time_wait_is_free():
+    port = _time_wait_port()
+    with socket.socket() as plain, pytest.raises(OSError):  # the situation: a plain bind is refused for ~60 s
+        plain.bind(("127.0.0.1", port))
+    replicas.check_port_free("127.0.0.1", port, "the balancer")  # no LaunchError
+    with socket.socket() as again:  # and a server (SO_REUSEADDR, like nginx) can really listen there
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
+
+
+@pytest.mark.parametrize("listen_on", ["127.0.0.1", "0.0.0.0"])
+@pytest.mark.parametrize("reuse", [False, True], ids=["plain", "reuseaddr"])
+def test_a_listening_port_is_not_free(listen_on, reuse):
+    """A live listener is found whatever its flags, also one on the wildcard address."""
+    with socket.socket() as taken:
+        if reuse:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind((listen_on, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for host in {"127.0.0.1", listen_on}:
+            with pytest.raises(LaunchError, match=rf"port {port} on {re.escape(host)} \(a replica\) is already in use"):
+                replicas.check_port_free(host, port, "a replica")
+
+
+def test_main_print_config_renders_the_ports_it_is_given(tmp_path):
+    cmd = [sys.executable, "-m", "deploy.replicas", "3", "--port", "9100", "--replica-port", "9200",
+           "--host", "0.0.0.0", "--print-config"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert not re.search(r"@@[A-Z_]+@@", text), "every field is filled"
+    assert re.search(r"^\s*listen 0\.0\.0\.0:9100;", text, re.M)
+    for port in (9200, 9201, 9202):
+        assert f"server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" in text
+    assert "9203" not in text and text.count("upstream dl101_") == 4
+    assert "pid /var/lib/dl101-nginx/nginx.pid;" in text  # the prefix for a server's own nginx
+    assert "client_max_body_size 21m;" in text
+    if NGINX is not None:  # nginx accepts it (with the prefix moved to a folder of ours)
+        conf = tmp_path / "nginx.conf"
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        conf.write_text(user + text.replace("/var/lib/dl101-nginx", str(tmp_path)))
+        t = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "e.log"), "-c", str(conf)],
+                           capture_output=True, text=True)  # fmt: skip
+        assert t.returncode == 0, t.stderr
+    # the default: replicas on the ports after the balancer's
+    default = subprocess.run([sys.executable, "-m", "deploy.replicas", "2", "--print-config"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "listen 127.0.0.1:8500;" in default.stdout and "server 127.0.0.1:8502 max_fails" in default.stdout
+
+
+def test_main_reports_a_launch_error_and_exits_1(capsys):
+    assert replicas.main(["0"]) == 1
+    assert "error: need at least one replica" in capsys.readouterr().err
+
+
+@needs_nginx
+def test_main_reports_a_taken_port_and_starts_nothing(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = set(psutil.Process().children(recursive=True))
+        assert replicas.main(["1", "--port", str(port), "--replica-port", str(replicas.free_port())]) == 1
+    err = capsys.readouterr().err
+    assert f"error: port {port} on 127.0.0.1 (the balancer) is already in use" in err
+    assert set(psutil.Process().children(recursive=True)) <= before
+
+
 def test_hosting_settings_are_public_safe_and_match_the_project_theme():
     hosting = tomllib.loads((ROOT / "deploy" / "streamlit-hosting.toml").read_text())
     project = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
@@ -138,6 +229,58 @@ def test_hosting_settings_are_public_safe_and_match_the_project_theme():
     assert hosting["theme"] == project["theme"], "deploy/streamlit-hosting.toml repeats the project's theme"
     flags = replicas.hosting_flags()
     assert flags[flags.index("--server.maxUploadSize") + 1] == str(hosting["server"]["maxUploadSize"])
+
+
+def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes of ``procs`` that still run (a zombie waiting for its reaper runs nothing, holds no port)."""
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+@needs_nginx
+def test_leaving_the_cluster_leaves_no_process_and_frees_every_port(tmp_path):
+    """Every replica (and anything it started), nginx's master and workers: gone; every port bindable again,
+    although clients were connected when it stopped (their connections are in TIME_WAIT)."""
+    import http.client
+
+    app = tmp_path / "tiny_app.py"
+    app.write_text(TINY_APP)
+    clients = []
+    with replicas.cluster(2, port=None, app=str(app), timeout=90) as c:
+        ports = [int(c.url.rsplit(":", 1)[1])] + [r.port for r in c.replicas]
+        master = psutil.Process(c.nginx.pid)
+        workers = master.children(recursive=True)
+        assert workers and all("nginx" in w.name() for w in workers), "nginx runs its worker processes"
+        tree = [master, *workers]
+        for pid in c.replica_pids():
+            replica = psutil.Process(pid)
+            tree += [replica, *replica.children(recursive=True)]
+        assert len(_running(tree)) == len(tree) >= 2 + 1 + 1
+        for port in ports:  # keep-alive clients on the balancer and on each replica while it stops
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/_stcore/health")
+            assert conn.getresponse().read() == b"ok"
+            clients.append(conn)
+    deadline = time.monotonic() + 15
+    while _running(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _running(tree) == [], f"left running: {[(p.pid, p.name()) for p in _running(tree)]}"
+    assert not c.workdir.exists(), "the rendered config and logs are removed"
+    for conn in clients:
+        conn.close()
+    for port in ports:  # the launcher's own check, and a server's bind, as a restart right away does
+        replicas.check_port_free("127.0.0.1", port, "a restart")
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+    c.stop()  # idempotent: a second stop (atexit) does nothing
 
 
 # --- through the balancer ----------------------------------------------------------------------
