@@ -16,8 +16,10 @@ ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY requirements-cpu.txt /tmp/requirements-cpu.txt
-# torch/torchvision first, from the CPU index alone (the same pins as requirements.txt), then the rest.
+# requirements-cpu.txt reads the lock next to it (-c requirements.lock): the tested versions of everything
+COPY requirements-cpu.txt requirements.lock /tmp/
+# torch/torchvision first, from the CPU index alone (the same pins as requirements.txt), then the rest at the
+# lock's versions (the lock's torch==2.14.1 matches the installed 2.14.1+cpu; its nvidia-* lines only constrain).
 RUN pip install --index-url "$TORCH_INDEX" torch==2.14.1 torchvision==0.29.1 \
  && pip install -r /tmp/requirements-cpu.txt \
  && python -c "import torch, torchvision; assert torch.version.cuda is None, 'a CUDA build of torch was installed'; print('torch', torch.__version__, 'torchvision', torchvision.__version__, '(CPU build)')" \
@@ -39,14 +41,20 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin dl101
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY . /app
-# the public-hosting settings replace the local ones (upload limits, XSRF on, no file watcher, no tracebacks)
-COPY deploy/streamlit-hosting.toml /app/.streamlit/config.toml
-# GoogLeNet's ImageNet weights into the torch hub cache at BUILD time; an offline build still succeeds and says so
+# GoogLeNet's ImageNet weights into the torch hub cache at BUILD time; an offline build still succeeds and says so.
+# Only the files the step runs are copied before it, so a change to the app reuses this layer (no new download).
+COPY lab/__init__.py lab/weights.py /app/lab/
+COPY deploy/__init__.py deploy/fetch_weights.py /app/deploy/
 RUN mkdir -p "$TORCH_HOME" \
  && if [ "$FETCH_WEIGHTS" = "1" ]; then python -m deploy.fetch_weights; \
     else echo "[weights] FETCH_WEIGHTS=0: no GoogLeNet weights in this image; Lab 6 runs an untrained network and says so"; fi \
  && chmod -R a+rX /app "$TORCH_HOME"
+COPY . /app
+# the public-hosting settings replace the local ones (upload limits, XSRF on, no file watcher, no tracebacks)
+COPY deploy/streamlit-hosting.toml /app/.streamlit/config.toml
+# readable by the app's user even from a checkout made with umask 077; find changes (and copies into a layer)
+# only what lacks the permission, so the usual build adds an empty layer here
+RUN find /app \( \( -type d ! -perm -a+rx \) -o \( -type f ! -perm -a+r \) \) -exec chmod a+rX {} +
 USER 1000:1000
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

