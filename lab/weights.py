@@ -175,7 +175,8 @@ def inspect_archive(data: bytes, name: str = "The file") -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+    # NotImplementedError: a directory entry claiming a zip version newer than zipfile reads (found by the fuzzer)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as err:
         raise WeightsError(f"{name} is a damaged zip ({_short(err)}), not a torch.save file.") from None
     if not infos:
         raise WeightsError(f"{name} is an empty zip, not a torch.save file.")

@@ -1,8 +1,10 @@
 """A bounded, seeded mutation fuzzer over everything a visitor can hand the server.
 
 Loaders: images (:func:`lab.images.load_image`, in-process so a crash is seen
-here), WAVs (:func:`lab.audio.load_wav`), CSVs (:func:`lab.data2d.parse_csv`)
-and the URL decoder (:func:`lab.params.from_query` over every spec in ``lab``).
+here), WAVs (:func:`lab.audio.load_wav`), CSVs (:func:`lab.data2d.parse_csv`),
+weights files (:func:`lab.weights.read_state_dict`, in a memory-limited
+subprocess: ``torch.load`` is C++, and a crash there must fail the test, not end
+it) and the URL decoder (:func:`lab.params.from_query` over every spec in ``lab``).
 Each starts from small valid files, mutates them (bit flips, "interesting"
 bytes and integers over header fields, truncation, splices, repeats) with a
 fixed seed, and feeds a few hundred to a few thousand cases. The only exception
@@ -15,10 +17,16 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
+import os
 import pkgutil
 import random
 import struct
+import subprocess
+import sys
 import warnings
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,6 +182,113 @@ def test_fuzz_csv_loader():
     assert all(data2d.parse_csv(s, "seed") for s in seeds)
     loaded = _run(seeds, 2500, 3, lambda d: data2d.parse_csv(d, "fuzz"), data2d.DataInputError, header=4096)
     assert 0 < loaded < 2500
+
+
+# --- weights (torch.save zips) ---------------------------------------------------------------------------
+
+
+def _weights_seeds() -> list[bytes]:
+    """Small ``torch.save`` files in the shapes a state_dict comes in (no GoogLeNet: 50 MB per case is too slow)."""
+    import torch
+    from torch import nn
+
+    g = torch.Generator().manual_seed(0)
+    small = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 2))  # OrderedDict + _metadata, int64
+    shared = torch.randn(6, 4, generator=g)
+    dicts = [
+        {"fc.weight": torch.randn(3, 4, generator=g), "fc.bias": torch.zeros(3)},
+        small.state_dict(),
+        {"state_dict": {"module.conv.weight": torch.randn(2, 1, 3, 3, generator=g)}},  # wrapped, DataParallel prefix
+        {"w": shared, "w_t": shared.t(), "row": shared[2]},  # views sharing one storage, one non-contiguous
+        {"h": torch.randn(5, generator=g).half(), "n": torch.tensor(7), "e": torch.empty(0)},
+    ]
+    out = []
+    for sd in dicts:
+        buf = io.BytesIO()
+        torch.save(sd, buf)
+        out.append(buf.getvalue())
+    return out
+
+
+def mutate_zip(data: bytes, rng: random.Random) -> bytes:
+    """:func:`mutate` aimed at a zip's parts: the local headers and pickle at the front, a random stretch in the
+    middle, or the central directory and end record at the back (a zip is read from its end)."""
+    where = rng.random()
+    if where < 0.35:  # the back: central directory (46 bytes + name per member) and end-of-directory record
+        start = max(0, len(data) - rng.choice((22, 64, 256, 1024, 4096)))
+    elif where < 0.7:  # the front: first local header and data.pkl
+        start = 0
+    else:  # anywhere (other local headers, tensor records, padding)
+        start = rng.randrange(len(data))
+    end = min(len(data), start + rng.choice((64, 256, 4096, len(data))))
+    return data[:start] + mutate(data[start:end], rng, header=end - start) + data[end:]
+
+
+def fuzz_weights(cases: int, seed: int) -> dict:
+    """Feed ``cases`` mutated ``torch.save`` files to ``read_state_dict``; anything but ``WeightsError`` is reported.
+
+    Runs in the subprocess of :func:`test_fuzz_weights_loader`; the case number goes to stderr before each case,
+    so a crash inside ``torch.load`` names the case that caused it.
+    """
+    from lab import weights
+
+    seeds = _weights_seeds()
+    assert all(weights.read_state_dict(s, "seed") for s in seeds)  # every seed is valid
+    rng = random.Random(seed)
+    loaded = refused = 0
+    bad: list[str] = []
+    for case in range(cases):
+        data = mutate_zip(rng.choice(seeds), rng)
+        print(f"case {case}", file=sys.stderr, flush=True)
+        try:
+            state = weights.read_state_dict(data, "The file")
+            assert isinstance(state, dict) and all(isinstance(v, weights.torch.Tensor) for v in state.values())
+            loaded += 1
+        except weights.WeightsError as err:
+            assert str(err).startswith("The file"), str(err)  # a user-facing sentence about the file
+            refused += 1
+        except Exception as err:
+            bad.append(f"seed {seed}, case {case}: {type(err).__name__}: {str(err)[:300]}")
+    return {"loaded": loaded, "refused": refused, "bad": bad}
+
+
+_WEIGHTS_CHILD = """
+import json, resource, sys
+def vm():
+    return int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+from tests.test_fuzz import fuzz_weights
+import lab.weights, torch  # noqa: F401  (mapped before the limit)
+resource.setrlimit(resource.RLIMIT_AS, (vm() + 1024 * 2**20, resource.RLIM_INFINITY))
+print(json.dumps(fuzz_weights(int(sys.argv[1]), int(sys.argv[2]))))
+"""
+
+
+def test_fuzz_weights_loader():
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    cases = 2000
+    proc = subprocess.run(
+        [sys.executable, "-c", _WEIGHTS_CHILD, str(cases), "5"],
+        capture_output=True, text=True, timeout=120, cwd=root, env=env,
+    )  # fmt: skip
+    last_case = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
+    assert proc.returncode == 0, f"the loader crashed the process at {last_case}: {proc.stderr[-2000:]}"
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["bad"] == [], report["bad"][:10]
+    assert report["loaded"] + report["refused"] == cases
+    assert 0 < report["loaded"] < cases and report["refused"] > cases // 4  # both outcomes, many refusals
+
+
+def test_mutate_zip_reaches_the_central_directory():
+    """The zip directory sits at the end of the file: enough mutants change it (mutate alone aims at the front)."""
+    data = _weights_seeds()[1]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        directory = zf.start_dir  # where the central directory begins
+    tail = len(data) - directory
+    assert 0 < tail < len(data) // 2
+    rng = random.Random(0)
+    touched = sum(mutate_zip(data, rng)[-tail:] != data[-tail:] for _ in range(200))
+    assert touched > 50
 
 
 # --- URL decoder ---------------------------------------------------------------------------------------
