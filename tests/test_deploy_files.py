@@ -291,6 +291,34 @@ def test_requirements_cpu_resolves_to_the_lock_and_the_cpu_torch(tmp_path):
     assert not [n for n in chosen if n.startswith(("nvidia", "triton", "cuda"))], chosen
 
 
+def test_cpu_install_size_script_picks_the_cpu_wheel_nearest_the_pin(tmp_path):
+    """``scripts/cpu_install_size.py``'s estimate (the README's size when the CPU index is unreachable)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cpu_install_size", ROOT / "scripts" / "cpu_install_size.py")
+    size = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(size)
+    assert size.pinned("torch") == pins(ROOT / "requirements.txt")["torch"].removeprefix("==")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    for folder, name, version in [(a, "torch", "2.14.1"), (a, "torch", "2.13.0+cpu"), (b, "torch", "2.12.0+cpu"),
+                                  (b, "torchvision", "0.29.1")]:  # fmt: skip
+        _fake_wheel(folder, name, version)
+    wheel, why = size.best_wheel("torch", "2.14.1", [a, b])
+    assert wheel.name.startswith("torch-2.13.0+cpu-") and "the CPU build, not the pinned 2.14.1" in why
+    _fake_wheel(b, "torch", "2.14.1+cpu")
+    wheel, why = size.best_wheel("torch", "2.14.1", [a, b])
+    assert wheel.name.startswith("torch-2.14.1+cpu-") and "the pinned version" in why
+    wheel, why = size.best_wheel("torchvision", "0.29.1", [a, b])
+    assert "NOT a CPU build" in why
+    assert size.best_wheel("pillow", "13.0.0", [a, b]) == (None, "no wheel found")
+    with zipfile.ZipFile(tmp_path / "x-1-py3-none-any.whl", "w") as z:
+        z.writestr("x/a.py", "a" * 1000)
+        z.writestr("x/test/t.py", "t" * 500)
+    assert size.unpacked_bytes(tmp_path / "x-1-py3-none-any.whl") == 1500
+    assert size.unpacked_bytes(tmp_path / "x-1-py3-none-any.whl", skip=("x/test/",)) == 1000
+
+
 # --- the build-time weights step ------------------------------------------------------------------------
 def test_fetch_weights_offline_build_still_succeeds_and_says_so(monkeypatch, capsys):
     from deploy import fetch_weights
