@@ -15,7 +15,7 @@ from lab import audio as au
 from lab import augment as A
 from lab import augment_training as AT
 from lab.audio_code import augment_code, read_wav16
-from lab.params import from_query, make_config
+from lab.params import from_query, make_config, safe_text
 
 PAGE = "augmentation"
 DRAW_KEY = f"{PAGE}.draw"
@@ -383,8 +383,9 @@ with tab_sound:
     x = au.make_signal(sound_values["snd_signal"], 2.0, seed=seed)
     if upload is not None:
         try:
-            clip = au.load_wav(upload.getvalue(), upload.name)
-            x, source_name = clip.x, upload.name
+            shown = safe_text(upload.name, 60)  # user text; the messages (the loader's too) are Markdown
+            clip = au.load_wav(upload.getvalue(), shown)
+            x, source_name = clip.x, shown
             for note in clip.notes:
                 left.info(note, icon=":material/info:")
         except au.AudioInputError as err:

@@ -353,7 +353,11 @@ if tab_photo.open:
 
             cols = maps_area.columns([2, 3], gap="medium")  # the clickable map gets the wider column
             with cols[0]:
-                st.image(_display(loaded.to_array()), caption=f"input ({loaded.name})", width="stretch")
+                st.image(
+                    _display(loaded.to_array()),
+                    caption=f"input ({params.escape_markdown(loaded.name)})",
+                    width="stretch",
+                )
             with cols[1]:
                 pictures = conv_figures.map_pictures(conv.clip_for_display(maps))
                 H_out, W_out = maps.shape[-2:]

@@ -26,7 +26,7 @@ from lab import mlp_figures as mf
 from lab import mlp_live as live
 from lab.figures import loss_curves
 from lab.init import INIT_SPECS
-from lab.params import from_query, make_config
+from lab.params import from_query, make_config, safe_text
 from ui import mlp_views
 
 PAGE = "mlp"
@@ -162,13 +162,12 @@ data_cfg = make_config(mlp.DataConfig, data_values, seed=seed)
 dataset, data_key, csv_name = None, data_cfg, ""
 if upload is not None:
     raw = upload.getvalue()
+    shown = safe_text(upload.name, 60)  # user text; the messages below (the parser's too) are Markdown
     try:
-        X, y = data2d.parse_csv(raw, upload.name, max_classes=CSV_MAX_CLASSES)
+        X, y = data2d.parse_csv(raw, shown, max_classes=CSV_MAX_CLASSES)
         dataset = data2d.split(X, y, data_cfg.train_fraction, seed, upload.name)
         data_key, csv_name = (hashlib.sha256(raw).hexdigest(), data_cfg.train_fraction, seed), upload.name
-        st.info(
-            f"Using **{upload.name}**: {len(X):,} points, {dataset.num_classes} classes.", icon=":material/upload_file:"
-        )
+        st.info(f"Using **{shown}**: {len(X):,} points, {dataset.num_classes} classes.", icon=":material/upload_file:")
     except data2d.DataInputError as err:
         st.error(f"{err}\n\nUsing the generated dataset instead.", icon=":material/error:")
 if dataset is None:

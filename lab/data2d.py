@@ -280,9 +280,15 @@ def _split(line: str, line_no: int, name: str) -> list[str]:
 
 
 def _cut(text: str, limit: int = 40) -> str:
-    """``text`` cut to ``limit`` characters, control characters as spaces (a message quotes at most that much)."""
+    """``text`` cut to ``limit`` characters, control characters as spaces, Markdown escaped.
+
+    A message quotes at most that much of the file, and pages show messages as
+    Markdown: a line like ``[x](https://…),1,0`` must not become a link.
+    """
+    from lab.params import escape_markdown
+
     text = "".join(c if c.isprintable() else " " for c in text[: limit + 1])
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return escape_markdown(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _is_number(text: str) -> bool:

@@ -65,8 +65,9 @@ def test_csv_label_column_found_by_name_and_no_header_accepted():
         (b"\xef\xbb\xbf", "empty"),  # only a byte-order mark
         ("\u3000\u00a0\n\u2003\n".encode(), "empty"),  # only Unicode spaces
         (b"x1,x2,label\n" + b"1" * 140_000 + b",2,0\n3,4,1\n", "characters long"),  # a field over csv's 128 KB
-        (b'x1,x2,label\n"1\x00",2,0\n3,4,1\n', r"not a number \(\"1 \",2,0\)"),  # control characters shown as spaces
+        (b'x1,x2,label\n"1\x00",2,0\n3,4,1\n', r'not a number \(\\"1 \\",2,0\)'),  # control chars as spaces, escaped
         (b"x1,x2,label\n1,2,0\n" + b"," * 500 + b"\n", "more than 100 columns"),
+        (b"x1,x2,label\n[x](https://e.example),2,0\n3,4,1\n", r"not a number \(\\\[x\\\]\\\(https"),  # quoted, escaped
         (b"x1,x2,label\n" + b"1,2,0\n" * 1_000_000, "limited to 5 MB"),
     ],
 )

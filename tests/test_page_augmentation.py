@@ -104,7 +104,27 @@ def test_sound_tab_plays_before_and_after_and_refuses_bad_uploads():
     uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
     uploader.set_value(("tone.wav", au.to_wav(au.make_signal("tone", 1.0)), "audio/wav")).run()
     assert not at.exception and not at.error
-    assert any("tone.wav" in m.value for m in at.markdown)
+    assert any("tone\\.wav" in m.value for m in at.markdown)  # the name, escaped
+
+
+def test_sound_upload_names_are_shown_literally():
+    name = "[x](https:__evil.example) :red[**X**].wav"
+
+    def literal(message: str) -> None:
+        assert "](" not in message and ":red[" not in message and "**X**" not in message, message
+        assert "\\[x\\]" in message, message
+
+    at = run_page(SCRIPT, query={"num_samples": "1"})
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
+    uploader.set_value((name, b"ID3\x04\x00\x00" + b"\x00" * 64, "audio/wav")).run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error if "not a WAV file" in e.value]
+    literal(error)
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
+    uploader.set_value((name, au.to_wav(au.make_signal("tone", 1.0)), "audio/wav")).run()
+    assert not at.exception and not at.error
+    (line,) = [m.value for m in at.markdown if "Hz →" in m.value]
+    literal(line)
 
 
 def test_training_both_runs_reports_the_gain():

@@ -344,3 +344,5 @@ def test_an_uploaded_file_name_is_shown_literally():
     assert not at.exception
     line = next(c.value for c in at.caption if "as uploaded" in c.value)
     assert "\\[x\\]" in line and "](" not in line and ":red[" not in line
+    (photo,) = [i.caption for e in at.get("image") for i in e.proto.imgs if i.caption.startswith("input")]
+    assert "\\[x\\]" in photo and "](" not in photo and ":red[" not in photo  # an image caption is Markdown too

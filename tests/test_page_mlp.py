@@ -107,7 +107,29 @@ def test_bad_csv_upload_shows_a_message_and_a_good_one_is_used():
     good = b"x1,x2,label\n" + b"".join(f"{i / 10},{(i % 3) / 3},{i % 3}\n".encode() for i in range(30))
     at.file_uploader(key="mlp.csv").set_value(("mine.csv", good, "text/csv")).run()
     _ok(at)
-    assert any("mine.csv" in i.value and "3 classes" in i.value for i in at.info)
+    assert any("mine\\.csv" in i.value and "3 classes" in i.value for i in at.info)  # the name, escaped
+
+
+#: An upload name that is Markdown: a link, bold and a colour directive if it were not escaped.
+EVIL_NAME = "[x](https:__evil.example) :red[**X**].csv"
+
+
+def _literal(message: str) -> None:
+    assert "](" not in message and ":red[" not in message and "**X**" not in message, message
+    assert "\\[x\\]" in message, message
+
+
+def test_upload_names_are_shown_literally():
+    at = run_page(SCRIPT)
+    at.file_uploader(key="mlp.csv").set_value((EVIL_NAME, b"a;b;c\n1;2;0\n", "text/csv")).run()
+    _ok(at)
+    (error,) = [e.value for e in at.error if "semicolons" in e.value]
+    _literal(error)
+    good = b"x1,x2,label\n" + b"".join(f"{i / 10},{(i % 3) / 3},{i % 3}\n".encode() for i in range(30))
+    at.file_uploader(key="mlp.csv").set_value((EVIL_NAME, good, "text/csv")).run()
+    _ok(at)
+    (info,) = [i.value for i in at.info if "3 classes" in i.value]
+    _literal(info)
 
 
 def test_regression_dataset_renders_and_trains():
