@@ -265,6 +265,8 @@ def serve(budget: int = MEMORY_BUDGET) -> None:  # pragma: no cover — runs in 
     base = _vm_size()
     if base:
         resource.setrlimit(resource.RLIMIT_AS, (base + budget, resource.RLIM_INFINITY))
+    # The CPU limit kills with SIGXCPU, which dumps core by default: never a core file in the app's folder.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     while True:
         head = inp.read(12)
         if len(head) < 12:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -278,6 +280,32 @@ def test_a_worker_that_runs_out_of_memory_does_not_take_the_server_down(monkeypa
     monkeypatch.undo()
     safe_decode._pool.close()
     assert load_image(files["rgba.png"].read_bytes(), "ok.png").size == (451, 300)
+
+
+def test_a_decode_that_burns_cpu_is_killed_by_the_cpu_limit_and_the_next_upload_works(monkeypatch, files):
+    """RLIMIT_CPU, not the wall-clock timeout: the worker's decoder spins; the kernel stops it (SIGXCPU)."""
+    import signal
+
+    from lab import safe_decode
+
+    spin = (
+        "import lab.images, lab.safe_decode; lab.safe_decode.CPU_SECONDS = 1; "
+        "lab.images.decode_image = lambda *a, **k: any(iter(int, 1)); serve()"
+    )  # a decoder that never returns, and a budget of 1-2 CPU-s (the limit is whole seconds)
+    monkeypatch.setattr(safe_decode, "_BOOT", safe_decode._BOOT.replace("serve()", spin))
+    started: list[safe_decode._Worker] = []
+    boot = safe_decode._Worker.__init__
+    monkeypatch.setattr(safe_decode._Worker, "__init__", lambda self: (boot(self), started.append(self))[0])
+    safe_decode._pool.close()
+    with pytest.raises(ImageInputError, match="memory and time limits"):  # long before the 120 s timeout
+        safe_decode.decode_image(files["rgba.png"].read_bytes(), "spin.png", timeout=120.0)
+    assert [w.proc.returncode for w in started] == [-signal.SIGXCPU]  # the kernel's CPU limit ended it
+    monkeypatch.undo()
+    safe_decode._pool.close()
+    assert load_image(files["rgba.png"].read_bytes(), "ok.png").size == (451, 300)
+    (worker,) = safe_decode._pool._idle
+    limits = Path(f"/proc/{worker.proc.pid}/limits").read_text()
+    assert re.search(r"Max core file size\s+0\s+0\s", limits)  # SIGXCPU never leaves a core dump
 
 
 def test_concurrent_uploads_share_a_bounded_pool_of_workers(files):
