@@ -5,6 +5,7 @@
     python -m bench.bench_load --replicas 1,2 --n 30 # 30 students through nginx: 1 vs 2 replicas
     python -m bench.bench_load --url http://127.0.0.1:8500 --n 10   # a server you started
     python -m bench.bench_load --quick               # 2 students, a few steps (what the test runs)
+    python -m bench.bench_load --replicas 2 --n 30 --kill-after 60   # kill replica r1 60 s into the class
 
 Each student is a real session that speaks Streamlit's own websocket protocol
 (``bench/load_client.py``): the server runs exactly the reruns a browser causes, and
@@ -20,6 +21,15 @@ and *heavy* (open a lab, upload, Train, Resample); errors (any exception on the 
 a closed websocket, a failed upload or media fetch, a timeout) with samples; server
 RSS (process tree, psutil) before, at peak, with all N connected, and after all
 closed and their sessions were reaped (the leak check); memory per extra session.
+
+``--kill-after S`` (through the balancer, 2+ replicas): replica ``r1`` (``--kill-replica``) is
+SIGKILLed S seconds into the class and not restarted. A student whose replica died does what
+the browser does: it notices the closed websocket at once (also while idle), reconnects with
+its old session id (the survivor starts a fresh session), and carries on with its remaining
+steps. Every student stays connected until the kill, then reruns once. Reported under
+``kill``: the errors of the students on the other replicas (must be 0) and whether each kept
+its session; for the killed replica's students, the interrupted steps, each reconnect (ok,
+seconds, since the kill, replica, fresh session) and their errors after it.
 
 Bounded: each N has a deadline (steps not started by then are counted as skipped),
 each interaction a timeout, and the server is stopped at the end. Traffic goes only
@@ -43,7 +53,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +205,43 @@ async def _do(student: Student, step: Step, k: int, photo: bytes) -> Interaction
         return Interaction(f"{step.verb} {step.label}", step.heavy, time.perf_counter() - t0, f"{err}"[:300])
 
 
+@dataclass
+class KillPlan:
+    """Kill one replica ``after_s`` seconds into a class, and what the class saw of it (``--kill-after``)."""
+
+    replica: str  # the balancer's name of the replica to kill ("r1")
+    after_s: float
+    kill: Callable[[str], None]  # Cluster.kill: SIGKILL, no restart during the class
+    pid: int  # the replica's process (its CPU time is read just before the kill)
+    happened: asyncio.Event = field(default_factory=asyncio.Event)
+    students: dict[int, Student] = field(default_factory=dict)  # connected so far, by index
+    at_kill: dict[int, dict] = field(default_factory=dict)  # index -> {replica, session_id} at the kill
+    killed_at: float = 0.0  # time.monotonic() of the kill
+    cpu_s_at_kill: float = 0.0  # the killed replica's CPU seconds until then (gone from later readings)
+
+
+async def _kill_later(plan: KillPlan, t0: float) -> None:
+    await asyncio.sleep(max(0.0, plan.after_s - (time.monotonic() - t0)))
+    plan.cpu_s_at_kill = tree_cpu_s([plan.pid])
+    plan.at_kill = {
+        i: {"replica": s.http.cookies.get("dl101_replica", "") or s.replica, "session_id": s.session_id}
+        for i, s in plan.students.items()
+    }
+    plan.killed_at = time.monotonic()
+    await asyncio.to_thread(plan.kill, plan.replica)
+    plan.happened.set()
+
+
+async def _think(student: Student, seconds: float, watch: bool) -> None:
+    """Think time; with ``watch``, cut short when the websocket closes (the frontend reconnects at once)."""
+    if not watch:
+        await asyncio.sleep(seconds)
+        return
+    end = time.monotonic() + seconds
+    while not student.closed_reason and (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(0.1, left))
+
+
 async def student_session(
     url: str,
     index: int,
@@ -208,22 +255,47 @@ async def student_session(
     done_event: asyncio.Event,
     finished: list[int],
     timeout: float,
+    chaos: KillPlan | None = None,
 ) -> dict:
-    """One student: home page, one lab, its steps; waits for the class to finish before closing."""
+    """One student: home page, one lab, its steps; waits for the class to finish before closing.
+
+    With ``chaos``, a closed websocket is reconnected once, at once, as the frontend does; the
+    student waits for the kill before finishing and then reruns once (see ``--kill-after``)."""
     rng = random.Random(1000 + index)
     lab = labs[index % len(labs)]
     log: list[Interaction] = []
     skipped = 0
+    reconnect: dict | None = None
     await asyncio.sleep(start_delay)
     student = Student(url, timeout=timeout)
     session_id = ""
+
+    async def recover() -> None:
+        nonlocal reconnect
+        noticed, old = time.monotonic(), student.session_id
+        back = await student.reconnect()
+        back.action = "reconnect after kill"
+        log.append(back)
+        reconnect = {
+            "ok": not back.error,
+            "error": back.error,
+            "seconds": round(back.seconds, 2),  # new websocket → the fresh session's first run finished
+            "noticed_after_kill_s": round(noticed - chaos.killed_at, 2) if chaos.killed_at else None,
+            "since_kill_s": round(time.monotonic() - chaos.killed_at, 2) if chaos.killed_at else None,
+            "replica": student.http.cookies.get("dl101_replica", "") or student.replica,
+            "fresh_session": bool(student.session_id) and student.session_id != old,
+        }
+
     try:
         try:
             await student.connect()
         except Exception as err:
             log.append(Interaction("connect", True, 0.0, f"{type(err).__name__}: {err}"[:300]))
             finished[0] += 1
-            return {"lab": lab, "interactions": log, "skipped": len(scenarios[lab]) + 2, "session_id": ""}
+            return {"lab": lab, "interactions": log, "skipped": len(scenarios[lab]) + 2, "session_id": "",
+                    "index": index, "reconnect": None}  # fmt: skip
+        if chaos is not None:
+            chaos.students[index] = student
         plan: list[Callable[[], Any]] = [lambda: student.open(""), lambda: student.open(lab)]
         steps = list(scenarios[lab])
         plan += [lambda s=s, k=k: _do(student, s, index + k + 1, photo) for k, s in enumerate(steps)]
@@ -232,7 +304,9 @@ async def student_session(
                 skipped = len(plan) - n
                 break
             if n:
-                await asyncio.sleep(rng.uniform(*think_s))
+                await _think(student, rng.uniform(*think_s), chaos is not None)
+            if chaos is not None and student.closed_reason and reconnect is None:
+                await recover()
             step = steps[n - 2] if n >= 2 else None
             if step is not None and step.verb == "set":
                 waited = await _wait_for_widget(student, step.label)
@@ -243,14 +317,35 @@ async def student_session(
             result = await action()
             log.append(result)
             if result.error and student.closed_reason:
+                if chaos is not None and reconnect is None:
+                    await recover()  # the interrupted step is lost; the student carries on
+                    continue
                 skipped = len(plan) - n - 1
                 break
+        if chaos is not None:  # everyone is connected at the kill; then each checks its session once more
+            with suppress(TimeoutError):
+                await asyncio.wait_for(chaos.happened.wait(), max(0.0, deadline - time.monotonic()))
+            mine = chaos.at_kill.get(index, {})
+            if chaos.happened.is_set() and mine.get("replica") == chaos.replica and reconnect is None:
+                t_wait = time.monotonic()
+                while not student.closed_reason and time.monotonic() - t_wait < 15:
+                    await asyncio.sleep(0.05)
+                if student.closed_reason:
+                    await recover()
+                else:
+                    log.append(
+                        Interaction("notice the kill", True, 15.0, "websocket still open 15 s after its replica died")
+                    )
+            after = await student.rerun()
+            after.action = "rerun after kill"
+            log.append(after)
         session_id = student.session_id
         finished[0] += 1
         await done_event.wait()  # everyone stays connected until the class is done (RSS with N sessions)
     finally:
         await student.close()
-    return {"lab": lab, "interactions": log, "skipped": skipped, "session_id": session_id}
+    return {"lab": lab, "interactions": log, "skipped": skipped, "session_id": session_id, "index": index,
+            "reconnect": reconnect}  # fmt: skip
 
 
 # --- measuring the server --------------------------------------------------------------------
@@ -371,8 +466,11 @@ async def run_class(
     reap: bool = True,
     photo_size: tuple[int, int] = (4000, 3000),
     metrics_urls: list[str] | None = None,
+    chaos: KillPlan | None = None,
 ) -> dict:
-    """``n`` students at once against ``url``; the measurements for one class size."""
+    """``n`` students at once against ``url``; the measurements for one class size.
+
+    ``chaos``: kill a replica mid-class (``through_balancer(kill_after=…)``); adds ``kill``."""
     photo = phone_photo(photo_size)
     ramp = min(10.0, 0.5 * (n - 1)) if ramp_s is None else ramp_s
     split_before = rss_split_mb(pids())
@@ -382,12 +480,14 @@ async def run_class(
     finished = [0]  # students whose steps are over (they stay connected until ``done``)
     t0 = time.monotonic()
     deadline = t0 + budget_s
+    killer = asyncio.create_task(_kill_later(chaos, t0)) if chaos is not None else None
     with RssSampler(pids) as sampler:
         tasks = [
             asyncio.create_task(
                 student_session(
                     url, i, labs=labs, scenarios=scenarios, photo=photo, deadline=deadline, think_s=think_s,
                     start_delay=ramp * i / max(1, n - 1), done_event=done, finished=finished, timeout=timeout,
+                    chaos=chaos,
                 )
             )
             for i in range(n)
@@ -397,10 +497,16 @@ async def run_class(
             await asyncio.sleep(0.25)
         wall = time.monotonic() - t0
         cpu_used = tree_cpu_s(pids()) - cpu_before
+        if chaos is not None and chaos.happened.is_set():
+            cpu_used += chaos.cpu_s_at_kill  # the killed replica's CPU until the kill (it is gone from pids())
         rss_connected = tree_rss_mb(pids())
         caches_connected = cache_mb(metrics_urls or [url])
         done.set()
         results = await asyncio.gather(*tasks)
+    if killer is not None and not killer.done():  # the class ended before the kill: no kill
+        killer.cancel()
+        with suppress(asyncio.CancelledError):
+            await killer
     peak = sampler.peak
     await asyncio.sleep(1)
     rss_closed = tree_rss_mb(pids())
@@ -449,7 +555,57 @@ async def run_class(
         "caches_mb_all_connected": caches_connected,
         "caches_mb_after": caches_after,
         "by_action": _by_action(ok),
+        **({"kill": _kill_report(results, chaos, t0)} if chaos is not None else {}),
     }
+
+
+def _kill_report(results: list[dict], plan: KillPlan, t0: float) -> dict:
+    """What a replica's death did: to the students elsewhere (nothing, we hope) and to its own (a reconnect)."""
+    out: dict[str, Any] = {"replica": plan.replica, "after_s": plan.after_s, "happened": plan.happened.is_set()}
+    if not plan.happened.is_set():
+        out["note"] = "the class ended before the kill"
+        return out
+    on_killed = {i for i, at in plan.at_kill.items() if at["replica"] == plan.replica}
+    victims = [r for r in results if r["index"] in on_killed]
+    others = [r for r in results if r["index"] not in on_killed]  # on another replica at the kill, or joined after
+    out["note"] = "rss_* and leak_mb of this run lose the killed replica's memory at the kill"
+    survivor_errors = [i for r in others for i in r["interactions"] if i.error]
+    kept = [
+        r for r in others if r["index"] in plan.at_kill and r["session_id"] == plan.at_kill[r["index"]]["session_id"]
+    ]
+    before, after = [], []
+    for r in victims:
+        actions = [i.action for i in r["interactions"]]
+        split = actions.index("reconnect after kill") if "reconnect after kill" in actions else len(actions)
+        before += [i for i in r["interactions"][:split] if i.error]
+        after += [i for i in r["interactions"][split + 1 :] if i.error]
+    recs = [r["reconnect"] for r in victims]
+    done = [x for x in recs if x and x["ok"]]
+    out.update({
+        "at_s": round(plan.killed_at - t0, 1),
+        "students_on_killed_replica": len(victims),
+        "students_elsewhere": len(others),
+        "joined_after_kill": sum(1 for r in others if r["index"] not in plan.at_kill),
+        # the other replicas' students: untouched means zero errors and the same session throughout
+        "survivor_errors": len(survivor_errors),
+        "survivor_error_samples": sorted({f"{e.action}: {e.error}"[:200] for e in survivor_errors})[:5],
+        "survivors_kept_their_session": len(kept),
+        "survivors_untouched": not survivor_errors and len(kept) == sum(1 for r in others if r["index"] in plan.at_kill),
+        "killed_sessions": {
+            "interrupted_steps": len(before),  # the step under way when the replica died (if any)
+            "interrupted_samples": sorted({f"{e.action}: {e.error}"[:200] for e in before})[:5],
+            "reconnected": len(done),
+            "reconnect_failed_or_hung": len(victims) - len(done),
+            "reconnect_s": _summary([x["seconds"] for x in done]),
+            "since_kill_s_max": max((x["since_kill_s"] for x in done), default=None),
+            "fresh_sessions": sum(1 for x in done if x["fresh_session"]),
+            "now_on": sorted({x["replica"] for x in done}),
+            "errors_after_reconnect": len(after),
+            "error_samples_after_reconnect": sorted({f"{e.action}: {e.error}"[:200] for e in after})[:5],
+            "each": recs,
+        },
+    })  # fmt: skip
+    return out
 
 
 def _by_action(ok: list[Interaction]) -> dict:
@@ -519,20 +675,45 @@ def sweep(ns: tuple[int, ...], *, quick: bool = False, url: str | None = None, p
         }
 
 
-def through_balancer(replica_counts: tuple[int, ...], n: int, *, budget_s: float = 300.0) -> dict:
-    """``n`` students through nginx in front of 1, 2, … replicas (``deploy.replicas``)."""
+def through_balancer(
+    replica_counts: tuple[int, ...],
+    n: int,
+    *,
+    budget_s: float = 300.0,
+    kill_after: float | None = None,
+    kill_replica: str = "r1",
+    quick: bool = False,
+) -> dict:
+    """``n`` students through nginx in front of 1, 2, … replicas (``deploy.replicas``).
+
+    ``kill_after``: with 2+ replicas, SIGKILL ``kill_replica`` that many seconds into the class
+    (the run gets a ``kill`` report). ``quick``: the quick scenario, no warm-up (a smoke run)."""
     from deploy.replicas import LaunchError, cluster
 
+    labs, scenarios = (QUICK_LABS, QUICK_SCENARIOS) if quick else (LABS, SCENARIOS)
+    think, photo = ((0.2, 0.5), (1600, 1200)) if quick else ((1.0, 4.0), (4000, 3000))
     out: dict[str, Any] = {}
     for k in replica_counts:
         try:
             with cluster(k, port=None, extra_flags=["--server.disconnectedSessionTTL", str(SESSION_TTL_S)]) as c:
 
-                async def go(c=c) -> dict:
-                    for r in c.replicas:  # every replica warm (imports, models), each on its own port
-                        await _warm_up(r.url, LABS, SCENARIOS, c.replica_pids)
+                async def go(c=c, k=k) -> dict:
+                    if not quick:
+                        for r in c.replicas:  # every replica warm (imports, models), each on its own port
+                            await _warm_up(r.url, labs, scenarios, c.replica_pids)
                     urls = [r.url for r in c.replicas]
-                    return await run_class(c.url, n, c.replica_pids, budget_s=budget_s, metrics_urls=urls)
+                    chaos = None
+                    if kill_after is not None and k >= 2:
+                        victim = next((r for r in c.replicas if r.name == kill_replica), None)
+                        if victim is None:
+                            raise LaunchError(
+                                f"no replica named {kill_replica!r} (have {[r.name for r in c.replicas]})"
+                            )
+                        chaos = KillPlan(kill_replica, kill_after, c.kill, victim.proc.pid)
+                    return await run_class(
+                        c.url, n, c.replica_pids, labs=labs, scenarios=scenarios, think_s=think, budget_s=budget_s,
+                        metrics_urls=urls, chaos=chaos, reap=not quick, photo_size=photo,
+                    )  # fmt: skip
 
                 out[f"{k}_replicas"] = run_async(go())
         except LaunchError as err:
@@ -583,20 +764,40 @@ def _machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_load", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", default=",".join(map(str, SWEEP)), help="class sizes, e.g. 1,5,10")
-    ap.add_argument("--quick", action="store_true", help="2 students, a few cheap steps (the test's mode)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a few cheap steps, no warm-up; 2 students unless --n is given (the test's mode)")  # fmt: skip
     ap.add_argument("--url", help="target a running server or balancer on 127.0.0.1 instead of starting one")
     ap.add_argument("--replicas", help="run through nginx with these replica counts, e.g. 1,2 (uses --n's last)")
     ap.add_argument("--budget-s", type=float, default=300.0, help="deadline per class size (s)")
     ap.add_argument("--no-public", action="store_true", help="without DL101_PUBLIC=1 (the hosting caps)")
+    ap.add_argument("--kill-after", type=float, metavar="S",
+                    help="with --replicas (2+): SIGKILL one replica S seconds into the class; reports survivors' "
+                    "errors and the killed sessions' reconnects")  # fmt: skip
+    ap.add_argument("--kill-replica", default="r1", help="which replica --kill-after kills (default r1)")
     args = ap.parse_args(argv)
+    if args.kill_after is not None and not args.replicas:
+        ap.error("--kill-after needs --replicas (2 or more)")
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the servers started here are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ns = (2,) if args.quick else tuple(int(x) for x in args.n.split(","))
+    default_n = args.n == ap.get_default("n")
+    ns = (2,) if args.quick and default_n else tuple(int(x) for x in args.n.split(","))
     if args.replicas:
-        result = through_balancer(tuple(int(x) for x in args.replicas.split(",")), ns[-1], budget_s=args.budget_s)
-    else:
-        result = sweep(ns, quick=args.quick, url=args.url, public=not args.no_public, budget_s=args.budget_s)
-        result.update(_targets(result["runs"]))
+        result = through_balancer(
+            tuple(int(x) for x in args.replicas.split(",")), ns[-1], budget_s=args.budget_s,
+            kill_after=args.kill_after, kill_replica=args.kill_replica, quick=args.quick,
+        )  # fmt: skip
+        kills = [r["kill"] for r in result.values() if isinstance(r, dict) and "kill" in r]
+        failed = [
+            k for k in kills
+            if not k["happened"] or not k["survivors_untouched"] or k["killed_sessions"]["reconnect_failed_or_hung"]
+        ]  # fmt: skip
+        result["machine"] = _machine()
+        print(
+            json.dumps(result, indent=2, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o))
+        )
+        return 1 if failed else 0
+    result = sweep(ns, quick=args.quick, url=args.url, public=not args.no_public, budget_s=args.budget_s)
+    result.update(_targets(result["runs"]))
     result["machine"] = _machine()
     print(json.dumps(result, indent=2, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
     errors = sum(r.get("errors", 0) for r in result.get("runs", {}).values())

@@ -451,3 +451,55 @@ def test_browser_reconnects_to_a_fresh_session_when_its_replica_dies(two_replica
         for context in contexts:
             context.close()
         two_replicas.restart_dead()
+
+
+def test_load_bench_kill_after_reports_untouched_survivors_and_clean_reconnects(two_replicas):
+    """``bench_load --kill-after``: one replica is SIGKILLed mid-class; the report counts the other
+    replica's students (no error, same session) and the killed replica's (each reconnects to a fresh session)."""
+    import urllib.request
+
+    from bench import bench_load
+
+    c = two_replicas
+    c.restart_dead()  # an earlier test may have killed r1
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def answers(cookie: str) -> str:
+        req = urllib.request.Request(f"{c.url}/_stcore/health", headers={"Cookie": cookie} if cookie else {})
+        return opener.open(req, timeout=10).headers.get("X-DL101-Replica")
+
+    # A restarted replica sits out nginx's fail_timeout in each upstream group that saw it fail (its own
+    # group too, where its browsers then land on the backup): wait until both groups send browsers to r1.
+    deadline = time.monotonic() + 60
+    while not (answers("dl101_replica=r1") == "r1" and "r1" in {answers(""), answers("")}):
+        assert time.monotonic() < deadline, "new browsers never reach r1"
+        time.sleep(0.5)
+    steps = tuple(bench_load.Step("set", "n") for _ in range(4))
+    victim = next(r for r in c.replicas if r.name == "r1")
+    plan = bench_load.KillPlan("r1", 1.5, c.kill, victim.proc.pid)
+    try:
+        result = run(
+            bench_load.run_class(
+                c.url, 4, c.replica_pids, labs=("",), scenarios={"": steps}, think_s=(0.2, 0.4), ramp_s=0.5,
+                budget_s=60, timeout=30, reap=False, photo_size=(64, 48), chaos=plan,
+            )
+        )  # fmt: skip
+    finally:
+        c.restart_dead()
+    kill = result["kill"]
+    assert kill["happened"] and 1.0 <= kill["at_s"] < 10
+    assert kill["students_on_killed_replica"] >= 1 and kill["students_elsewhere"] >= 1, (
+        kill,
+        result["students_per_replica"],
+        result["error_samples"],
+    )
+    assert kill["survivor_errors"] == 0, kill["survivor_error_samples"]
+    assert kill["survivors_untouched"] and kill["survivors_kept_their_session"] == kill["students_elsewhere"]
+    killed = kill["killed_sessions"]
+    assert killed["reconnected"] == kill["students_on_killed_replica"] and killed["reconnect_failed_or_hung"] == 0
+    assert killed["fresh_sessions"] == killed["reconnected"] and killed["now_on"] == ["r0"]
+    assert killed["errors_after_reconnect"] == 0, killed["error_samples_after_reconnect"]
+    assert killed["reconnect_s"]["max_s"] < 30
+    # the only errors of the run are the steps the kill interrupted
+    assert result["errors"] == killed["interrupted_steps"]
+    assert result["by_action"]["rerun after kill"]["n"] == 4
