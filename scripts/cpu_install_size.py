@@ -21,6 +21,8 @@ unpacked contents of the best CPU wheels found in pip's local folders (``find-li
 one, and the output names the version used; plus the ``.pyc`` files of the build installed
 here (pip writes them at install time; the CUDA build's Python files are the CPU build's).
 A bare venv (pip itself) is measured and added.
+
+Every ``*_mb`` / ``mb`` value is in MiB (2**20 bytes).
 """
 
 from __future__ import annotations
@@ -78,6 +80,18 @@ def unpacked_bytes(wheel: Path, skip: tuple[str, ...] = ()) -> int:
     """Bytes a wheel unpacks to (its members' uncompressed sizes), less members under ``skip`` prefixes."""
     with zipfile.ZipFile(wheel) as z:
         return sum(i.file_size for i in z.infolist() if not i.filename.startswith(skip))
+
+
+def image_drops(wheel: Path, name: str) -> int:
+    """Bytes of what the Dockerfile deletes from this package: ``test/``, ``include/`` and the C++ test
+    binaries in ``bin/`` (all but ``torch_shm_manager``)."""
+    with zipfile.ZipFile(wheel) as z:
+        return sum(
+            i.file_size
+            for i in z.infolist()
+            if i.filename.startswith((f"{name}/test/", f"{name}/include/"))
+            or (i.filename.startswith(f"{name}/bin/") and not i.filename.endswith("/torch_shm_manager"))
+        )
 
 
 def installed_bytes(name: str, version: str) -> int | None:
@@ -201,14 +215,14 @@ def estimate(extra_dirs: list[str]) -> dict:
                 torch_parts[name] = {"wheel": None, "why": why, "mb": round((installed or 0) / MB, 1),
                                      "note": "sized from the installed build here" if installed else "not sized"}  # fmt: skip
                 continue
-            dropped = unpacked_bytes(wheel) - unpacked_bytes(wheel, skip=(f"{name}/test/", f"{name}/include/"))
+            dropped = image_drops(wheel, name)
             pyc = pycache_bytes(name)
             torch_parts[name] = {
                 "wheel": wheel.name,
                 "why": why,
                 "mb": round((unpacked_bytes(wheel) + pyc) / MB, 1),
                 "pyc_mb": round(pyc / MB, 1),  # the .pyc files pip writes, as measured on this package here
-                "mb_the_image_drops": round(dropped / MB, 1),  # the Dockerfile removes */test and */include
+                "mb_the_image_drops": round(dropped / MB, 1),  # what the Dockerfile deletes after installing
             }
         bare = work / "bare-venv"
         venv.EnvBuilder(with_pip=True).create(bare)
@@ -262,7 +276,11 @@ def measure(timeout: float) -> dict:
         sizes = {p.name: tree_bytes(p) / MB for p in site.iterdir() if p.is_dir() and not p.name.endswith("-info")}
         nvidia = sorted(p.name for p in site.iterdir() if p.name.startswith(("nvidia", "triton")))
         torch_dir = site / "torch"
-        drops = sum(tree_bytes(torch_dir / d) for d in ("test", "include") if (torch_dir / d).is_dir()) / MB
+        drops = sum(tree_bytes(torch_dir / d) for d in ("test", "include") if (torch_dir / d).is_dir())
+        drops += sum(
+            p.stat().st_size for p in (torch_dir / "bin").glob("*") if p.is_file() and p.name != "torch_shm_manager"
+        )
+        drops /= MB
         return {
             "measured": True,
             "venv_mb": round(tree_bytes(env_dir) / MB),
@@ -272,7 +290,7 @@ def measure(timeout: float) -> dict:
             "cuda": versions[2],  # "None": the CPU build
             "nvidia_or_triton_installed": nvidia,
             "largest_mb": {k: round(v) for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:8]},
-            "torch_test_and_include_mb": round(drops),  # what the Dockerfile removes
+            "torch_mb_the_image_drops": round(drops),  # test/, include/ and the C++ test binaries in bin/
         }
     finally:
         subprocess.run(["rm", "-rf", str(work)], check=False)
