@@ -152,18 +152,27 @@ def _get_model(device: str, seed: int):
             f"with `{W.HASH_PREFIX}`, the hash torchvision publishes in the file name; any other file is "
             "*custom weights*."
         )
-        upload = st.file_uploader(
-            f"Upload a GoogLeNet state_dict (.pth, up to {W.MAX_MB} MB)",
-            type=["pth", "pt"],
-            key=f"{PAGE}.weights",
-            max_upload_size=W.MAX_MB,
-            help=f"torchvision's {W.WEIGHTS_FILE} is about 50 MB. A larger file is refused by the browser: "
-            f"instead, {W.HOW_TO_LOAD_LARGE}.",
-        )
-        st.caption(
-            f"Limit: **{W.MAX_MB} MB** per file. A file over the limit is refused by the browser before it reaches "
-            f"the app (a red mark on the file). To load one anyway, {W.HOW_TO_LOAD_LARGE}, and reload the page."
-        )
+        upload, server_mb = None, int(st.get_option("server.maxUploadSize"))
+        if W.upload_allowed(server_mb):
+            upload = st.file_uploader(
+                f"Upload a GoogLeNet state_dict (.pth, up to {W.MAX_MB} MB)",
+                type=["pth", "pt"],
+                key=f"{PAGE}.weights",
+                max_upload_size=W.MAX_MB,
+                help=f"torchvision's {W.WEIGHTS_FILE} is about 50 MB. A larger file is refused by the browser: "
+                f"instead, {W.HOW_TO_LOAD_LARGE}.",
+            )
+            st.caption(
+                f"Limit: **{W.MAX_MB} MB** per file. A file over the limit is refused by the browser before it "
+                f"reaches the app (a red mark on the file). To load one anyway, {W.HOW_TO_LOAD_LARGE}, and reload "
+                "the page."
+            )
+        else:  # a public server's upload cap (photos, CSVs, WAVs) is below a weights file's ~50 MB
+            st.caption(
+                f"Uploading weights is off on this server: it accepts uploads of up to {server_mb} MB, and "
+                f"torchvision's {W.WEIGHTS_FILE} is about 50 MB. On your own machine (`streamlit run app.py`) you "
+                f"can upload a state_dict of up to {W.MAX_MB} MB."
+            )
         if limits.public_mode():  # a hosted demo's image is read-only; its weights were fetched at build time
             st.caption("This public server cannot download weights; its administrator installs them (see the README).")
         elif st.button("Download ImageNet weights (≈50 MB) from download.pytorch.org", key=f"{PAGE}.download"):

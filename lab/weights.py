@@ -75,6 +75,19 @@ HOW_TO_LOAD_LARGE = (
 )
 
 
+def upload_allowed(server_max_mb: int) -> bool:
+    """Whether to offer the weights uploader on a server whose ``server.maxUploadSize`` is ``server_max_mb``.
+
+    A per-widget ``max_upload_size`` is checked by the browser only; the server
+    refuses anything above its own cap. Where that cap is below :data:`MAX_MB`
+    (a public server keeps 20 MB, enough for photos, CSVs and WAVs:
+    ``deploy/streamlit-hosting.toml``) a real weights file (~50 MB) would be
+    accepted by the widget and then refused by the server, so the page offers no
+    weights upload there and says how the weights get installed instead.
+    """
+    return int(server_max_mb) >= MAX_MB
+
+
 class WeightsError(ValueError):
     """A weights file cannot be used; ``str(err)`` is for the student."""
 

@@ -231,6 +231,25 @@ def test_hosting_settings_are_public_safe_and_match_the_project_theme():
     assert flags[flags.index("--server.maxUploadSize") + 1] == str(hosting["server"]["maxUploadSize"])
 
 
+def test_every_loader_rechecks_its_own_size_on_the_server():
+    """A widget's ``max_upload_size`` is checked by the browser only; the server checks ``server.maxUploadSize``
+    (20 MB in hosting, 64 MB locally for GoogLeNet weights). So each loader refuses a file over its own cap
+    itself, from the byte count, before any parsing (all-zero bytes would otherwise get a format message)."""
+    from lab import audio, data2d, images, weights
+
+    cases = [
+        (images.MAX_BYTES, lambda d: images.load_image(d, "big.png", isolate=False), images.ImageInputError, "limit"),
+        (audio.MAX_BYTES, lambda d: audio.load_wav(d, "big.wav"), audio.AudioInputError, "WAV under"),
+        (data2d.MAX_CSV_BYTES, lambda d: data2d.parse_csv(d, "big.csv"), data2d.DataInputError, "limited to"),
+        (weights.MAX_BYTES, lambda d: weights.read_state_dict(d), weights.WeightsError, "larger than"),
+    ]
+    project = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    for cap, load, error, words in cases:
+        assert cap <= project * 2**20  # no loader accepts more than the server lets through
+        with pytest.raises(error, match=words):
+            load(bytes(cap + 1))
+
+
 def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
     """The processes of ``procs`` that still run (a zombie waiting for its reaper runs nothing, holds no port)."""
     alive = []

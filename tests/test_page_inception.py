@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,6 +119,30 @@ def test_block_view_shows_branches_and_saving(at):
     frames = at.dataframe
     branches = next(f.value for f in frames if "output channels" in f.value.columns)
     assert list(branches["output channels"]) == ["0…63", "64…191", "192…223", "224…255", "0…255"]
+
+
+def test_a_server_whose_upload_cap_is_below_a_weights_file_offers_no_weights_upload(monkeypatch, tmp_path):
+    """A public server's 20 MB cap (deploy/streamlit-hosting.toml): the widget would take a 50 MB file the server
+    then refuses (a per-widget limit is checked by the browser only), so the page says uploads are off."""
+    import tomllib
+
+    from streamlit import config
+
+    hosting = tomllib.loads((Path(__file__).resolve().parent.parent / "deploy" / "streamlit-hosting.toml").read_text())
+    cap = hosting["server"]["maxUploadSize"]
+    monkeypatch.delenv("DL101_GOOGLENET_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    local = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", cap)
+    try:
+        page = run_page(SCRIPT)
+    finally:
+        config.set_option("server.maxUploadSize", local)
+    assert not page.exception
+    assert not [u for u in page.get("file_uploader") if u.key == "inception.weights"]
+    off = [c.value for c in page.caption if "Uploading weights is off on this server" in c.value]
+    assert off and f"up to {cap} MB" in off[0]
+    assert any(u.key == "inception.upload" for u in page.get("file_uploader"))  # photos still upload
 
 
 def test_bad_weight_upload_is_refused_with_a_message(at, tmp_path):
