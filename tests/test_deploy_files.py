@@ -436,3 +436,18 @@ def test_manifests_match_the_kubernetes_schemas():
     for name in ("deployment.yaml", "service.yaml", "ingress.yaml", "hpa.yaml"):
         for doc in load_manifests(K8S / name):
             kubernetes_validate.validate(doc, "1.30", strict=True)
+
+
+def test_community_cloud_weights_route_a_committed_file_named_relative_to_the_repo(tmp_path, monkeypatch):
+    """README's Community Cloud route: the weights committed to the fork, ``DL101_GOOGLENET_WEIGHTS`` a path
+    relative to the repository root (where Community Cloud runs ``streamlit run``) — no download involved."""
+    from lab import weights
+
+    committed = tmp_path / "weights" / weights.WEIGHTS_FILE
+    committed.parent.mkdir()
+    committed.write_bytes(b"stand-in")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(weights.ENV_VAR, f"weights/{weights.WEIGHTS_FILE}")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    path, kind = weights.find_weights()
+    assert kind == "env" and path.is_file() and path.resolve() == committed.resolve()
