@@ -3,8 +3,9 @@
 The corpus (``tests/hostile_files.py``) is generated here, never shipped. Each
 file goes to its loader in a fresh subprocess whose address space is limited
 (``RLIMIT_AS``) to its size after start-up plus :data:`MEMORY_BUDGET`; the
-subprocess reports the CPU seconds the load took and whether it ended in the
-project's own error type (or loaded). A loader that needs more memory dies
+subprocess reports the CPU seconds the load took, its peak RSS growth, and
+whether it ended in the project's own error type (or loaded).
+``bench/bench_hostile.py`` prints the same measurements as JSON. A loader that needs more memory dies
 with ``MemoryError`` there, which fails the test, as a traceback would.
 
 Images are decoded *in* the measured process (``isolate=False``): the limits
@@ -38,11 +39,23 @@ _CHILD = textwrap.dedent(
         from lab import audio
     def vm():
         return int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+    def status_kb(field):
+        for line in open("/proc/self/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    def reset_peak():  # Linux: "5" resets VmHWM to the current RSS, so the peak is this case's alone
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
     args = sys.argv[1:]
     for loader, path in zip(args[::2], args[1::2]):
         data = open(path, "rb").read()
         errors = (images.ImageInputError, data2d.DataInputError) + ((audio.AudioInputError,) if loader == "wav" else ())
         resource.setrlimit(resource.RLIMIT_AS, (vm() + {budget}, resource.RLIM_INFINITY))
+        rss0, fresh_peak = status_kb("VmRSS"), reset_peak()
         start = time.process_time()
         result = {{"ok": True}}
         try:
@@ -60,6 +73,7 @@ _CHILD = textwrap.dedent(
         except BaseException as err:
             result = {{"ok": False, "crash": type(err).__name__ + ": " + str(err)[:300]}}
         result["cpu"] = time.process_time() - start
+        result["rss_growth_mb"] = max(0, status_kb("VmHWM") - rss0) / 1024 if fresh_peak else None
         del data
         resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         print(json.dumps({{"path": path, **result}}), flush=True)
@@ -135,20 +149,27 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile")
+def measure_corpus(folder, *, each_alone: bool = False) -> dict[str, dict]:
+    """Write the corpus into ``folder`` and measure every case; ``{case: report}``.
+
+    One fresh process per image: memory an earlier case freed stays mapped in the heap and
+    would lend a later case room the limit should not give it (CI once caught that). The
+    small WAV and CSV cases share one, unless ``each_alone`` (the benchmark: every case's
+    peak RSS its own).
+    """
     pairs = []
     for case, loader, make in CASES:
         (folder / case).write_bytes(make())
         pairs.append((loader, folder / case))
-    # One fresh process per image: memory an earlier case freed stays mapped in the heap and
-    # would lend a later case room the limit should not give it (CI once caught that). The
-    # small WAV and CSV cases share one.
-    images = [pair for pair in pairs if pair[0] == "image"]
-    groups = [[pair] for pair in images] + [[pair for pair in pairs if pair[0] != "image"]]
-    by_path = {path: report for group in groups for path, report in measure(group).items()}
+    alone = [pair for pair in pairs if each_alone or pair[0] == "image"]
+    groups = [[pair] for pair in alone] + [[pair for pair in pairs if pair not in alone]]
+    by_path = {path: report for group in groups if group for path, report in measure(group).items()}
     return {case: by_path[str(folder / case)] for case, _, _ in CASES}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    return measure_corpus(tmp_path_factory.mktemp("hostile"))
 
 
 @pytest.mark.parametrize("case", [case for case, _, _ in CASES])
