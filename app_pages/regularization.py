@@ -149,7 +149,7 @@ buttons.button(
     help="Stops the run; every epoch that all configurations finished is kept.",
 )
 buttons.button(
-    "Show me overfitting, then fix it with dropout",
+    reg.PRESET_LABEL["overfit_dropout"],
     key=f"{PAGE}.preset",
     icon=":material/auto_fix_high:",
     on_click=apply_preset,
@@ -416,12 +416,15 @@ if view == "weights":
         st.markdown(
             "Share of layer 1's weights with |w| < 10⁻³: "
             + ", ".join(f"**{share:.0%}** ({label})" for label, share in near.items())
-            + ". **L1** (λ₁·Σ|w|) pulls every weight toward 0 by the same step λ₁, so weights that do not help "
-            "pile up near 0 while the useful ones stay large; with plain (sub)gradient steps they hover around 0 "
-            "rather than landing exactly on it (exact zeros need a proximal / clipping step). **L2** "
-            "((λ₂/2)·‖W‖²) shrinks every weight in proportion to its size: a narrower bell, few near 0. Pixels "
-            "that are always blank (the digits' border) get no data gradient, so any penalty decays their "
-            "weights toward 0."
+            + ". **L1** (λ₁·Σ|w|) adds λ₁·sign(w) to every weight's gradient, the same size whatever |w| (a step "
+            "of lr·λ₁ under SGD; Adam rescales it per weight), so weights that do not help pile up near 0 while "
+            "the useful ones stay large; with plain (sub)gradient steps they hover around 0 rather than landing "
+            "exactly on it (exact zeros need a proximal / clipping step). **L2** ((λ₂/2)·‖W‖², gradient λ₂·W) "
+            "shrinks every weight in proportion to its size: a narrower bell. Pixels that are always or almost "
+            "always blank (the digits' border) get little or no data gradient, so any penalty decays their "
+            "weights toward 0 — most of L2's share above. How far depends on the optimiser: Adam rescales λ₂·W "
+            "per weight, so such a weight moves ≈ lr per step, as under L1; with SGD or AdamW the same λ₂ leaves "
+            "about as few near 0 as no penalty."
         )
         if not {"l1", "l2"} & set(keys):
             st.caption("Add **+ L1** and **+ L2** to the configurations to see the difference.")
@@ -570,6 +573,7 @@ if view == "vanishing":
         "barely learn (*vanishing gradients*). BN (training mode) rescales every pre-activation to unit "
         "variance, which keeps the signal alive *here*. It is not the only fix and not a guarantee later in "
         "training: for ReLU, an initialisation scaled to the fan-in with ReLU's gain √2 (**He**, N(0, 2/fan_in)) "
-        "keeps it alive without BN, while PyTorch's default U(±1/√fan_in) shrinks a ReLU signal layer by layer; "
-        "for sigmoid no init fixes σ′ ≤ 1/4."
+        "keeps it alive without BN, while PyTorch's default U(±1/√fan_in) shrinks a ReLU signal layer by layer. "
+        "For sigmoid none of these three inits does: σ′ ≤ 1/4 caps each layer's factor; weights several times "
+        "larger offset part of it at initialisation, at the risk of saturating units (where σ′ ≈ 0)."
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from lab import regularization as reg
 from tests.browser import assert_no_exception, at_each_width, open_page, screenshot, wait_for_script
 
 pytestmark = pytest.mark.browser
@@ -118,7 +119,7 @@ def test_seed_change_during_the_first_run_keeps_the_settings(browser, streamlit_
 
 def test_preset_shows_overfitting_and_dropout(page, streamlit_server):
     open_page(page, streamlit_server, "regularization")
-    page.get_by_role("button", name="Show me overfitting, then fix it with dropout").click()
+    page.get_by_role("button", name=reg.PRESET_LABEL["overfit_dropout"]).click()
     page.wait_for_timeout(500)
     wait_for_script(page)
     assert_no_exception(page)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from lab import regularization as reg
 from tests.conftest import run_page
 
 SCRIPT = "app_pages/regularization.py"
@@ -45,14 +46,23 @@ def test_page_renders_demos_before_any_training():
     assert not at.exception, [e.value for e in at.exception]
     assert any("Dropout & batch norm" in t.value for t in at.title)
     assert "Train & compare" in [b.label for b in at.button]
+    # the preset promises what it shows (issue 14 audit: dropout lowers the val loss; accuracy moves 0-1.5 points)
+    assert reg.PRESET_LABEL["overfit_dropout"] in [b.label for b in at.button]
+    assert not any("fix it" in b.label for b in at.button)
     assert f"{PAGE}.result" not in at.session_state
     # the standalone demos are there without training: BN formula, dropout scaling, bias, vanishing gradients
     _show(at, "BN statistics")
-    assert "momentum" in _texts(at) and "biased" in _texts(at)
+    # issue 14: BN normalises a training batch with the *biased* variance; the unbiased one only feeds running_var
+    # ("biased" alone would also match "unbiased")
+    text = _texts(at)
+    assert "momentum" in text and "own mean and **biased** variance (÷B)" in text
+    assert "The running variance takes the **unbiased** batch variance (÷(B − 1))" in text
+    assert "what BN normalises with" not in text
     _show(at, "Dropout")
     assert "1/(1 − p) = 2" in _texts(at)
     _show(at, "Vanishing gradients")
     assert "at initialisation" in _texts(at) and at.selectbox(key=f"{PAGE}.vg.act").value == "sigmoid"
+    assert "none of these three inits does" in _texts(at) and "no init fixes" not in _texts(at)
     assert not at.exception
 
 
@@ -77,6 +87,10 @@ def test_two_configuration_comparison_runs_from_the_button():
     assert not at.exception
     assert at.session_state[f"{PAGE}.result"] is result
     assert "Black diamonds" in _texts(at) and "nn.BatchNorm1d" in _texts(at)
+    # the grey dots are the unbiased variance, fed to the running average; the old text called it what BN normalises with
+    text = _texts(at)
+    assert "**unbiased** variance (÷(B − 1))" in text and "the batch itself is normalised with the biased one" in text
+    assert "what BN normalises with" not in text
 
 
 def test_headline_is_validation_accuracy_and_loss_then_the_gap():
@@ -289,4 +303,8 @@ def test_l1_vs_l2_weight_histograms():
     from lab import regularization as reg
 
     assert reg.near_zero_fraction(runs["l1"].first_weights) > 2 * reg.near_zero_fraction(runs["baseline"].first_weights)
-    assert "|w| < 10⁻³" in _texts(at)
+    text = _texts(at)
+    assert "|w| < 10⁻³" in text
+    # issue 14 audit: L1's gradient is λ₁·sign(w) (the step lr·λ₁ only under SGD); L2 is not "few near 0" under Adam
+    assert "adds λ₁·sign(w) to every weight's gradient" in text and "by the same step λ₁" not in text
+    assert "narrower bell, few near 0" not in text and "Adam rescales λ₂·W per weight" in text

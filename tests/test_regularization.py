@@ -433,6 +433,36 @@ def test_deep_sigmoid_gradients_vanish_and_bn_fixes_it():
     torch.testing.assert_close(torch.tensor(plain), torch.stack([lin.weight.grad.norm() for lin in model.layers()]))
 
 
+@pytest.mark.parametrize("init", list(reg.INITS))
+def test_no_offered_init_lets_a_deep_sigmoid_gradient_reach_the_first_layer(init):
+    """The page's sentence "for sigmoid none of these three inits does" (keep the signal alive), measured."""
+    s = digits.make_split("digits", 128, 10, seed=0)
+    prof = reg.gradient_profile(s.X_train, s.y_train, depth=8, width=64, activation="sigmoid", init=init)
+    assert prof[0] / prof[-1] < 1e-3
+
+
+def test_l2_with_adam_drives_blank_pixels_weights_to_zero_but_not_with_adamw():
+    """The weights tab: L2's near-zero share is mostly blank pixels' weights, driven there by Adam's rescaling.
+
+    A pixel blank in every training image gets no data gradient, so its weights see only λ₂·w. Adam divides
+    that by its own running size (≈ |λ₂·w|) and moves the weight ≈ lr per step, as L1 would; AdamW decays it by
+    the factor (1 − lr·λ₂) per step, which leaves it where it started.
+    """
+    split = digits.make_split("digits", 100, 100, seed=0)
+    blank = np.asarray(split.X_train).std(0) == 0
+    assert blank.sum() >= 3
+    share = {}
+    for optimizer in ("adam", "adamw"):
+        cfg = reg.CompareConfig(
+            variants=("baseline", "l2"), n_train=100, n_val=100, width=16, num_epochs=100, optimizer=optimizer
+        )
+        for key, runs in reg.compare(cfg, split).by_variant().items():
+            w = runs[0].first_weights.reshape(cfg.width, -1)  # (hidden, pixels)
+            share[optimizer, key] = reg.near_zero_fraction(w[:, blank].ravel())
+    assert share["adam", "l2"] > 0.9  # Adam + L2: blank pixels' weights all below 10⁻³
+    assert share["adam", "baseline"] < 0.1 and share["adamw", "l2"] < 0.1  # no penalty / decoupled decay: not
+
+
 # --- show me the code ----------------------------------------------------------------------------
 
 
