@@ -36,7 +36,8 @@ class _Disabled:
 info = ui.page_header(
     "1. Logistic regression & gradient descent",
     "A straight line through the plane, learned one step at a time: **P(y=1|x) = σ(w·x + b)**, the "
-    "cross-entropy loss, and the update **θ ← θ − α ∂L/∂θ**. Change the learning rate, scrub through "
+    "cross-entropy loss, and the update **θ ← θ − α ∂L/∂θ**. Here σ is the sigmoid, **σ(a) = 1/(1 + e⁻ᵃ)**: it "
+    "squashes any number into (0, 1), with σ(0) = 1/2. Change the learning rate, scrub through "
     "training with the step slider, watch the optimiser walk down the loss landscape — then try the "
     "circles and fix them with hand-made features.",
 )

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from lab import data2d, logistic
 from tests.conftest import run_page
@@ -47,6 +48,14 @@ def test_page_renders_charts_maths_and_code(at):
     code = [c.value for c in at.code]
     assert any("torch.optim.SGD" in c and "binary_cross_entropy_with_logits" in c for c in code)
     assert _metric(at, "Step") == "20 / 200"
+
+
+def test_sigma_is_defined_where_it_is_first_used(at):
+    # issue 14: σ was used on every page but defined nowhere; Lab 1's intro is where the student first meets it
+    first = next(m.value for m in at.markdown if "σ" in m.value)
+    assert "P(y=1|x) = σ(w·x + b)" in first and "σ(a) = 1/(1 + e⁻ᵃ)" in first and "(0, 1)" in first
+    a = np.linspace(-5, 5, 11)  # the definition as written is the logistic sigmoid the model uses
+    np.testing.assert_allclose(1 / (1 + np.exp(-a)), torch.sigmoid(torch.as_tensor(a)).numpy())
 
 
 def test_page_opens_at_a_step_that_shows_an_update(at):
