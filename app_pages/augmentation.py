@@ -363,7 +363,7 @@ with tab_sound:
             type=["wav"],
             key=f"{PAGE}.wav",
             help="Mono or stereo, any sample rate; it is resampled to 16 kHz.",
-            max_upload_size=20,  # MB: photos, CSVs and WAVs (the server allows 64 MB for GoogLeNet weights)
+            max_upload_size=20,  # MB; the loader re-checks it on the server (widget limits are browser-side)
         )
         if SOUND_DRAW_KEY not in st.session_state:  # a shared link may carry the draw counter
             raw_draw = st.query_params.get("snd_draw", "0")

@@ -222,8 +222,14 @@ if not winfo.pretrained:
     st.warning(
         "**Untrained network — no ImageNet weights found.** What changes: **predictions are meaningless** "
         "(random filters, near-uniform probabilities); the **architecture, shape and cost views are still exact**; "
-        "**feature maps come from random filters** (He-initialised), not learned ones. Open *Weights* above to "
-        f"download, upload or point `${W.ENV_VAR}` at torchvision's `{W.WEIGHTS_FILE}`.",
+        "**feature maps come from random filters** (He-initialised), not learned ones. "
+        + (
+            "This public server has no weights installed; its administrator installs them when building it (see "
+            "the README's *Host it for a class*)."
+            if limits.public_mode()
+            else f"Open *Weights* above to download, upload or point `${W.ENV_VAR}` at torchvision's "
+            f"`{W.WEIGHTS_FILE}`."
+        ),
         icon=":material/warning:",
     )
 elif winfo.untrained_look:

@@ -69,7 +69,7 @@ with st.sidebar:
         type=["csv", "txt"],
         key=f"{PAGE}.csv",
         help="Two numeric feature columns and a 0/1 label column named label/y/class/target (or the last column).",
-        max_upload_size=20,  # MB: photos, CSVs and WAVs (the server allows 64 MB for GoogLeNet weights)
+        max_upload_size=20,  # MB; the loader re-checks it on the server (widget limits are browser-side)
     )
     csv, csv_error = None, None  # csv: (digest, raw bytes, file name) of the upload in use
     if upload is not None:

@@ -118,7 +118,7 @@ with st.expander("Settings — data, network, training", expanded=not settings_c
             type=["csv"],
             key=f"{PAGE}.csv",
             help=f"Two numeric columns and a class label 0 … {CSV_MAX_CLASSES - 1}; at most {data2d.MAX_ROWS:,} rows.",
-            max_upload_size=20,  # MB: photos, CSVs and WAVs (the server allows 64 MB for GoogLeNet weights)
+            max_upload_size=20,  # MB; the loader re-checks it on the server (widget limits are browser-side)
         )
     with c_net:
         st.markdown("**Network**")

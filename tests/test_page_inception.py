@@ -299,3 +299,14 @@ def test_an_upload_name_is_never_live_markdown(at):
     assert not at.exception
     shown = [str(c.value) for c in at.caption if "Working on" in str(c.value) or "Photo:" in str(c.value)]
     assert shown and all("](http" not in c and "\\[x\\]" in c for c in shown), shown
+
+
+def test_a_public_server_without_weights_points_to_its_administrator(monkeypatch, tmp_path):
+    """No download button or upload on a public server: the untrained notice must not send a student there."""
+    monkeypatch.setenv("DL101_PUBLIC", "1")
+    monkeypatch.delenv("DL101_GOOGLENET_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    at = run_page(SCRIPT)
+    assert not at.exception, [e.value for e in at.exception]
+    notice = next(str(w.value) for w in at.warning if "Untrained network — no ImageNet weights" in str(w.value))
+    assert "administrator installs them" in notice and "Open *Weights* above" not in notice

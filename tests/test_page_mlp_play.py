@@ -180,6 +180,11 @@ def test_regression_formula_shows_the_raw_output_without_sigma():
     for x, y in zip(X, y_hat, strict=True):  # the page's numbers are rounded to 2 decimals
         assert _evaluate_latex(numbers, x) == pytest.approx(float(y), abs=0.05)
     assert any("no σ on it" in m.value for m in at.markdown)
+    # tanh: the w′, b′ shown are what the weights would make without the activations, and the page says so
+    assert any("if every activation were the identity" in m.value for m in at.markdown)
+    assert not any(
+        m.value.startswith("The single layer w′, b′ computed from the current weights:") for m in at.markdown
+    )
     at = run_page(SCRIPT, query={"layers": "1", "w1": "3", "a1": "tanh"})  # classification keeps P(y=1|x) = σ(…)
     at.radio(key="mlp.view").set_value("Formula & collapse").run()
     assert any(x.value.strip("$\n").startswith(r"P(y{=}1 \mid x) = \sigma\Bigl(") for x in at.latex)

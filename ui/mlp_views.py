@@ -133,7 +133,12 @@ def render(
         st.markdown("Without a nonlinearity (f(a) = a) the sums multiply out into **one** linear layer:")
         st.latex(fm.collapse_formula(dataset.task))
         if col.weight.shape[0] == 1:
-            st.markdown("The single layer w′, b′ computed from the current weights:")
+            st.markdown(
+                "The single layer w′, b′ computed from the current weights:"
+                if col.linear
+                else "The single layer w′, b′ the current weights would make **if every activation were the "
+                "identity** (they are not, so the network is not this layer: see below):"
+            )
             st.latex(fm.collapse_latex(col.weight, col.bias, tex_names, task=dataset.task))
         st.dataframe(
             {"output": ["ŷ"] if dataset.task == "regression" else [f"logit {k}" for k in range(col.weight.shape[0])]}

@@ -320,7 +320,7 @@ def image_input(
         type=images.UPLOAD_TYPES,
         key=f"{key}.upload",
         help=f"PNG, JPEG, GIF, BMP, TIFF or WebP. Large photos are downscaled to {max_side} px a side.",
-        max_upload_size=20,  # MB: photos, CSVs and WAVs (the server allows 64 MB for GoogLeNet weights)
+        max_upload_size=20,  # MB; the loader re-checks it on the server (widget limits are browser-side)
     )
     if upload is None:
         return _sample(choice, min_side, max_side)
