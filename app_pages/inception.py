@@ -225,7 +225,12 @@ if not winfo.pretrained:
         "**feature maps come from random filters** (He-initialised), not learned ones. "
         + (
             "This public server has no weights installed; its administrator installs them when building it (see "
-            "the README's *Host it for a class*)."
+            "the README's *Host it for a class*)"
+            + (
+                f", or upload torchvision's `{W.WEIGHTS_FILE}` under *Weights* above."
+                if W.upload_allowed(int(st.get_option("server.maxUploadSize")))
+                else "."
+            )
             if limits.public_mode()
             else f"Open *Weights* above to download, upload or point `${W.ENV_VAR}` at torchvision's "
             f"`{W.WEIGHTS_FILE}`."

@@ -102,7 +102,7 @@ def test_rendered_config_passes_nginx_t(tmp_path):
     assert text.count("upstream dl101_") == 4
     assert "server 127.0.0.1:8501 max_fails=1 fail_timeout=10s backup;" in text
     assert re.search(r"map \$cookie_dl101_replica \$dl101_upstream", text)
-    assert "client_max_body_size 21m;" in text  # the hosting config's 20 MB + framing
+    assert "client_max_body_size 65m;" in text  # the hosting config's 64 MB + framing
     stream = text[text.index("location = /_stcore/stream") :]
     read_timeout = int(re.search(r"proxy_read_timeout (\d+)s", stream).group(1))
     assert read_timeout >= 600, "a websocket idle for 10 minutes must stay up"
@@ -187,7 +187,7 @@ def test_main_print_config_renders_the_ports_it_is_given(tmp_path):
         assert f"server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" in text
     assert "9203" not in text and text.count("upstream dl101_") == 4
     assert "pid /var/lib/dl101-nginx/nginx.pid;" in text  # the prefix for a server's own nginx
-    assert "client_max_body_size 21m;" in text
+    assert "client_max_body_size 65m;" in text
     if NGINX is not None:  # nginx accepts it (with the prefix moved to a folder of ours)
         conf = tmp_path / "nginx.conf"
         user = "user root;\n" if os.geteuid() == 0 else ""
@@ -233,7 +233,7 @@ def test_hosting_settings_are_public_safe_and_match_the_project_theme():
 
 def test_every_loader_rechecks_its_own_size_on_the_server():
     """A widget's ``max_upload_size`` is checked by the browser only; the server checks ``server.maxUploadSize``
-    (20 MB in hosting, 64 MB locally for GoogLeNet weights). So each loader refuses a file over its own cap
+    (64 MB, for GoogLeNet weights, locally and in hosting). So each loader refuses a file over its own cap
     itself, from the byte count, before any parsing (all-zero bytes would otherwise get a format message)."""
     from lab import audio, data2d, images, weights
 
@@ -244,8 +244,9 @@ def test_every_loader_rechecks_its_own_size_on_the_server():
         (weights.MAX_BYTES, lambda d: weights.read_state_dict(d), weights.WeightsError, "larger than"),
     ]
     project = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    hosting = tomllib.loads((ROOT / "deploy" / "streamlit-hosting.toml").read_text())["server"]["maxUploadSize"]
     for cap, load, error, words in cases:
-        assert cap <= project * 2**20  # no loader accepts more than the server lets through
+        assert cap <= min(project, hosting) * 2**20  # no loader accepts more than the server lets through
         with pytest.raises(error, match=words):
             load(bytes(cap + 1))
 

@@ -199,9 +199,9 @@ def test_near_uniform_predictions_look_untrained():
 def test_real_googlenet_weights_fit_every_limit_on_the_way_in(good_state):
     """torchvision's file (49.7 MiB with aux heads) must pass the server's cap, the widget's and the zip checks.
 
-    Wherever the uploader is offered. A public server (deploy/streamlit-hosting.toml) keeps a 20 MB cap
-    for photos, CSVs and WAVs, which a weights file does not fit: there the page offers no weights upload
-    (tests/test_page_inception.py checks it) instead of a widget whose files the server would refuse.
+    Locally and on a public server (deploy/streamlit-hosting.toml): the issue asks for per-purpose limits,
+    photos small, weights large enough for the real file. A server with a lower cap gets no weights
+    uploader (tests/test_page_inception.py checks it) instead of a widget whose files it would refuse.
     """
     import tomllib
 
@@ -211,9 +211,9 @@ def test_real_googlenet_weights_fit_every_limit_on_the_way_in(good_state):
     data = _bytes(good_state)  # same layout and size as googlenet-1378be20.pth (fp32, aux heads included)
     assert 45 * 2**20 < len(data) <= W.MAX_BYTES
     assert W.upload_allowed(local) and local >= W.MAX_MB  # the server refuses anything above its own cap
-    for cap in (local, hosting):  # the uploader is offered only where the server takes what it promises
-        assert W.upload_allowed(cap) == (cap * 2**20 >= W.MAX_BYTES)
-    assert hosting * 2**20 < len(data) and not W.upload_allowed(hosting)
+    for cap in (local, hosting):  # the uploader is offered, and the server takes what it promises
+        assert W.upload_allowed(cap) and cap * 2**20 >= W.MAX_BYTES > len(data)
+    assert not W.upload_allowed(20)  # a server capped for photos only shows no weights uploader
     W.inspect_archive(data)  # members stored, total under MAX_UNCOMPRESSED, names torch.save's
     loaded, info = W.load_state_dict_bytes(data)
     assert info.pretrained and len(loaded) > 300

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,14 +121,11 @@ def test_block_view_shows_branches_and_saving(at):
 
 
 def test_a_server_whose_upload_cap_is_below_a_weights_file_offers_no_weights_upload(monkeypatch, tmp_path):
-    """A public server's 20 MB cap (deploy/streamlit-hosting.toml): the widget would take a 50 MB file the server
-    then refuses (a per-widget limit is checked by the browser only), so the page says uploads are off."""
-    import tomllib
-
+    """A server capped at 20 MB (photos only): the widget would take a 50 MB file the server then refuses (a
+    per-widget limit is checked by the browser only), so the page says uploads are off."""
     from streamlit import config
 
-    hosting = tomllib.loads((Path(__file__).resolve().parent.parent / "deploy" / "streamlit-hosting.toml").read_text())
-    cap = hosting["server"]["maxUploadSize"]
+    cap = 20
     monkeypatch.delenv("DL101_GOOGLENET_WEIGHTS", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     local = config.get_option("server.maxUploadSize")
