@@ -102,7 +102,7 @@ def test_rendered_config_passes_nginx_t(tmp_path):
     assert text.count("upstream dl101_") == 4
     assert "server 127.0.0.1:8501 max_fails=1 fail_timeout=10s backup;" in text
     assert re.search(r"map \$cookie_dl101_replica \$dl101_upstream", text)
-    assert "client_max_body_size 65m;" in text  # the hosting config's 64 MB + framing
+    assert "client_max_body_size 21m;" in text  # the 20 MB rendered above + framing
     stream = text[text.index("location = /_stcore/stream") :]
     read_timeout = int(re.search(r"proxy_read_timeout (\d+)s", stream).group(1))
     assert read_timeout >= 600, "a websocket idle for 10 minutes must stay up"
@@ -344,9 +344,9 @@ def test_upload_then_rerun_through_the_balancer(two_replicas):
             # over the balancer's limit: a clear 413 answer, and the session carries on
             url = s.base_url + f"/_stcore/upload_file/{s.session_id}/x"
             headers = {"X-Xsrftoken": s.http.cookies.get("_streamlit_xsrf", "")}
-            big = s.http.put(url, files={"big.jpg": ("big.jpg", bytes(22 * 2**20))}, headers=headers, timeout=60)
+            big = s.http.put(url, files={"big.jpg": ("big.jpg", bytes(66 * 2**20))}, headers=headers, timeout=60)
             assert big.status_code == 413
-            assert "larger than the 20 MB upload limit" in big.text
+            assert "larger than the 64 MB upload limit" in big.text
             after = await s.set("n", 43)
             assert not after.error
         finally:
@@ -401,7 +401,7 @@ def test_browser_over_limit_upload_gets_a_clear_message(two_replicas, browser, t
     from tests.browser import FINISHED, wait_for_script
 
     big = tmp_path / "huge-photo.jpg"
-    big.write_bytes(bytes(22 * 2**20))
+    big.write_bytes(bytes(66 * 2**20))  # over the hosting cap (64 MB, the GoogLeNet weights)
     context = browser.new_context(viewport={"width": 1000, "height": 800})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -409,7 +409,7 @@ def test_browser_over_limit_upload_gets_a_clear_message(two_replicas, browser, t
         page.goto(two_replicas.url, wait_until="domcontentloaded")
         wait_for_script(page)
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(big))
-        page.get_by_text("File must be 20.0MB or smaller.").wait_for()
+        page.get_by_text("File must be 64.0MB or smaller.").wait_for()
         assert page.locator('[data-testid="stException"]').count() == 0
         # the connection is intact: a rerun still runs (press R, as a user can)
         runs_before = int(re.search(r"runs=(\d+)", page.inner_text("body")).group(1))

@@ -55,7 +55,8 @@ def test_protocol_sets_widgets_and_uploads_like_the_browser(server_url):
             Image.new("RGB", (640, 480), (10, 200, 40)).save(buf, "JPEG")
             up = await s.upload(bench_load.PHOTO_UPLOADER, "green.jpg", buf.getvalue())
             assert not up.error, up.error
-            assert "green.jpg" in s.texts() and "640×480" in s.texts()
+            shown = s.texts().replace("\\", "")  # the page escapes the file name for Markdown (green\\.jpg)
+            assert "green.jpg" in shown and "640×480" in shown
             with pytest.raises(ProtocolError, match="no widget labelled"):
                 s.widget("No such widget")
         finally:
