@@ -15,7 +15,7 @@ from tests.browser import (
     write_photo,
 )
 
-TAB_NAMES = ("Overview", "Your photo", "Block", "Layers", "Paper", "Grad-CAM", "Feature vis")
+TAB_NAMES = ("Your photo", "Overview", "Block", "Layers", "Paper", "Grad-CAM", "Feature vis")
 
 
 def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_path):
@@ -28,7 +28,7 @@ def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_p
     page.wait_for_timeout(500)
     wait_for_script(page)
     assert_no_exception(page)
-    page.get_by_role("tab", name="Your photo", exact=True).click()
+    page.get_by_role("tab", name="Your photo", exact=True).click()  # the default tab: no rerun
     body = page.inner_text("body")
     assert "my_photo.jpg" in body and "800×600" in body
     assert "Top-5 predictions" in body
@@ -40,7 +40,7 @@ def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_p
 
 def test_feature_visualisation_runs_to_the_end(page, streamlit_server):
     open_page(page, streamlit_server, "inception?fv_steps=10&fv_size=64&fv_layer=inception3a")
-    page.get_by_role("tab", name="Feature vis", exact=True).click()
+    _open_tab(page, "Feature vis")
     page.get_by_role("button", name="Visualise this channel").click()
     wait_for_script(page, timeout=300_000)
     assert_no_exception(page)
@@ -74,8 +74,16 @@ def _selectbox_text(page, label: str) -> str:
     )
 
 
+def _open_tab(page, name: str) -> None:
+    """Click a tab: only the open tab is built, so the click reruns the page; wait for that run."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.wait_for_timeout(300)
+    wait_for_script(page)
+    assert_no_exception(page)
+
+
 def test_clicking_a_layer_in_the_overview_selects_it(page, streamlit_server):
-    open_page(page, streamlit_server, "inception")
+    open_page(page, streamlit_server, "inception?tab=overview")
     assert_no_exception(page)
     chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="stage by stage").first
     chart.scroll_into_view_if_needed()
@@ -85,16 +93,14 @@ def test_clicking_a_layer_in_the_overview_selects_it(page, streamlit_server):
     wait_for_script(page)
     assert_no_exception(page)
     assert "Selected: inception4a.branch3" in page.inner_text("body")
-    page.get_by_role("tab", name="Your photo", exact=True).click()
-    page.wait_for_timeout(300)
+    _open_tab(page, "Your photo")
     assert "Strongest channels of inception4a.branch3" in page.inner_text("body")
     # the overlay picker shows this selection's channel, the same one the overlay's caption names
     shown = _selectbox_text(page, "Map to overlay")
     captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
     overlay = next(c for c in captions if "over the 224×224 crop" in c).split(" over")[0]
     assert f"{overlay} [" in shown, (shown, overlay)
-    page.get_by_role("tab", name="Grad-CAM", exact=True).click()
-    page.wait_for_timeout(300)
+    _open_tab(page, "Grad-CAM")
     assert "4a" in _selectbox_text(page, "Knock-out block").removeprefix("Knock-out block")
     assert "branch3" in _selectbox_text(page, "Knock-out branch").removeprefix("Knock-out branch")
     screenshot(page, "inception-overview-click")

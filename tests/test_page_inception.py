@@ -25,6 +25,35 @@ def _image_captions(at) -> list[str]:
     return [str(img.caption) for el in at.get("image") for img in el.proto.imgs]
 
 
+#: The page's tab labels by the short name the link uses.
+TABS = {
+    "photo": "Your photo",
+    "overview": "Overview",
+    "block": "Block",
+    "layers": "Layers",
+    "paper": "Paper",
+    "gradcam": "Grad-CAM",
+    "featurevis": "Feature vis",
+}
+
+
+def _open(at, tab: str):
+    """Open a tab as a click on it does (the tab's state, then a rerun): only the open tab is built."""
+    at.session_state["inception.tab"] = TABS[tab]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _caveats(at, start: str = "**Untrained network:**") -> list[str]:
+    """The untrained caveats of every interpreting tab (each tab is opened in turn), then back to the photo."""
+    found = []
+    for tab in ("photo", "overview", "gradcam", "featurevis"):
+        found += [str(w.value) for w in _open(at, tab).warning if str(w.value).startswith(start)]
+    _open(at, "photo")
+    return found
+
+
 def _uploader(at, key: str):
     return next(u for u in at.get("file_uploader") if u.key == key)
 
@@ -55,15 +84,20 @@ def test_page_renders_untrained_notice_table_and_maps(at):
     assert "architecture, shape and cost views are still exact" in text and "random filters" in text
     assert "Top-5 predictions" in text and "Strongest channels of inception4c" in text
     assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
+    # Only the open tab is built: no architecture metrics, overview or paper tables until their tab opens.
+    assert not at.metric and not any("stage by stage" in c.proto.spec for c in at.get("plotly_chart"))
+    _open(at, "layers")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["parameters (without aux heads)"] == "6,624,904"
     assert metrics["multiply-adds at 224²"] == "1.498 G"
-    assert any("aux" in e.value.lower() or "5×5" in e.value for e in at.markdown)
     assert "theoretical receptive field" in text and "centre-weighted" in text  # issue 14: not "the" field
+    assert any("aux" in e.value.lower() or "5×5" in e.value for e in _open(at, "paper").markdown)
+    _open(at, "photo")
 
 
 def test_field_beyond_the_input_is_named_for_the_chosen_size(at):
     # issue 14: "from inception4 on it is larger than the 224×224 image" was wrong (4a-4d: 107-203 px)
+    _open(at, "layers")
     for size, name in ((224, "inception4e"), (96, "inception4a")):
         at.slider(key="inception.arch.input_size").set_value(size).run()
         row = I.first_field_beyond_input(I.layer_table(size))
@@ -74,9 +108,11 @@ def test_field_beyond_the_input_is_named_for_the_chosen_size(at):
     at.slider(key="inception.arch.input_size").set_value(512).run()
     assert "no layer's field is larger than the 512×512 input" in _texts(at)
     at.slider(key="inception.arch.input_size").set_value(224).run()
+    _open(at, "photo")
 
 
 def test_uploading_a_photo_shows_predictions_and_feature_maps(at):
+    _open(at, "photo")
     _uploader(at, "inception.upload").set_value(("holiday.jpg", _jpeg(), "image/jpeg")).run()
     assert not at.exception, [e.value for e in at.exception]
     text = _texts(at)
@@ -97,6 +133,7 @@ def test_uploading_a_photo_shows_predictions_and_feature_maps(at):
 
 
 def test_input_size_below_15_is_explained(at):
+    _open(at, "layers")
     at.slider(key="inception.arch.input_size").set_value(14).run()
     assert not at.exception
     text = _texts(at)
@@ -112,6 +149,7 @@ def test_input_size_below_15_is_explained(at):
 
 
 def test_block_view_shows_branches_and_saving(at):
+    _open(at, "block")
     at.selectbox(key="inception.block.block").set_value("inception3a").run()
     text = _texts(at)
     assert "1×1 reductions are the paper's key idea" in text and "416 channels" in text
@@ -159,6 +197,7 @@ def test_bad_weight_upload_is_refused_with_a_message(at, tmp_path):
 
 
 def test_block_savings_compare_like_with_like(at):
+    _open(at, "block")
     at.selectbox(key="inception.block.block").set_value("inception3a").run()
     a = I.block_anatomy("inception3a")
     metrics = {m.label: m.value for m in at.metric}
@@ -168,6 +207,7 @@ def test_block_savings_compare_like_with_like(at):
 
 
 def test_architecture_table_has_input_shape_and_activation_memory(at):
+    _open(at, "layers")
     at.slider(key="inception.arch.input_size").set_value(224).run()
     table = next(f.value for f in at.dataframe if "activation memory" in f.value.columns)
     assert {"input shape", "theoretical receptive field"} <= set(table.columns)
@@ -177,6 +217,7 @@ def test_architecture_table_has_input_shape_and_activation_memory(at):
 
 
 def test_paper_tables_are_formatted_and_the_deviations_complete(at):
+    _open(at, "paper")
     frames = [f.value for f in at.dataframe if "printed" in f.value.columns]
     assert len(frames) == 2 and all(len(f.columns) <= 5 for f in frames)
     assert frames[0]["paper, 5×5 (computed)"].iloc[0] == "163,328"  # separators, not 163328
@@ -187,15 +228,15 @@ def test_paper_tables_are_formatted_and_the_deviations_complete(at):
 
 
 def test_every_interpreting_tab_carries_the_untrained_caveat(at):
-    warnings = [str(w.value) for w in at.warning]
-    caveats = [w for w in warnings if w.startswith("**Untrained network:**")]
-    assert len(caveats) >= 5, warnings  # overview, top-5, Grad-CAM, knock-out, feature visualisation
+    caveats = _caveats(at)
+    assert len(caveats) >= 5, caveats  # overview, top-5, Grad-CAM, knock-out, feature visualisation
     joined = " ".join(caveats)
     for needle in ("five classes", "Grad-CAM", "branch that matters", "random* filters", "fc"):
         assert needle in joined, needle
 
 
 def test_grad_cam_explains_any_of_the_1000_classes(at):
+    _open(at, "gradcam")
     box = next(s for s in at.selectbox if s.key.startswith("inception.cam_class."))
     assert len(box.options) == 1000
     box.set_value(281).run()  # tabby, wherever it ranks
@@ -206,6 +247,7 @@ def test_grad_cam_explains_any_of_the_1000_classes(at):
 def test_knock_out_ranking_has_named_axes_and_a_percent_colour_bar(at):
     import json
 
+    _open(at, "gradcam")
     at.button(key="inception.ko_all").click().run()
     assert not at.exception
     chart = next(c for c in at.get("plotly_chart") if "one branch zeroed" in c.proto.spec)
@@ -219,7 +261,7 @@ def test_knock_out_ranking_has_named_axes_and_a_percent_colour_bar(at):
 def test_overview_draws_every_stage_with_clickable_thumbnails(at):
     import json
 
-    chart = next(c for c in at.get("plotly_chart") if "stage by stage" in c.proto.spec)
+    chart = next(c for c in _open(at, "overview").get("plotly_chart") if "stage by stage" in c.proto.spec)
     spec = json.loads(chart.proto.spec)
     images = spec["layout"]["images"]
     assert len(images) == len(spec["data"][0]["x"]) == 60  # 9 blocks × 4 branches + 6 plain layers × 3 + 6
@@ -243,7 +285,7 @@ def test_random_weights_are_custom_and_look_untrained_never_verified(at):
     assert not at.exception, [e.value for e in at.exception]
     text = _texts(at)
     assert "these weights look untrained" in text and "verified" not in " ".join(str(s.value) for s in at.success)
-    caveats = [str(w.value) for w in at.warning if w.value.startswith("**These weights look untrained:**")]
+    caveats = _caveats(at, "**These weights look untrained:**")
     assert len(caveats) >= 5
 
 
@@ -270,6 +312,7 @@ def test_a_stopped_feature_visualisation_is_not_shown_as_finished(at, monkeypatc
 
     real = FV.visualise_channel
     fast = {"fv_steps": 10, "fv_size": 64}
+    _open(at, "featurevis")
     at.slider(key="inception.fv.fv_steps").set_value(fast["fv_steps"])
     at.slider(key="inception.fv.fv_size").set_value(fast["fv_size"]).run()
     at.button(key="inception.fv_run").click().run()  # a finished run first
@@ -306,3 +349,39 @@ def test_a_public_server_without_weights_points_to_its_administrator(monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     notice = next(str(w.value) for w in at.warning if "Untrained network — no ImageNet weights" in str(w.value))
     assert "administrator installs them" in notice and "Open *Weights* above" not in notice
+
+
+def test_the_photo_and_closed_tabs_settings_survive_switching_tabs(at):
+    """The uploader sits above the tabs (Streamlit forgets an undrawn uploader's file); a closed tab's settings
+    stay in the link and come back with their widgets; the open tab is in the link."""
+    _open(at, "photo")
+    _uploader(at, "inception.upload").set_value(("trip.jpg", _jpeg((500, 400)), "image/jpeg")).run()
+    at.selectbox(key="inception.layer").set_value("inception3a").run()
+    at.slider(key="inception.alpha").set_value(0.8).run()
+    _open(at, "layers")
+    at.slider(key="inception.arch.input_size").set_value(320).run()
+    _open(at, "overview")
+    assert any("**trip\\.jpg**" in str(c.value) for c in at.caption)  # the overview works on the upload
+    assert at.query_params.get("layer") in (["inception3a"], "inception3a")  # the closed photo tab's setting
+    assert at.query_params.get("input_size") in (["320"], "320") and at.query_params.get("tab") in (
+        ["overview"],
+        "overview",
+    )
+    _open(at, "photo")
+    assert "Working on **trip\\.jpg** (500×400 px)" in _texts(at)
+    assert at.selectbox(key="inception.layer").value == "inception3a" and at.slider(key="inception.alpha").value == 0.8
+    assert "tab" not in at.query_params
+    _open(at, "layers")
+    assert at.slider(key="inception.arch.input_size").value == 320
+    at.slider(key="inception.arch.input_size").set_value(224).run()
+    _open(at, "photo")
+    at.selectbox(key="inception.layer").set_value("inception4c").run()
+
+
+def test_the_tab_comes_from_the_link_and_a_bad_one_is_named():
+    at = run_page(SCRIPT, query={"tab": "paper"})
+    assert not at.exception and at.session_state["inception.tab"] == "Paper"
+    assert any("printed" in f.value.columns for f in at.dataframe)
+    at = run_page(SCRIPT, query={"tab": "[x](http://e.vil)"})
+    notice = " ".join(str(w.value) for w in at.warning)
+    assert "Tab (tab)" in notice and "e.vil" not in notice and at.session_state["inception.tab"] == "Your photo"

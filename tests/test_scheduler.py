@@ -175,7 +175,7 @@ def test_a_public_server_caps_feature_visualisation_and_says_so(monkeypatch):
         return real(model, dataclasses.replace(cfg, fv_steps=10, fv_size=64), **kw)  # keep the test quick
 
     monkeypatch.setattr(FV, "visualise_channel", spy)
-    at = run_page("app_pages/inception.py")
+    at = run_page("app_pages/inception.py", query={"tab": "featurevis"})
     at.slider(key="inception.fv.fv_steps").set_value(600).run()
     at.button(key="inception.fv_run").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -197,6 +197,7 @@ def kept(specs: Iterable[params.Param], page: str) -> dict[str, Any]:
     for p in specs:
         key = f"{page}.{p.name}"
         values[p.name] = st.session_state[key] if key in st.session_state else st.session_state[f"_keep.{key}"]
+        st.session_state[f"_keep.{key}"] = values[p.name]  # e.g. set by a click in another tab: kept from now on
     return values
 
 
