@@ -26,8 +26,6 @@ labs = [st.Page(p.script, title=f"{p.number}. {p.title}", icon=p.icon, url_path=
 page = st.navigation({"": [home], "Labs": labs})
 log = logging.getLogger("dl101")
 
-# The first visitor starts importing torch in the background; the home page never waits for it.
-start_warm_up()
 # Freed heap goes back to the OS (glibc keeps it in per-thread arenas otherwise).
 memory.start_trimmer()
 
@@ -87,3 +85,8 @@ except Exception:
         f"your settings are kept in the link. If it happens again, tell your teacher the error id `{error_id}`.",
         icon=":material/error:",
     )
+
+# The first visitor starts importing torch in the background once their page has been drawn (an import
+# running beside the first render holds the GIL and slowed the home page's cold start by up to 1.5×);
+# the home page never waits for it, and a lab page imports under the same lock anyway (above).
+start_warm_up()
