@@ -279,14 +279,7 @@ with top_left:  # under the photo picker, beside the kernel's controls
 
 # --- tabs (the active one is kept in the link) ---------------------------------------------------------------------
 
-if "conv.tab" not in st.session_state:
-    linked_tab = st.query_params.get("tab")
-    if linked_tab is not None and linked_tab not in TABS:
-        link_problems.append(f"“tab” must be one of {', '.join(TABS)}; opened the first tab.")
-    st.session_state["conv.tab_default"] = TABS.get(linked_tab or "photo", TABS["photo"])
-tab_photo, tab_steps, tab_pool, tab_arch = st.tabs(
-    list(TABS.values()), key="conv.tab", on_change="rerun", default=st.session_state["conv.tab_default"]
-)
+(tab_photo, tab_steps, tab_pool, tab_arch), active = ui.linked_tabs(TABS, "conv.tab", report=link_problems.append)
 # Only the open tab is built and sent (a closed one would cost the server its run and the browser its
 # drawing on every change); a closed tab's settings still come from the session (or the link) for the link
 # and the code below. Its widgets get their values back when it opens (ui.kept, ui.sticky).
@@ -783,7 +776,6 @@ if cell != 1:
 for (name, *_, default), value in zip(ARCH_INPUT, (C0, H0, W0), strict=True):
     if value != default:
         extra[name] = str(value)
-active = next((short for short, label in TABS.items() if label == st.session_state.get("conv.tab")), "photo")
 if active != "photo":
     extra["tab"] = active
 ui.sync_url(ALL_SPECS, values, extra=extra)

@@ -310,14 +310,7 @@ img_digest = hashlib.sha256(loaded.image.tobytes() + repr(loaded.image.size).enc
 pre = _preprocess(img_digest, loaded.image)
 
 # --- tabs: only the open one is built and sent; the active one is kept in the link (?tab=) ------------------------
-if f"{PAGE}.tab" not in st.session_state:
-    linked_tab = st.query_params.get("tab")
-    if linked_tab is not None and linked_tab not in TABS:
-        ui.link_problem(f"Tab (tab): expected one of {', '.join(TABS)}; opened the first tab.")
-    st.session_state[f"{PAGE}.tab_default"] = TABS.get(linked_tab or "photo", TABS["photo"])
-tab_img, tab_over, tab_block, tab_arch, tab_paper, tab_cam, tab_fv = st.tabs(
-    list(TABS.values()), key=f"{PAGE}.tab", on_change="rerun", default=st.session_state[f"{PAGE}.tab_default"]
-)
+(tab_img, tab_over, tab_block, tab_arch, tab_paper, tab_cam, tab_fv), active = ui.linked_tabs(TABS, f"{PAGE}.tab")
 # A closed tab's settings come from the session (or the link) for the link and the other tabs; its widgets
 # get them back when it opens (ui.kept, ui.sticky).
 image_values = ui.kept(IMAGE_SPECS, PAGE)
@@ -404,8 +397,7 @@ if tab_img.open:
         with o2:
             row_key, col_key = f"{PAGE}.cell_row", f"{PAGE}.cell_col"
             for key, n in ((row_key, h), (col_key, w)):
-                if key not in st.session_state and f"_keep.{key}" in st.session_state:  # the tab was closed
-                    st.session_state[key] = st.session_state[f"_keep.{key}"]
+                ui.restore(key)  # the tab was closed
                 if key not in st.session_state or st.session_state[key] >= n:
                     st.session_state[key] = n // 2
 
@@ -694,8 +686,7 @@ if tab_fv.open:
         f1, f2, f3 = st.columns(3)  # six settings in two rows, not six full-width rows
         fv_values = ui.controls(FV_SPECS[:1], page=f"{PAGE}.fv", container=f1)
         n_channels = next(r.shape[0] for r in _table(224).rows if r.name == fv_values["fv_layer"])
-        if f"{PAGE}.fv_channel" not in st.session_state and f"_keep.{PAGE}.fv_channel" in st.session_state:
-            st.session_state[f"{PAGE}.fv_channel"] = st.session_state[f"_keep.{PAGE}.fv_channel"]  # the tab was closed
+        ui.restore(f"{PAGE}.fv_channel")  # the tab was closed
         if st.session_state.get(f"{PAGE}.fv_channel", 0) >= n_channels:  # a narrower layer was chosen
             st.session_state[f"{PAGE}.fv_channel"] = 0
         channel = f1.number_input(f"Channel (0…{n_channels - 1})", 0, n_channels - 1, 0, key=f"{PAGE}.fv_channel")
@@ -785,7 +776,6 @@ if tab_fv.open:
                 key=f"{PAGE}.fvcurve",
             )
 
-active = next((short for short, label in TABS.items() if label == st.session_state.get(f"{PAGE}.tab")), "photo")
 ui.sync_url(
     ALL_SPECS,
     {**image_values, **arch_values, "input_size": arch_size, **cam_values, **fv_values},

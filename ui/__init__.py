@@ -7,7 +7,8 @@ mechanisms into widgets once, so every page behaves the same way:
 - :func:`controls` / :func:`sync_url` — widgets built from ``lab.params`` specs,
   seeded from the URL on first load and written back to it; :func:`kept` gives a
   group's values without drawing it (a closed tab), :func:`sticky` keeps any other
-  widget's value across runs that do not draw it;
+  widget's value across runs that do not draw it (:func:`restore` when a widget needs its value
+  adjusted before it is drawn); :func:`linked_tabs` — tabs that build only the open one, kept in the link;
 - :func:`image_input` — sample photo or upload, validated by ``lab.images``;
   a bad upload shows a message and the last good image stays;
 - :func:`show_code` — the "show me the code" expander;
@@ -25,8 +26,10 @@ from ui.widgets import (
     image_input,
     kept,
     link_problem,
+    linked_tabs,
     page_header,
     progress_reporter,
+    restore,
     show_code,
     sticky,
     sync_url,
@@ -41,8 +44,10 @@ __all__ = [
     "image_input",
     "kept",
     "link_problem",
+    "linked_tabs",
     "page_header",
     "progress_reporter",
+    "restore",
     "show_code",
     "sticky",
     "sync_url",

@@ -153,17 +153,7 @@ def controls(specs: Iterable[params.Param], page: str, container: Any = None) ->
     """
     specs = list(specs)
     container = container if container is not None else st
-    # A widget seen for the first time in this session takes its value from the link.
-    fresh = [
-        p
-        for p in specs
-        if f"{page}.{p.name}" not in st.session_state and f"_keep.{page}.{p.name}" not in st.session_state
-    ]
-    if fresh:
-        from_link, problems = params.from_query(fresh, st.query_params.to_dict())
-        for p in fresh:
-            st.session_state[f"{page}.{p.name}"] = from_link[p.name]
-        link_problem(*problems)
+    _seed_from_link(specs, page)
     values = {}
     for p in specs:
         key = f"{page}.{p.name}"
@@ -172,6 +162,21 @@ def controls(specs: Iterable[params.Param], page: str, container: Any = None) ->
         values[p.name] = _widget(p, key, container)
         st.session_state[f"_keep.{key}"] = values[p.name]
     return values
+
+
+def _seed_from_link(specs: list[params.Param], page: str) -> None:
+    """A group's settings seen for the first time in this session (drawn or not) take the link's values,
+    as kept copies; the link's problems go into the run's notice."""
+    fresh = [
+        p
+        for p in specs
+        if f"{page}.{p.name}" not in st.session_state and f"_keep.{page}.{p.name}" not in st.session_state
+    ]
+    if fresh:
+        from_link, problems = params.from_query(fresh, st.query_params.to_dict())
+        for p in fresh:
+            st.session_state[f"_keep.{page}.{p.name}"] = from_link[p.name]
+        link_problem(*problems)
 
 
 def kept(specs: Iterable[params.Param], page: str) -> dict[str, Any]:
@@ -183,16 +188,7 @@ def kept(specs: Iterable[params.Param], page: str) -> dict[str, Any]:
     widgets take these values when they are drawn again.
     """
     specs = list(specs)
-    fresh = [
-        p
-        for p in specs
-        if f"{page}.{p.name}" not in st.session_state and f"_keep.{page}.{p.name}" not in st.session_state
-    ]
-    if fresh:
-        from_link, problems = params.from_query(fresh, st.query_params.to_dict())
-        for p in fresh:
-            st.session_state[f"_keep.{page}.{p.name}"] = from_link[p.name]
-        link_problem(*problems)
+    _seed_from_link(specs, page)
     values = {}
     for p in specs:
         key = f"{page}.{p.name}"
@@ -207,12 +203,37 @@ def sticky(make: Callable[..., Any], *args: Any, key: str, **kwargs: Any) -> Any
     Streamlit forgets a widget's state when a run does not draw it (a closed tab,
     another page); this keeps a copy and gives it back when the widget is drawn again.
     """
-    keep = f"_keep.{key}"
-    if key not in st.session_state and keep in st.session_state:
-        st.session_state[key] = st.session_state[keep]
+    restore(key)
     value = make(*args, key=key, **kwargs)
-    st.session_state[keep] = value
+    st.session_state[f"_keep.{key}"] = value
     return value
+
+
+def restore(key: str) -> None:
+    """Give a widget's state back from its kept copy when Streamlit forgot it (a run that did not draw it);
+    call before creating the widget, and keep ``_keep.<key>`` up to date after it (as :func:`sticky` does)."""
+    if key not in st.session_state and f"_keep.{key}" in st.session_state:
+        st.session_state[key] = st.session_state[f"_keep.{key}"]
+
+
+def linked_tabs(
+    tabs: dict[str, str], key: str, *, report: Callable[[str], None] | None = None
+) -> tuple[Sequence[Any], str]:
+    """``st.tabs`` whose open tab reruns the page (build only ``tab.open``); the open tab comes from the link.
+
+    ``tabs`` maps the short names the link uses (``?tab=``) to labels, first = default. The first time
+    in a session a linked name opens its tab (one that is not a tab is named through ``report``, by
+    default the run's link notice). Returns the tab containers and the open tab's short name.
+    """
+    first = next(iter(tabs))
+    if key not in st.session_state:
+        linked = st.query_params.get("tab")
+        if linked is not None and linked not in tabs:
+            (report or link_problem)(f"Tab (tab): expected one of {', '.join(tabs)}; opened the first tab.")
+        st.session_state[f"{key}_default"] = tabs.get(linked or first, tabs[first])
+    containers = st.tabs(list(tabs.values()), key=key, on_change="rerun", default=st.session_state[f"{key}_default"])
+    active = next((short for short, label in tabs.items() if label == st.session_state.get(key)), first)
+    return containers, active
 
 
 def sync_url(specs: Iterable[params.Param], values: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:
