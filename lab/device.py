@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from lab import memory
+
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 DEVICE_CHOICES: tuple[DeviceChoice, ...] = ("auto", "cpu", "cuda")
 
@@ -97,6 +99,9 @@ def import_heavy() -> float:
                 _heavy_error = err
                 raise
             _heavy_error = None
+            # Streamlit collects garbage after every script run: with the libraries frozen, that walks
+            # only what sessions made (0.2–0.3 s of GIL a rerun before; see lab.memory).
+            memory.freeze_imports()
             _heavy_ready.set()
     return time.perf_counter() - t0
 
