@@ -167,16 +167,41 @@ def measure_corpus(folder, *, each_alone: bool = False) -> dict[str, dict]:
     return {case: by_path[str(folder / case)] for case, _, _ in CASES}
 
 
+#: How often a case over :data:`CPU_BUDGET` is measured again (alone) before the test fails.
+CPU_TRIES = 3
+
+
+def remeasure_over_budget(folder, reports: dict[str, dict], tries: int = CPU_TRIES) -> dict[str, dict]:
+    """Measure a case over the CPU budget again, alone, up to ``tries`` times in all; keep its cheapest load.
+
+    CPU seconds are the decoder's own cost plus what a neighbour takes from it: on a 2-core
+    box, a test in the other pytest worker (``-n 2``) shares the core's caches and the SMT
+    sibling, and once turned 1.2 CPU-s into 2.1. The cheapest of three loads is the file's
+    cost; a loader that really needs more than the budget is over it every time.
+    """
+    loaders = {case: loader for case, loader, _ in CASES}
+    for case, report in reports.items():
+        cpus = [report["cpu"]]
+        while "crash" not in report and min(cpus) >= CPU_BUDGET and len(cpus) < tries:
+            again = next(iter(measure([(loaders[case], folder / case)]).values()))
+            cpus.append(again["cpu"])
+            if again["cpu"] < min(cpus[:-1]):
+                reports[case] = again
+        reports[case]["cpu_tries"] = cpus
+    return reports
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    return measure_corpus(tmp_path_factory.mktemp("hostile"))
+    folder = tmp_path_factory.mktemp("hostile")
+    return remeasure_over_budget(folder, measure_corpus(folder))
 
 
 @pytest.mark.parametrize("case", [case for case, _, _ in CASES])
 def test_hostile_file_gets_a_clear_message_within_the_limits(reports, case):
     report = reports[case]
     assert "crash" not in report, f"{case}: {report['crash']}"
-    assert report["cpu"] < CPU_BUDGET, f"{case}: {report['cpu']:.2f} CPU-s"
+    assert report["cpu"] < CPU_BUDGET, f"{case}: {report['cpu_tries']} CPU-s in {len(report['cpu_tries'])} loads"
     expected = EXPECTED.get(case)  # broken TIFFs: any clear message (or their first page)
     if expected == LOADS:
         assert report["ok"], f"{case} should load: {report.get('message')}"
@@ -187,3 +212,16 @@ def test_hostile_file_gets_a_clear_message_within_the_limits(reports, case):
         assert "case" in message, "the message names the file"
         assert "Traceback" not in message and "Error" not in message.split("(")[0]
         assert 20 < len(message) < 400
+
+
+def test_a_case_over_the_cpu_budget_every_time_still_fails(monkeypatch, tmp_path):
+    """The re-measurement forgives a noisy load, never a slow loader: the cheapest of the tries is kept."""
+    case = "png_rgba16_6300.png"
+    loads = iter([{"ok": True, "cpu": 2.4}, {"ok": True, "cpu": 2.2}, {"ok": True, "cpu": 1.1}])
+    monkeypatch.setattr(sys.modules[__name__], "measure", lambda pairs: {str(pairs[0][1]): next(loads)})
+    slow = remeasure_over_budget(tmp_path, {case: {"ok": True, "cpu": 2.6}}, tries=3)
+    assert slow[case]["cpu"] == 2.2 and slow[case]["cpu_tries"] == [2.6, 2.4, 2.2]  # over every time: fails
+    noisy = remeasure_over_budget(tmp_path, {case: {"ok": True, "cpu": 2.1}}, tries=3)
+    assert noisy[case]["cpu"] == 1.1 and noisy[case]["cpu_tries"] == [2.1, 1.1]  # one neighbour's noise
+    cheap = remeasure_over_budget(tmp_path, {case: {"ok": True, "cpu": 0.3}}, tries=3)
+    assert cheap[case]["cpu_tries"] == [0.3]  # under the budget: measured once
