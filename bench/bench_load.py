@@ -71,6 +71,10 @@ LABS = ("logistic-regression", "mlp", "convolution", "regularization", "augmenta
 PHOTO_UPLOADER = "…or upload your own photo"
 #: Seconds the server keeps a closed tab's session (short here, so the leak check sees them freed).
 SESSION_TTL_S = 10
+#: Seconds after the sessions are dropped before RSS is read "after they left": the server's
+#: trimmer collects the ended sessions' cycles every 10 s and idle decode workers exit after 20 s
+#: (``lab.memory``, ``lab.safe_decode.IDLE_EXIT_S``), as they would on a real server after a class.
+SETTLE_S = 30
 TARGETS = {
     "p95_light_s_at_10": 1.5,
     "p95_light_s_at_30": 3.0,
@@ -512,6 +516,7 @@ async def run_class(
     rss_closed = tree_rss_mb(pids())
     if reap:
         await _reap_sessions(url)
+        await asyncio.sleep(SETTLE_S)
     split_after = rss_split_mb(pids())
     rss_after = sum(split_after.values())
     caches_after = cache_mb(metrics_urls or [url])

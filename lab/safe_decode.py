@@ -55,6 +55,9 @@ TIMEOUT = 30.0
 MAX_WORKERS = 2
 #: A worker is replaced after this many decodes (its heap never grows without bound).
 RECYCLE_AFTER = 100
+#: An idle worker exits after this many seconds without work (~32 MB each back after a class);
+#: the next upload starts a fresh one (~0.3 s).
+IDLE_EXIT_S = 20.0
 #: Largest side a worker may answer with (bounds what the server reads back).
 _MAX_ANSWER_SIDE = 16_384
 
@@ -80,6 +83,7 @@ class _Worker:
             close_fds=True,
         )
         self.uses = 0
+        self.idle_since = time.monotonic()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -143,6 +147,7 @@ class _Pool:
         self._idle: list[_Worker] = []
         self._slots = threading.BoundedSemaphore(MAX_WORKERS)
         self._lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
 
     @contextlib.contextmanager
     def worker(self) -> Iterator[_Worker]:
@@ -159,12 +164,31 @@ class _Pool:
                 ok = True
             finally:
                 if ok and worker.alive() and worker.uses < RECYCLE_AFTER:
+                    worker.idle_since = time.monotonic()
                     with self._lock:
                         self._idle.append(worker)
+                        if self._reaper is None:
+                            self._reaper = threading.Thread(target=self._reap, name="dl101-decode-reaper", daemon=True)
+                            self._reaper.start()
                 else:
                     worker.stop()
         finally:
             self._slots.release()
+
+    def stop_idle(self, older_than_s: float = IDLE_EXIT_S) -> int:
+        """Stop the workers idle for longer than ``older_than_s``; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            old = [w for w in self._idle if now - w.idle_since >= older_than_s]
+            self._idle = [w for w in self._idle if w not in old]
+        for worker in old:
+            worker.stop()
+        return len(old)
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(IDLE_EXIT_S / 4)
+            self.stop_idle()
 
     def close(self) -> None:
         with self._lock:

@@ -335,3 +335,19 @@ def test_a_panorama_note_does_not_contradict_its_size():
     assert loaded.image.size == (3200, 32)
     (note,) = loaded.notes
     assert "short side is kept at 32 px" in note and "at most 1024" not in note
+
+
+def test_idle_decode_workers_exit_and_the_next_upload_starts_a_fresh_one(files):
+    """Issue 12 §4: after a class the decode workers (~32 MB each) go away instead of idling forever."""
+    from lab import safe_decode
+
+    safe_decode._pool.close()
+    data = files["rgba.png"].read_bytes()
+    assert load_image(data, "a.png").size == (451, 300)
+    (worker,) = safe_decode._pool._idle
+    assert safe_decode._pool.stop_idle(older_than_s=safe_decode.IDLE_EXIT_S) == 0  # just used: kept
+    assert worker.alive()
+    assert safe_decode._pool.stop_idle(older_than_s=0.0) == 1
+    assert not worker.alive() and safe_decode._pool._idle == []
+    assert load_image(data, "b.png").size == (451, 300)  # a fresh worker
+    assert safe_decode._pool._idle[0] is not worker and safe_decode._pool._reaper.is_alive()

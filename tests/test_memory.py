@@ -86,3 +86,34 @@ def test_the_heavy_imports_are_frozen_so_a_full_collection_walks_only_what_sessi
     assert int(frozen) > 200_000, "torch, torchvision, plotly and pandas make ~400,000 tracked objects"
     assert int(left) < int(frozen) / 20, "after the freeze a collection walks a small remainder"
     assert once == "True" and collected == "True", "frozen once; a cycle made later is still collected"
+
+
+_CYCLE = textwrap.dedent(
+    """
+    import gc, sys, time, weakref
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    import psutil
+    from lab import memory
+    gc.disable()  # only the trimmer's collection may free the cycle (no allocation-driven one)
+    memory.start_trimmer(0.05, collect_every={every})
+    class State:  # what an ended session leaves: state that refers back to itself
+        pass
+    state = State()
+    state.me, state.maps = state, np.ones((50, 1024, 1024), np.float32)  # 200 MB of feature maps
+    alive, me = weakref.ref(state), psutil.Process()
+    before = me.memory_info().rss
+    del state
+    time.sleep(0.5)
+    print(alive() is None, before - me.memory_info().rss)
+    """
+)
+
+
+@pytest.mark.parametrize("every, freed", [(1, True), (10**6, False)])
+def test_the_trimmer_frees_an_ended_sessions_cycles_without_a_script_run(every, freed):
+    code = _CYCLE.format(root=str(ROOT), every=every)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    gone, drop = out.stdout.split()
+    assert (gone == "True") is freed, out.stderr
+    assert (int(drop) > 150e6) is freed, f"RSS fell by {int(drop) / 1e6:.0f} MB"
