@@ -56,7 +56,7 @@ MAX_WORKERS = 2
 #: A worker is replaced after this many decodes (its heap never grows without bound).
 RECYCLE_AFTER = 100
 #: An idle worker exits after this many seconds without work (~32 MB each back after a class);
-#: the next upload starts a fresh one (~0.3 s).
+#: the next upload starts a fresh one (+0.2 s: a 0.8-MP JPEG took 0.19–0.24 s cold, 0.02–0.03 s warm).
 IDLE_EXIT_S = 20.0
 #: Largest side a worker may answer with (bounds what the server reads back).
 _MAX_ANSWER_SIDE = 16_384
