@@ -25,7 +25,7 @@ def test_upload_shows_predictions_and_feature_maps(page, streamlit_server, tmp_p
     write_photo(photo, (800, 600))
     # the photo uploader is the one that accepts images (the weights uploader takes .pth)
     page.locator('[data-testid="stFileUploaderDropzoneInput"][accept*=".jpg"]').set_input_files(str(photo))
-    page.wait_for_timeout(500)
+    page.get_by_text("800×600").first.wait_for(timeout=120_000)  # the upload's own rerun, not a fixed wait
     wait_for_script(page)
     assert_no_exception(page)
     page.get_by_role("tab", name="Your photo", exact=True).click()  # the default tab: no rerun
@@ -138,7 +138,8 @@ def test_real_size_weights_upload_is_accepted_and_described(page, streamlit_serv
     page.get_by_text("Weights: ImageNet or untrained?").click()
     assert "Limit: 64 MB" in page.inner_text("body")
     page.locator('[data-testid="stFileUploaderDropzoneInput"][accept*=".pth"]').set_input_files(str(path))
-    page.wait_for_timeout(1000)
+    # Wait for the upload's own rerun: a fixed 1 s wait once read the page before it began (two test workers).
+    page.get_by_text("Custom weights, loaded").first.wait_for(timeout=180_000)
     wait_for_script(page, timeout=300_000)
     assert_no_exception(page)
     alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())

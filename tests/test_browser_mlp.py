@@ -138,7 +138,17 @@ def test_mlp_click_a_neuron_to_enlarge_it_and_a_link_to_edit_it(streamlit_server
     wait_for_script(page)
     xy = page.evaluate(_NODE_XY, ["links", [1, 1, 2]])  # layer 2 (0-based 1): into neuron 2 from neuron 3
     page.mouse.click(xy["x"], xy["y"])
-    page.wait_for_timeout(1000)
+    # Wait for the click's rerun to have drawn the editor (a fixed 1 s wait raced a busy server); while
+    # it redraws, the old and the new "to neuron" field are both on the page for a moment.
+    page.wait_for_function(
+        """() => {
+            const editors = [...document.querySelectorAll('[data-testid="stExpander"]')]
+                .filter(e => e.innerText.includes('Edit a weight by hand'));
+            const fields = editors.flatMap(e => [...e.querySelectorAll('input[aria-label="to neuron"]')]);
+            return fields.length === 1 && fields[0].value === '2';
+        }""",
+        timeout=60_000,
+    )
     wait_for_script(page)
     editor = page.locator('[data-testid="stExpander"]', has_text="Edit a weight by hand")
     assert editor.get_by_label("to neuron").input_value() == "2"
