@@ -177,10 +177,11 @@ class _Pool:
 
     def stop_idle(self, older_than_s: float = IDLE_EXIT_S) -> int:
         """Stop the workers idle for longer than ``older_than_s``; returns how many."""
-        now = time.monotonic()
+        now, keep, old = time.monotonic(), [], []
         with self._lock:
-            old = [w for w in self._idle if now - w.idle_since >= older_than_s]
-            self._idle = [w for w in self._idle if w not in old]
+            for w in self._idle:
+                (old if now - w.idle_since >= older_than_s else keep).append(w)
+            self._idle = keep
         for worker in old:
             worker.stop()
         return len(old)
