@@ -12,6 +12,7 @@ import streamlit as st
 
 from lab import memory
 from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, set_base_threads, start_warm_up
+from lab.scheduler import SCHEDULER
 from ui.catalog import HOME, LABS
 from ui.widgets import DEVICE_KEY, SEED_KEY
 
@@ -76,7 +77,8 @@ try:
             with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
                 import_heavy()
         set_base_threads()  # each rerun is a new thread: start it on the policy's base (lab.device)
-    page.run()
+    with SCHEDULER.interactive():  # light work: running heavy jobs give way at their pause points
+        page.run()
 except Exception:
     error_id = uuid.uuid4().hex[:8]
     log.exception("page %r failed (error id %s)", page.url_path or "home", error_id)

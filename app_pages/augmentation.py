@@ -171,7 +171,7 @@ CAPTIONS_KEY = f"{PAGE}.full_captions"
 DETAIL_KEY = f"{PAGE}.detail"
 
 
-@st.fragment
+@ui.fragment
 def _detail_view(config: A.PipelineConfig, result: A.Preview, encoded: list[bytes], verdicts: list[str] | None) -> None:
     """One cell, large, with its drawn parameters as a table (a fragment: picking a cell redraws only this)."""
     options = list(range(len(encoded)))
@@ -467,6 +467,7 @@ with tab_train:
                     min(1.0, p.fraction),
                     text=f"{name}: epoch {p.step}/{p.num_steps} · val acc {p.metrics.get('val_acc', 0):.1%}",
                 )
+                ui.give_way()  # a pause point: light reruns of other sessions go first
 
             # Training is heavy work: it waits for a free core in the process-wide queue (ui.jobs).
             with ui.heavy_job("Lab 5: train both", key=f"{PAGE}.train"):

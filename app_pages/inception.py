@@ -732,7 +732,7 @@ if tab_fv.open:
                     cfg,
                     device=device,
                     on_progress=_progress,
-                    should_stop=lambda: ticket.cancelled,  # a newer heavy job of this session replaces this one
+                    should_stop=ticket.should_stop,  # a pause point; a newer heavy job of this session replaces this one
                     on_preview=_keep_preview,
                     preview_every=10,
                 )

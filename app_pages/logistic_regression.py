@@ -235,7 +235,7 @@ def _move(delta: int | None) -> None:
     st.session_state[STEP_KEY] = last if delta is None else min(max(st.session_state[STEP_KEY] + delta, 0), last)
 
 
-@st.fragment
+@ui.fragment
 def step_panel() -> None:
     """The page's step and everything that follows it: a step click reruns only this part (the
     scrubbing figure above, ~0.3 MB, is not sent again; it opens at this step on the next full run)."""

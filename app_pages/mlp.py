@@ -370,7 +370,7 @@ def weight_editor(selected_link: list | None) -> None:
             st.rerun()  # every number and picture from the new weight
 
 
-@st.fragment
+@ui.fragment
 def live_panel() -> None:
     global playing
     c_epoch, c_numbers = st.columns([1, 5], vertical_alignment="center")
@@ -390,11 +390,14 @@ def live_panel() -> None:
             draw_s = draw_cpu = 0.0
             while time.perf_counter() - started < limit and (until is None or trainer.epoch < until):
                 left = None if until is None else until - trainer.epoch
-                live.play_slice(trainer, live.slice_seconds(draw_s), max_epochs=left, last_draw_cpu=draw_cpu)
+                live.play_slice(
+                    trainer, live.slice_seconds(draw_s), max_epochs=left, last_draw_cpu=draw_cpu, pause=ui.give_way
+                )
                 t0, c0 = time.perf_counter(), time.thread_time()
                 draw_frame(slots)
                 draw_s, draw_cpu = time.perf_counter() - t0, time.thread_time() - c0
-                if trainer.history.status == "diverged" or trainer.diagnosis() or ticket.cancelled:
+                # ticket.should_stop: a pause point (light reruns of other sessions go first), then "cancelled?"
+                if trainer.history.status == "diverged" or trainer.diagnosis() or ticket.should_stop():
                     break
         on_pause()
         playing = False

@@ -187,6 +187,7 @@ if start:
             else f"Training: {done}/{total} run-epochs"
         )
         bar.progress(min(1.0, done / total), text=text)
+        ui.give_way()  # a pause point after every run's epoch: light reruns of other sessions go first
 
     def on_epoch(comparison: reg.Comparison, progress) -> None:
         # a key per epoch: the last live figure equals the Curves tab's one (duplicate-ID error otherwise)
@@ -201,7 +202,8 @@ if start:
             device=device,
             on_epoch=on_epoch,
             on_tick=on_tick,
-            should_stop=lambda: ticket.cancelled,
+            should_stop=ticket.should_stop,
+            pause=ui.give_way,  # before every mini-batch: other sessions' light reruns go first
         )
     st.session_state[RESULT_KEY] = result
     live_chart.empty()

@@ -260,6 +260,7 @@ async def student_session(
     finished: list[int],
     timeout: float,
     chaos: KillPlan | None = None,
+    class_t0: float | None = None,
 ) -> dict:
     """One student: home page, one lab, its steps; waits for the class to finish before closing.
 
@@ -319,6 +320,8 @@ async def student_session(
                     if waited.error:
                         continue
             result = await action()
+            if class_t0 is not None:
+                result.at = round(time.monotonic() - result.seconds - class_t0, 2)
             log.append(result)
             if result.error and student.closed_reason:
                 if chaos is not None and reconnect is None:
@@ -491,7 +494,7 @@ async def run_class(
                 student_session(
                     url, i, labs=labs, scenarios=scenarios, photo=photo, deadline=deadline, think_s=think_s,
                     start_delay=ramp * i / max(1, n - 1), done_event=done, finished=finished, timeout=timeout,
-                    chaos=chaos,
+                    chaos=chaos, class_t0=t0,
                 )
             )
             for i in range(n)
@@ -539,6 +542,12 @@ async def run_class(
         "skipped_steps": sum(r["skipped"] for r in results),
         "light": _summary(light),
         "heavy": _summary(heavy),
+        # when the slowest light ones happened (seconds since the first student arrived): the arrival
+        # burst, or later
+        "slowest_light": [
+            {"action": i.action, "at_s": i.at, "seconds": round(i.seconds, 2)}
+            for i in sorted((i for i in ok if not i.heavy), key=lambda i: -i.seconds)[:8]
+        ],
         "media_fetched": sum(i.media for i in ok),
         "wall_s": round(wall, 1),
         "throughput_interactions_per_min": round(60 * len(ok) / wall, 1) if wall else None,

@@ -74,6 +74,7 @@ class Interaction:
     error: str = ""  # empty when the rerun finished cleanly
     media: int = 0  # images/audio fetched from /media after the run
     replica: str = ""  # the balancer's replica header, when there is one
+    at: float = 0.0  # when it started, seconds since the class began (bench_load sets it)
 
 
 @dataclass

@@ -80,7 +80,7 @@ def trim() -> bool:
     return bool(lib is not None and lib.malloc_trim(0))
 
 
-def start_trimmer(interval_s: float = 5.0, collect_every: int = 2) -> bool:
+def start_trimmer(interval_s: float = 5.0, collect_every: int = 1) -> bool:
     """Once per process: cap the arenas and, in a daemon thread, trim every ``interval_s`` seconds.
 
     Every ``collect_every``-th tick the thread first runs a full garbage collection,

@@ -23,7 +23,7 @@ import hashlib
 import itertools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -322,19 +322,29 @@ def slice_seconds(last_draw_s: float) -> float:
     return max(FRAME_SECONDS * TRAIN_SHARE, last_draw_s * TRAIN_SHARE / (1.0 - TRAIN_SHARE))
 
 
-def play_slice(trainer, seconds: float, max_epochs: int | None = None, *, last_draw_cpu: float = 0.0) -> int:
+def play_slice(
+    trainer,
+    seconds: float,
+    max_epochs: int | None = None,
+    *,
+    last_draw_cpu: float = 0.0,
+    pause: Callable[[], object] | None = None,
+) -> int:
     """Train whole epochs for about ``seconds`` (at least one, at most ``max_epochs``); returns how many ran.
 
     The slice also lasts until this thread has spent 4× ``last_draw_cpu`` (the
     last frame's CPU time) on training: on a loaded machine, where the wall-clock
     slice buys little CPU, the frame rate drops instead of the training share
-    (training keeps ≥ ``TRAIN_SHARE`` of the thread's CPU time).
+    (training keeps ≥ ``TRAIN_SHARE`` of the thread's CPU time). ``pause()`` runs before
+    every epoch (a shared server lets other sessions' reruns go first there, ``lab.scheduler``).
     """
     start = trainer.epoch
     deadline = time.perf_counter() + seconds
     cpu_needed = time.thread_time() + last_draw_cpu * TRAIN_SHARE / (1.0 - TRAIN_SHARE)
 
     def done() -> bool:
+        if pause is not None:
+            pause()
         return trainer.epoch > start and time.perf_counter() >= deadline and time.thread_time() >= cpu_needed
 
     trainer.train(max_epochs if max_epochs is not None else 10**9, should_stop=done)

@@ -145,8 +145,12 @@ def _record_epoch(live: _Live, epoch: int, data: tuple[Tensor, ...]) -> float:
     return values[0]
 
 
-def _train_epoch(live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tensor) -> None:
-    """One pass over the training subset in the shared batch ``order`` (no per-step sync with the device)."""
+def _train_epoch(
+    live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tensor, pause: Callable[[], object] | None = None
+) -> None:
+    """One pass over the training subset in the shared batch ``order`` (no per-step sync with the device).
+
+    ``pause()`` runs before every batch (a server's scheduler lets other sessions' reruns go first there)."""
     model, opt = live.model, live.opt
     model.train()
     t0 = time.perf_counter()
@@ -156,6 +160,8 @@ def _train_epoch(live: _Live, order: Tensor, batch_size: int, X: Tensor, y: Tens
         idx = order[start : start + batch_size]
         if len(idx) < 2 and live.variant.batch_norm:
             continue  # BN needs ≥ 2 samples per batch
+        if pause is not None:
+            pause()
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(X[idx]), y[idx])
         if live.l1:
@@ -198,6 +204,7 @@ def compare(
     on_epoch: Callable[[Comparison, Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_tick: Callable[[Comparison], None] | None = None,
+    pause: Callable[[], object] | None = None,
 ) -> Comparison:
     """Train every configuration of ``config.variants`` × ``num_seeds`` seeds on ``split``.
 
@@ -207,7 +214,9 @@ def compare(
     interrupts it). ``on_tick(comparison)`` is called as soon as the comparison
     exists and after every model built and every epoch of every single run: the
     page stores the comparison there, so a Stop at any moment keeps what is done
-    (see :func:`finalize_partial`). Returns CPU results; a run whose loss becomes
+    (see :func:`finalize_partial`). ``pause()`` is called before every mini-batch: a
+    shared server waits there while other sessions rerun (``lab.scheduler``); it does not
+    change the results. Returns CPU results; a run whose loss becomes
     NaN/inf stops alone (status "diverged") while the others continue.
     """
     variants = [VARIANTS[k] for k in dict.fromkeys(config.variants)]  # a repeated key trains once
@@ -240,7 +249,7 @@ def compare(
             for live in lives:
                 if live.run.status != "running":
                     continue
-                _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr)
+                _train_epoch(live, orders[live.run.seed], config.batch_size, X_tr, y_tr, pause)
                 loss = _record_epoch(live, step + 1, data)
                 if not math.isfinite(loss):
                     live.run.status = "diverged"

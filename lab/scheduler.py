@@ -12,7 +12,17 @@ cached result) waits behind all of them. With it:
   set, and the job's loop stops at its next check) and queues behind nobody new;
 - a waiting job can be abandoned at any time (the caller's ``on_wait`` callback
   may raise, e.g. Streamlit's stop/rerun): it leaves the queue cleanly;
-- light work never goes through here, so it never waits.
+- light work never goes through here, so it never waits;
+- a running heavy job gives way to light work: at its pause points (between
+  epochs, slices or steps, :meth:`Scheduler.yield_to_light`) it waits while any
+  *interactive* script run is in progress (a run of a session that holds no
+  ticket: a slider moved, a page opened), for at most ``YIELD_MAX_S`` per pause.
+  Streamlit runs every session in one interpreter, so without this a training
+  thread takes its turn at the GIL beside every rerun: in a 30-student class
+  Lab 4's and Lab 2's trainings held 28 % of the server's GIL time, and a
+  slider's rerun queued behind them. Two bounds keep a busy class from
+  starving the trainings: one pause lasts at most ``YIELD_MAX_S``, and a job
+  gives way for at most ``YIELD_SHARE`` of its running time.
 
 Pure Python (no torch, no streamlit): ``ui.jobs`` puts it on a page, and the
 tests drive it with threads.
@@ -28,6 +38,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+#: Longest a heavy job waits for light work at one pause point (then it takes one more step).
+YIELD_MAX_S = 0.5
+#: At most this share of a running job's time goes to giving way, so a class that reruns without
+#: a break slows a training by at most 4× instead of stopping it.
+YIELD_SHARE = 0.75
+
 
 class JobCancelled(Exception):
     """Raised by :meth:`Ticket.check` when a newer job of the same owner (or a caller) cancelled this one."""
@@ -41,7 +57,10 @@ class Ticket:
     owner: str  # the session that asked (one heavy job per owner)
     name: str  # what it is, for the page and the logs ("Lab 4: train & compare")
     started: float | None = None  # time.monotonic() when it got a slot
+    thread: int = field(default_factory=threading.get_ident)  # the thread that asked (a session's script run)
+    yielded_s: float = 0.0  # time it gave way to light work at its pause points
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _pause: Callable[[], float] | None = field(default=None, repr=False)
 
     @property
     def cancelled(self) -> bool:
@@ -55,6 +74,14 @@ class Ticket:
         if self._cancel.is_set():
             raise JobCancelled(f"{self.name} was cancelled")
 
+    def should_stop(self) -> bool:
+        """A pause point: give way to light work (see :meth:`Scheduler.yield_to_light`), then say whether to stop.
+
+        Pass it as a training loop's ``should_stop``."""
+        if self._pause is not None:
+            self._pause()
+        return self.cancelled
+
 
 class Scheduler:
     """A FIFO of heavy jobs with ``slots`` running at once and one job per owner."""
@@ -65,6 +92,8 @@ class Scheduler:
         self._waiting: list[Ticket] = []  # in arrival order
         self._running: list[Ticket] = []
         self._numbers = itertools.count(1)
+        self._runs: dict[int, int] = {}  # thread ident -> nesting depth of interactive() (script runs in progress)
+        self.yielded_s = 0.0  # total time heavy jobs waited for light work (bench and tests read it)
 
     # --- reading the state (cheap, for pages and tests) --------------------------------
     def running(self) -> list[Ticket]:
@@ -79,6 +108,57 @@ class Scheduler:
         """How many waiting jobs are ahead of ``ticket`` (0 when it is next, or running)."""
         with self._cond:
             return self._waiting.index(ticket) if ticket in self._waiting else 0
+
+    # --- light work goes first -----------------------------------------------------------
+    @contextlib.contextmanager
+    def interactive(self) -> Iterator[None]:
+        """Mark this thread as running a session's script (``app.py`` wraps every page run in it).
+
+        While it runs and holds no ticket it is *light work*: running heavy jobs give
+        way to it at their pause points. Nesting is allowed (a fragment inside a run)."""
+        me = threading.get_ident()
+        with self._cond:
+            self._runs[me] = self._runs.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                depth = self._runs.pop(me, 1) - 1
+                if depth > 0:
+                    self._runs[me] = depth
+                self._cond.notify_all()
+
+    def light_runs(self) -> int:
+        """Script runs in progress that hold no heavy-job ticket (waiting or running)."""
+        with self._cond:
+            return self._light_runs()
+
+    def _light_runs(self, exclude: int | None = None) -> int:
+        heavy = {t.thread for t in self._running} | {t.thread for t in self._waiting} | {exclude}
+        return sum(1 for thread in self._runs if thread not in heavy)
+
+    def yield_to_light(self, max_wait_s: float | None = None) -> float:
+        """Wait while light work is in progress, at most ``max_wait_s`` (``YIELD_MAX_S``); returns the wait.
+
+        Call it between the steps of a heavy job (:meth:`Ticket.should_stop` does). It
+        returns at once when no session is rerunning, so a lone student's training runs
+        at full speed. A running job's total wait stays within ``YIELD_SHARE`` of its
+        running time."""
+        limit = YIELD_MAX_S if max_wait_s is None else max_wait_s
+        me = threading.get_ident()
+        t0 = time.monotonic()
+        with self._cond:
+            mine = [t for t in self._running if t.thread == me]
+            if mine and mine[0].started is not None:  # (yielded + w) <= share * (ran + w)
+                ran = t0 - mine[0].started
+                limit = min(limit, (YIELD_SHARE * ran - mine[0].yielded_s) / (1.0 - YIELD_SHARE))
+            while self._light_runs(exclude=me) and (left := limit - (time.monotonic() - t0)) > 0:
+                self._cond.wait(left)
+            waited = time.monotonic() - t0
+            self.yielded_s += waited
+            for ticket in mine:
+                ticket.yielded_s += waited
+        return waited
 
     # --- running a job ------------------------------------------------------------------
     @contextlib.contextmanager
@@ -99,7 +179,7 @@ class Scheduler:
         wait with :class:`TimeoutError`. The body should call ``ticket.check()``
         between its steps so that a newer job of the same owner can cancel it.
         """
-        ticket = Ticket(next(self._numbers), owner, name)
+        ticket = Ticket(next(self._numbers), owner, name, _pause=self.yield_to_light)
         with self._cond:
             for older in self._waiting + self._running:  # one heavy job per session: the newest wins
                 if older.owner == owner:

@@ -69,4 +69,8 @@ def test_play_slice_trains_whole_epochs_and_keeps_the_training_share_of_the_cpu(
     live.play_slice(t, 0.0, last_draw_cpu=0.05)  # a frame that cost 50 ms of CPU buys ≥ 9× that of training
     assert time.thread_time() - c0 >= 0.05 * live.TRAIN_SHARE / (1 - live.TRAIN_SHARE) * 0.99
     assert live.slice_seconds(0.0) == live.FRAME_SECONDS * live.TRAIN_SHARE
+    pauses: list[int] = []  # a shared server's pause point (lab.scheduler) comes before every epoch
+    first = t.epoch
+    assert live.play_slice(t, 10.0, max_epochs=4, pause=lambda: pauses.append(t.epoch)) == 4
+    assert pauses == [first, first + 1, first + 2, first + 3]
     assert live.slice_seconds(1.0) == 1.0 * live.TRAIN_SHARE / (1 - live.TRAIN_SHARE)

@@ -512,3 +512,16 @@ def test_bundled_digits_read_without_sklearn_equal_load_digits():
     np.testing.assert_array_equal(X * 16.0, ref.data.astype(np.float32))
     np.testing.assert_array_equal(y, ref.target)
     assert X.shape == (1797, 64) and X.dtype == np.float32
+
+
+def test_the_pause_before_every_batch_changes_nothing_in_the_results():
+    """A shared server pauses the training before every mini-batch (lab.scheduler): same numbers, batch by batch."""
+    split = digits.make_split("spiral", 60, 60, seed=0)
+    config = reg.CompareConfig(dataset="spiral", width=8, num_epochs=3, batch_size=16, variants=("baseline", "dropout"))
+    pauses = []
+    paused = reg.compare(config, split, pause=lambda: pauses.append(1))
+    plain = reg.compare(config, split)
+    assert len(pauses) == 2 * 3 * 4  # 2 runs × 3 epochs × ceil(60 / 16) batches
+    for a, b in zip(paused.runs, plain.runs, strict=True):
+        assert a.train_loss == b.train_loss and a.val_acc == b.val_acc
+        np.testing.assert_array_equal(a.first_weights, b.first_weights)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -158,6 +159,131 @@ def test_a_light_rerun_is_not_blocked_while_every_slot_runs_a_heavy_job():
         release.set()
         for t in holders:
             t.join(5)
+
+
+def _light_run(scheduler: Scheduler, inside: threading.Event, leave: threading.Event, log: list) -> None:
+    """A session's script run (light work) that lasts until ``leave`` is set."""
+    with scheduler.interactive():
+        inside.set()
+        leave.wait(10)
+        log.append("light run finished")
+
+
+def test_a_running_heavy_job_gives_way_to_a_light_rerun_at_its_pause_points():
+    """At ``ticket.should_stop()`` a training waits while another session reruns, and goes on when it ends."""
+    scheduler = Scheduler(slots=1)
+    inside, leave, log = threading.Event(), threading.Event(), []
+    light = threading.Thread(target=_light_run, args=(scheduler, inside, leave, log))
+    paused = threading.Event()
+
+    def train() -> None:
+        with scheduler.job("trainer", "train") as ticket:
+            assert scheduler.light_runs() == 1  # the other session's run, not this job's own thread
+            time.sleep(0.5)  # it trained a while: it may give way up to 3 × 0.5 s (YIELD_SHARE)
+            paused.set()
+            ticket._pause = lambda: scheduler.yield_to_light(max_wait_s=30)  # long bound: only the rerun ends it
+            assert ticket.should_stop() is False
+            log.append("training resumed")
+
+    light.start()
+    assert inside.wait(5)
+    heavy = threading.Thread(target=train)
+    heavy.start()
+    assert paused.wait(5)
+    time.sleep(0.3)
+    assert log == []  # still waiting for the light run
+    leave.set()
+    heavy.join(5)
+    light.join(5)
+    assert not heavy.is_alive()
+    assert log == ["light run finished", "training resumed"]
+    assert scheduler.light_runs() == 0
+    assert scheduler.yielded_s >= 0.3
+
+
+def test_a_pause_point_returns_at_once_without_light_work_and_ignores_queued_heavy_jobs():
+    """Nobody rerunning, or only sessions that are themselves waiting for a slot: the job goes on."""
+    scheduler = Scheduler(slots=1)
+    started, release = threading.Event(), threading.Event()
+    done = threading.Event()
+
+    def job_that_pauses() -> None:
+        with scheduler.interactive(), scheduler.job("a", "a"):  # a job runs inside its page's run
+            started.set()
+            release.wait(10)
+            scheduler.yield_to_light(max_wait_s=30)
+            done.set()
+
+    def queued() -> None:  # another session's run that waits for the slot (holds a ticket: not light)
+        with scheduler.interactive(), contextlib.suppress(JobCancelled), scheduler.job("b", "b"):
+            pass
+
+    a = threading.Thread(target=job_that_pauses)
+    a.start()
+    assert started.wait(5)
+    b = threading.Thread(target=queued)
+    b.start()
+    deadline = time.monotonic() + 5
+    while not scheduler.waiting() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [t.owner for t in scheduler.waiting()] == ["b"]
+    assert scheduler.light_runs() == 0
+    release.set()
+    assert done.wait(10)  # far less than the 30 s bound
+    a.join(5)
+    b.join(5)
+    assert scheduler.running() == [] and scheduler.waiting() == []
+
+
+def test_a_pause_is_bounded_so_a_busy_class_cannot_starve_a_training():
+    """A light run that never ends: the job takes a step after ``max_wait_s``, and gives way for at
+    most ``YIELD_SHARE`` of its running time."""
+    from lab.scheduler import YIELD_SHARE
+
+    scheduler = Scheduler(slots=1)
+    inside, leave, log = threading.Event(), threading.Event(), []
+    light = threading.Thread(target=_light_run, args=(scheduler, inside, leave, log))
+    light.start()
+    assert inside.wait(5)
+    try:
+        with scheduler.job("trainer", "train") as ticket:
+            time.sleep(0.5)
+            assert 0.2 <= scheduler.yield_to_light(max_wait_s=0.2) < 5  # one pause's bound
+            ran = time.monotonic() - ticket.started
+            waited = scheduler.yield_to_light(max_wait_s=30)  # the share's bound
+            ran += waited
+            assert waited > 0.5  # it gave way again, well beyond the first pause …
+            assert ticket.yielded_s <= YIELD_SHARE * ran + 0.05  # … until 75 % of its time went to waiting
+            assert scheduler.yield_to_light(max_wait_s=30) < 0.1  # then it trains on
+        assert log == []  # the light run was still going
+    finally:
+        leave.set()
+        light.join(5)
+
+
+def test_nested_interactive_runs_count_once_and_end_with_the_outer_one():
+    """A fragment inside a page run (ui.fragment inside app.py's run) is one light run, gone when the run ends."""
+    scheduler = Scheduler(slots=1)
+    seen = []
+
+    def run() -> None:
+        with scheduler.interactive():
+            with scheduler.interactive():
+                seen.append(scheduler.light_runs())
+            seen.append(scheduler.light_runs())
+        seen.append(scheduler.light_runs())
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(5)
+    assert seen == [1, 1, 0]
+
+
+def test_an_error_in_a_run_still_ends_its_light_work():
+    scheduler = Scheduler(slots=1)
+    with pytest.raises(RuntimeError), scheduler.interactive():
+        raise RuntimeError("a page failed")
+    assert scheduler.light_runs() == 0
 
 
 def test_a_public_server_caps_feature_visualisation_and_says_so(monkeypatch):

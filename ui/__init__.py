@@ -15,10 +15,12 @@ mechanisms into widgets once, so every page behaves the same way:
 - :func:`progress_reporter` — a progress bar callback for ``lab.training``;
 - :func:`link_problem` — add a line to the page's single "the link was not valid" notice;
 - :func:`heavy_job` / :func:`apply_cap` (``ui.jobs``) — heavy work waits for a free core in
-  the process-wide queue, visibly and cancellably; public-server caps with their message.
+  the process-wide queue, visibly and cancellably; public-server caps with their message;
+  :func:`fragment` — ``st.fragment`` whose reruns count as light work; :func:`give_way` — a heavy
+  job's pause point, where it waits while other sessions' light reruns run.
 """
 
-from ui.jobs import apply_cap, heavy_job
+from ui.jobs import apply_cap, fragment, give_way, heavy_job
 from ui.widgets import (
     controls,
     current_device,
@@ -40,6 +42,8 @@ __all__ = [
     "controls",
     "current_device",
     "current_seed",
+    "fragment",
+    "give_way",
     "heavy_job",
     "image_input",
     "kept",

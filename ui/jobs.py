@@ -7,21 +7,30 @@ While the job waits, the page shows "Waiting for a free core — 2 ahead of you"
 with a Cancel button; any click (Cancel, or another widget) ends the wait and the
 ticket leaves the queue. A new heavy job of the same session cancels its older one
 (``lab.scheduler``), so a student who clicks Train ten times runs one training.
-Light reruns (moving a slider over a cached result) never come here.
+Light reruns (moving a slider over a cached result) never come here, and a running
+job gives way to them at its pause points (``ticket.should_stop``; ``lab.scheduler``):
+``app.py`` marks every page run as interactive, :func:`fragment` does the same for a
+fragment's own reruns (they do not pass through ``app.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import streamlit as st
+from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lab import limits
 from lab.scheduler import SCHEDULER, JobCancelled, Ticket
 
-__all__ = ["JobCancelled", "apply_cap", "heavy_job", "session_id"]
+log = get_logger("dl101.jobs")  # Streamlit's handler and level (server.logger.level, "info")
+
+__all__ = ["JobCancelled", "apply_cap", "fragment", "give_way", "heavy_job", "session_id"]
 
 
 def session_id() -> str:
@@ -53,7 +62,31 @@ def heavy_job(name: str, *, key: str = "heavy") -> Iterator[Ticket]:
     with SCHEDULER.job(session_id(), name, on_wait=on_wait) as ticket:
         message.empty()
         cancel.empty()
-        yield ticket
+        try:
+            yield ticket
+        finally:  # the server log shows how much each job gave way to other sessions' reruns
+            log.info(
+                "%s: ran %.1f s, gave way %.1f s to light reruns",
+                name,
+                time.monotonic() - (ticket.started or time.monotonic()),
+                ticket.yielded_s,
+            )
+
+
+def give_way() -> None:
+    """A heavy job's pause point: wait while other sessions' light reruns run (at most ``YIELD_MAX_S``)."""
+    SCHEDULER.yield_to_light()
+
+
+def fragment(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``st.fragment`` whose own reruns count as light work, as a page run does (``app.py``)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with SCHEDULER.interactive():
+            return fn(*args, **kwargs)
+
+    return st.fragment(run)
 
 
 def apply_cap(name: str, value: int | float) -> int | float:
