@@ -12,8 +12,8 @@ import streamlit as st
 
 from lab import memory
 from lab.device import DEVICE_CHOICES, cuda_hint, heavy_ready, import_heavy, set_base_threads, start_warm_up
-from lab.scheduler import SCHEDULER
 from ui.catalog import HOME, LABS
+from ui.jobs import page_run
 from ui.widgets import DEVICE_KEY, SEED_KEY
 
 st.set_page_config(
@@ -77,7 +77,11 @@ try:
             with st.spinner("Warming up PyTorch for this server (once, a few seconds)…"):
                 import_heavy()
         set_base_threads()  # each rerun is a new thread: start it on the policy's base (lab.device)
-    with SCHEDULER.interactive():  # light work: running heavy jobs give way at their pause points
+    # A lab's first run in this session is heavy (imports, models, first figures): it waits for a run slot
+    # (ui.jobs.page_run) so a class opening the app at once does not slow the students already in.
+    opening = page.url_path and st.session_state.get("_opened_page") != page.url_path
+    st.session_state["_opened_page"] = page.url_path
+    with page_run(opening=page.title if opening else ""):
         page.run()
 except Exception:
     error_id = uuid.uuid4().hex[:8]

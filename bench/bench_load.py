@@ -485,6 +485,9 @@ async def run_class(
     cpu_before = tree_cpu_s(pids())
     done = asyncio.Event()
     finished = [0]  # students whose steps are over (they stay connected until ``done``)
+    print(f"[load] class of {n} starts", file=sys.stderr, flush=True)
+    client_cpu0 = time.process_time()
+    machine0 = psutil.cpu_times()
     t0 = time.monotonic()
     deadline = t0 + budget_s
     killer = asyncio.create_task(_kill_later(chaos, t0)) if chaos is not None else None
@@ -503,6 +506,11 @@ async def run_class(
         while finished[0] < n and time.monotonic() < deadline + timeout:
             await asyncio.sleep(0.25)
         wall = time.monotonic() - t0
+        client_cpu = time.process_time() - client_cpu0
+        machine1 = psutil.cpu_times()
+        machine_busy = (
+            sum(machine1) - sum(machine0) - (machine1.idle - machine0.idle) - (machine1.iowait - machine0.iowait)
+        )
         cpu_used = tree_cpu_s(pids()) - cpu_before
         if chaos is not None and chaos.happened.is_set():
             cpu_used += chaos.cpu_s_at_kill  # the killed replica's CPU until the kill (it is gone from pids())
@@ -555,6 +563,9 @@ async def run_class(
         "server_cpu_s": round(cpu_used, 1),
         "server_cpu_s_per_student": round(cpu_used / n, 2),
         "server_cores_busy": round(cpu_used / wall, 2) if wall else None,
+        # the simulated students run on the same machine (in a classroom they are on their own laptops)
+        "load_client_cpu_s": round(client_cpu, 1),
+        "machine_cores_busy": round(machine_busy / wall, 2) if wall else None,  # everything on the box
         "students_per_replica": replicas,
         "rss_before_mb": round(rss_before, 1),
         "rss_peak_mb": round(peak, 1),

@@ -93,6 +93,7 @@ class Scheduler:
         self._running: list[Ticket] = []
         self._numbers = itertools.count(1)
         self._runs: dict[int, int] = {}  # thread ident -> nesting depth of interactive() (script runs in progress)
+        self._parked: set[int] = set()  # runs waiting in another queue (parked()): not light work meanwhile
         self.yielded_s = 0.0  # total time heavy jobs waited for light work (bench and tests read it)
 
     # --- reading the state (cheap, for pages and tests) --------------------------------
@@ -135,7 +136,26 @@ class Scheduler:
 
     def _light_runs(self, exclude: int | None = None) -> int:
         heavy = {t.thread for t in self._running} | {t.thread for t in self._waiting} | {exclude}
-        return sum(1 for thread in self._runs if thread not in heavy)
+        return sum(1 for thread in self._runs if thread not in heavy and thread not in self._parked)
+
+    @contextlib.contextmanager
+    def parked(self) -> Iterator[None]:
+        """This thread's run waits in another queue meanwhile: heavy jobs need not give way to it."""
+        me = threading.get_ident()
+        with self._cond:
+            self._parked.add(me)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._parked.discard(me)
+                self._cond.notify_all()
+
+    def holds_ticket(self) -> bool:
+        """Whether this thread has a heavy job waiting or running here."""
+        me = threading.get_ident()
+        with self._cond:
+            return any(t.thread == me for t in self._running + self._waiting)
 
     def yield_to_light(self, max_wait_s: float | None = None) -> float:
         """Wait while light work is in progress, at most ``max_wait_s`` (``YIELD_MAX_S``); returns the wait.
@@ -234,3 +254,9 @@ class Scheduler:
 
 #: The one scheduler of this process (every session of a Streamlit server shares it).
 SCHEDULER = Scheduler()
+
+#: Heavy *runs* (``ui.jobs.page_run``): a page's first run in a session, and a run that takes a new
+#: upload. They wait in arrival order for one of these slots, so that a class arriving at once opens
+#: its pages a few at a time instead of all sharing the one interpreter, and the light reruns of
+#: those already in go first. ``DL101_HEAVY_RUNS`` sets the number (default: one per core).
+RUNS = Scheduler(slots=int(os.environ.get("DL101_HEAVY_RUNS", "0") or 0) or None)

@@ -229,6 +229,9 @@ def test_hosting_settings_are_public_safe_and_match_the_project_theme():
     assert hosting["theme"] == project["theme"], "deploy/streamlit-hosting.toml repeats the project's theme"
     flags = replicas.hosting_flags()
     assert flags[flags.index("--server.maxUploadSize") + 1] == str(hosting["server"]["maxUploadSize"])
+    # no full garbage collection after every run (lab.memory's thread collects instead), locally and hosted
+    assert hosting["runner"]["postScriptGC"] is False and project["runner"]["postScriptGC"] is False
+    assert flags[flags.index("--runner.postScriptGC") + 1] == "false"
 
 
 def test_every_loader_rechecks_its_own_size_on_the_server():

@@ -341,3 +341,113 @@ def test_every_public_cap_is_applied_by_a_page():
     pages = " ".join(p.read_text() for p in (ROOT / "app_pages").glob("*.py"))
     for name in limits.PUBLIC_CAPS:
         assert f'apply_cap("{name}"' in pages, name
+
+
+def test_a_parked_run_is_not_light_work():
+    """A run that waits in another queue (a run slot) holds nothing: trainings need not give way to it."""
+    scheduler = Scheduler(slots=1)
+    inside, leave = threading.Event(), threading.Event()
+
+    def parked_run() -> None:
+        with scheduler.interactive(), scheduler.parked():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=parked_run)
+    t.start()
+    assert inside.wait(5)
+    assert scheduler.light_runs() == 0
+    leave.set()
+    t.join(5)
+    assert scheduler.light_runs() == 0
+
+
+@pytest.fixture
+def full_run_slots():
+    """Every slot of ``lab.scheduler.RUNS`` held by other sessions' heavy runs; ``release()`` frees them."""
+    from lab.scheduler import RUNS
+
+    release = threading.Event()
+    holders = []
+    for i in range(RUNS.slots):
+        started = threading.Event()
+        t = threading.Thread(target=_hold, args=(RUNS, f"other-{i}", started, release, []))
+        t.start()
+        assert started.wait(5)
+        holders.append(t)
+    yield release
+    release.set()
+    for t in holders:
+        t.join(5)
+
+
+def _wait_for_run_ticket(what: str, limit: float = 60) -> str:
+    from lab.scheduler import RUNS
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        names = [t.name for t in RUNS.waiting()]
+        if names:
+            return names[0]
+        time.sleep(0.02)
+    raise AssertionError(f"nobody waited for a run slot ({what})")
+
+
+def test_opening_a_lab_waits_for_a_run_slot_and_its_light_reruns_do_not(full_run_slots):
+    """A class arriving at once: a lab's first run waits in line for a run slot (RUNS); once the lab is
+    open, moving a widget reruns without waiting, even while every run slot is taken."""
+    from lab.scheduler import RUNS
+    from tests.conftest import run_page
+
+    box: dict = {}
+    opener = threading.Thread(target=lambda: box.setdefault("at", run_page("app_pages/convolution.py", timeout=120)))
+    opener.start()
+    assert _wait_for_run_ticket("open").startswith("Opening 3.")  # the lab's title, e.g. "Opening 3. Convolution …"
+    assert opener.is_alive()  # it really waits
+    full_run_slots.set()
+    opener.join(120)
+    at = box["at"]
+    assert not at.exception and "computing at" in " ".join(m.value for m in [*at.markdown, *at.caption])
+    assert RUNS.waiting() == []
+    # every slot taken again: a light rerun of the open lab goes straight through
+    again = threading.Event()
+    holder = threading.Thread(target=_hold, args=(RUNS, "another", threading.Event(), again, []))
+    holder.start()
+    try:
+        at.sidebar.number_input[0].set_value(3).run()  # the seed: a rerun of the open page
+        assert not at.exception
+        assert RUNS.waiting() == []
+    finally:
+        again.set()
+        holder.join(5)
+
+
+def test_a_new_upload_waits_for_a_run_slot():
+    """The run that takes a new 12-MP photo is heavy: it waits for a run slot, then the photo is used."""
+    from lab.scheduler import RUNS
+    from tests.conftest import run_page
+    from tests.test_page_convolution import _jpeg
+
+    at = run_page("app_pages/convolution.py", timeout=120)
+    release = threading.Event()
+    holders = []
+    for i in range(RUNS.slots):
+        started = threading.Event()
+        t = threading.Thread(target=_hold, args=(RUNS, f"other-{i}", started, release, []))
+        t.start()
+        assert started.wait(5)
+        holders.append(t)
+    try:
+        uploader = at.get("file_uploader")[0]
+        uploader.set_value(("big.jpg", _jpeg(), "image/jpeg"))
+        runner = threading.Thread(target=lambda: at.run(timeout=120))
+        runner.start()
+        assert _wait_for_run_ticket("upload") == "Taking your upload"
+        release.set()
+        runner.join(120)
+        assert not at.exception
+        assert "4000×3000 as uploaded" in " ".join(m.value for m in [*at.markdown, *at.caption])
+    finally:
+        release.set()
+        for t in holders:
+            t.join(5)

@@ -9,14 +9,24 @@ ticket leaves the queue. A new heavy job of the same session cancels its older o
 (``lab.scheduler``), so a student who clicks Train ten times runs one training.
 Light reruns (moving a slider over a cached result) never come here, and a running
 job gives way to them at its pause points (``ticket.should_stop``; ``lab.scheduler``):
-``app.py`` marks every page run as interactive, :func:`fragment` does the same for a
-fragment's own reruns (they do not pass through ``app.py``).
+``app.py`` runs every page in :func:`page_run`, which marks it as interactive;
+:func:`fragment` does the same for a fragment's own reruns (they do not pass through
+``app.py``).
+
+Heavy *runs* are the other half: a page's first run in a session and a run that takes a
+new upload do a second or more of work each, and a class arriving at once starts 30 of
+them. :func:`heavy_run` (called by :func:`page_run` for a page's first run, and by
+``ui.image_input`` for a new upload) makes the rest of such a run wait for a slot of
+``lab.scheduler.RUNS``, in arrival order, visibly ("Opening this lab — 3 ahead of you") and
+cancellably. While it waits it holds nothing, and the light reruns of the students
+already in do not share the interpreter with 30 page openings.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,11 +36,22 @@ from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lab import limits
-from lab.scheduler import SCHEDULER, JobCancelled, Ticket
+from lab.scheduler import RUNS, SCHEDULER, JobCancelled, Ticket
 
 log = get_logger("dl101.jobs")  # Streamlit's handler and level (server.logger.level, "info")
 
-__all__ = ["JobCancelled", "apply_cap", "fragment", "give_way", "heavy_job", "session_id"]
+__all__ = [
+    "JobCancelled",
+    "apply_cap",
+    "fragment",
+    "give_way",
+    "heavy_job",
+    "heavy_run",
+    "page_run",
+    "session_id",
+]
+
+_run = threading.local()  # this thread's page run: its exit stack, and whether it is already a heavy run
 
 
 def session_id() -> str:
@@ -71,6 +92,47 @@ def heavy_job(name: str, *, key: str = "heavy") -> Iterator[Ticket]:
                 time.monotonic() - (ticket.started or time.monotonic()),
                 ticket.yielded_s,
             )
+
+
+@contextlib.contextmanager
+def page_run(*, opening: str = "") -> Iterator[None]:
+    """One script run of a page (``app.py``): light work for the scheduler, heavy from :func:`heavy_run` on.
+
+    ``opening`` names the page when this is its first run in the session (a heavy run)."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(SCHEDULER.interactive())
+        _run.stack, _run.heavy = stack, False
+        try:
+            if opening:
+                heavy_run(f"Opening {opening}")
+            yield
+        finally:
+            _run.stack = None
+
+
+def heavy_run(what: str) -> None:
+    """The rest of this page run is heavy: wait here for a slot of ``RUNS`` (once per run).
+
+    Shows the place in line while it waits; any click ends the wait (Streamlit stops the run
+    at the next st call). A no-op outside :func:`page_run` (a fragment's own rerun) and in a
+    run that already holds a heavy job's ticket (it never waits for a run slot while holding a core)."""
+    stack = getattr(_run, "stack", None)
+    if stack is None or _run.heavy or SCHEDULER.holds_ticket():
+        return
+    _run.heavy = True
+    message = st.empty()
+
+    def on_wait(ahead: int) -> None:
+        message.info(
+            f"{what} — **{ahead}** ahead of you. This server starts {RUNS.slots} page"
+            f"{'s' if RUNS.slots != 1 else ''} or upload{'s' if RUNS.slots != 1 else ''} at a time, "
+            "so that everybody's clicks stay quick.",
+            icon=":material/hourglass_top:",
+        )
+
+    with SCHEDULER.parked():  # waiting is not light work: running heavy jobs need not give way to it
+        stack.enter_context(RUNS.job(session_id(), what, on_wait=on_wait, poll=0.2))
+    message.empty()
 
 
 def give_way() -> None:

@@ -12,6 +12,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lab import images, params
 from lab.device import DeviceInfo, resolve_device
+from ui.jobs import heavy_run
 
 DEVICE_KEY = "global.device"
 SEED_KEY = "global.seed"
@@ -348,7 +349,11 @@ def image_input(
         return _sample(choice, min_side, max_side)
     good_key = f"_last_upload.{key}"  # the last upload of this uploader that decoded
     data = upload.getvalue()
-    loaded = _decode(hashlib.sha256(data).hexdigest(), data, upload.name, min_side, max_side)
+    digest = hashlib.sha256(data).hexdigest()
+    if st.session_state.get(f"_upload_digest.{key}") != digest:  # a new file: this run decodes and computes
+        heavy_run("Taking your upload")  # … so it waits for a run slot (ui.jobs)
+        st.session_state[f"_upload_digest.{key}"] = digest
+    loaded = _decode(digest, data, upload.name, min_side, max_side)
     if isinstance(loaded, str):  # the file's problem, in words (cached by digest like a success)
         previous = st.session_state.get(good_key)
         if previous is not None:
