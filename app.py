@@ -80,8 +80,10 @@ try:
     # A lab's first run in this session is heavy (imports, models, first figures): it waits for a run slot
     # (ui.jobs.page_run) so a class opening the app at once does not slow the students already in.
     opening = page.url_path and st.session_state.get("_opened_page") != page.url_path
-    st.session_state["_opened_page"] = page.url_path
     with page_run(opening=page.title if opening else ""):
+        # Marked open only once it has its slot: a click while it waited ends that run, and the next one is
+        # still an opening (it queues again; a session's newer run replaces its older one in the line).
+        st.session_state["_opened_page"] = page.url_path
         page.run()
 except Exception:
     error_id = uuid.uuid4().hex[:8]

@@ -451,3 +451,29 @@ def test_a_new_upload_waits_for_a_run_slot():
         release.set()
         for t in holders:
             t.join(5)
+
+
+def test_a_run_gives_its_run_slot_back_when_it_starts_a_heavy_job():
+    """An opening run that presses into a training (Lab 4's preset) must not hold up other students'
+    page openings while it queues for a core or trains: it gives the run slot back first."""
+    from lab.scheduler import RUNS, SCHEDULER
+    from ui.jobs import heavy_job, heavy_run, page_run
+
+    seen = {}
+
+    def run() -> None:
+        with page_run(opening="4. Regularisation"):
+            seen["opening"] = [t.name for t in RUNS.running()]
+            heavy_run("Taking your upload")  # once per run: it already holds its slot
+            seen["still one"] = len(RUNS.running()) + len(RUNS.waiting())
+            with heavy_job("Lab 4: train & compare"):
+                seen["training"] = ([t.name for t in RUNS.running()], [t.name for t in SCHEDULER.running()])
+        seen["after"] = (RUNS.running(), SCHEDULER.running(), SCHEDULER.light_runs())
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(30)
+    assert seen["opening"] == ["Opening 4. Regularisation"]
+    assert seen["still one"] == 1
+    assert seen["training"] == ([], ["Lab 4: train & compare"])
+    assert seen["after"] == ([], [], 0)

@@ -17,9 +17,10 @@ Heavy *runs* are the other half: a page's first run in a session and a run that 
 new upload do a second or more of work each, and a class arriving at once starts 30 of
 them. :func:`heavy_run` (called by :func:`page_run` for a page's first run, and by
 ``ui.image_input`` for a new upload) makes the rest of such a run wait for a slot of
-``lab.scheduler.RUNS``, in arrival order, visibly ("Opening this lab — 3 ahead of you") and
-cancellably. While it waits it holds nothing, and the light reruns of the students
-already in do not share the interpreter with 30 page openings.
+``lab.scheduler.RUNS`` (one), in arrival order, visibly ("Opening 3. Convolution — 3 ahead
+of you") and cancellably. While it waits it holds nothing, and the light reruns of the
+students already in do not share the interpreter with 30 page openings. A run that starts
+a heavy job gives its run slot back first.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ def session_id() -> str:
 
 @contextlib.contextmanager
 def heavy_job(name: str, *, key: str = "heavy") -> Iterator[Ticket]:
-    """Queue ``name`` for a slot, showing its place; yield the ticket while it runs."""
+    """Queue ``name`` for a slot, showing its place; yield the ticket while it runs.
+
+    A run that holds a run slot (:func:`heavy_run`) gives it back first: it never holds up
+    other students' page openings while it waits in this queue or trains."""
+    _release_run_slot()
     message, cancel = st.empty(), st.empty()
     drew_button = False
 
@@ -99,15 +104,22 @@ def page_run(*, opening: str = "") -> Iterator[None]:
     """One script run of a page (``app.py``): light work for the scheduler, heavy from :func:`heavy_run` on.
 
     ``opening`` names the page when this is its first run in the session (a heavy run)."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(SCHEDULER.interactive())
-        _run.stack, _run.heavy = stack, False
+    with SCHEDULER.interactive():
+        _run.active, _run.heavy, _run.slot = True, False, None
         try:
             if opening:
                 heavy_run(f"Opening {opening}")
             yield
         finally:
-            _run.stack = None
+            _release_run_slot()
+            _run.active = False
+
+
+def _release_run_slot() -> None:
+    """Give this run's slot of ``RUNS`` back (at the end of the run, or when it starts a heavy job)."""
+    slot, _run.slot = getattr(_run, "slot", None), None
+    if slot is not None:
+        slot.__exit__(None, None, None)
 
 
 def heavy_run(what: str) -> None:
@@ -116,22 +128,23 @@ def heavy_run(what: str) -> None:
     Shows the place in line while it waits; any click ends the wait (Streamlit stops the run
     at the next st call). A no-op outside :func:`page_run` (a fragment's own rerun) and in a
     run that already holds a heavy job's ticket (it never waits for a run slot while holding a core)."""
-    stack = getattr(_run, "stack", None)
-    if stack is None or _run.heavy or SCHEDULER.holds_ticket():
+    if not getattr(_run, "active", False) or _run.heavy or SCHEDULER.holds_ticket():
         return
     _run.heavy = True
     message = st.empty()
 
     def on_wait(ahead: int) -> None:
+        pace = "one at a time" if RUNS.slots == 1 else f"{RUNS.slots} at a time"
         message.info(
-            f"{what} — **{ahead}** ahead of you. This server starts {RUNS.slots} page"
-            f"{'s' if RUNS.slots != 1 else ''} or upload{'s' if RUNS.slots != 1 else ''} at a time, "
+            f"{what} — **{ahead}** ahead of you. This server opens labs and takes uploads {pace}, "
             "so that everybody's clicks stay quick.",
             icon=":material/hourglass_top:",
         )
 
+    slot = RUNS.job(session_id(), what, on_wait=on_wait, poll=0.2)
     with SCHEDULER.parked():  # waiting is not light work: running heavy jobs need not give way to it
-        stack.enter_context(RUNS.job(session_id(), what, on_wait=on_wait, poll=0.2))
+        slot.__enter__()  # raises (and leaves the line) when a click ends the wait
+    _run.slot = slot
     message.empty()
 
 
