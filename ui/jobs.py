@@ -135,8 +135,9 @@ def heavy_run(what: str) -> None:
 
     def on_wait(ahead: int) -> None:
         pace = "one at a time" if RUNS.slots == 1 else f"{RUNS.slots} at a time"
+        place = "you are next" if ahead == 0 else f"**{ahead}** ahead of you"
         message.info(
-            f"{what} — **{ahead}** ahead of you. This server opens labs and takes uploads {pace}, "
+            f"{what} — {place}. This server opens labs and takes uploads {pace}, "
             "so that everybody's clicks stay quick.",
             icon=":material/hourglass_top:",
         )
