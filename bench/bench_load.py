@@ -20,7 +20,10 @@ Reported per N: p50/p95/max seconds from a widget change to ``script_finished``
 and *heavy* (open a lab, upload, Train, Resample); errors (any exception on the page,
 a closed websocket, a failed upload or media fetch, a timeout) with samples; server
 RSS (process tree, psutil) before, at peak, with all N connected, and after all
-closed and their sessions were reaped (the leak check); memory per extra session.
+closed and their sessions were reaped (the leak check); memory per extra session; the slowest
+light steps with when they happened (``slowest_light``, seconds since the first student came);
+the load generator's own CPU and the whole machine's (``load_client_cpu_s``,
+``machine_cores_busy``: the simulated students share the box, a real class does not).
 
 ``--kill-after S`` (through the balancer, 2+ replicas): replica ``r1`` (``--kill-replica``) is
 SIGKILLed S seconds into the class and not restarted. A student whose replica died does what

@@ -22,7 +22,11 @@ cached result) waits behind all of them. With it:
   Lab 4's and Lab 2's trainings held 28 % of the server's GIL time, and a
   slider's rerun queued behind them. Two bounds keep a busy class from
   starving the trainings: one pause lasts at most ``YIELD_MAX_S``, and a job
-  gives way for at most ``YIELD_SHARE`` of its running time.
+  gives way for at most ``YIELD_SHARE`` of its running time;
+- heavy *runs* (a page's first run in a session, a run that takes a new upload)
+  queue too, in :data:`RUNS` (one slot): ``ui.jobs.heavy_run`` makes the rest of
+  such a run wait for it, :meth:`Scheduler.parked` (a waiting run is not light
+  work), and a run gives its slot back when it starts a heavy job.
 
 Pure Python (no torch, no streamlit): ``ui.jobs`` puts it on a page, and the
 tests drive it with threads.
@@ -252,6 +256,14 @@ class Scheduler:
         return ticket in eligible[:free]
 
 
+def slots_from_env(name: str, default: int) -> int:
+    """A slot count from the environment variable ``name``: a whole number from 1 to 64, else ``default``.
+
+    A typo in a host's settings must not stop the server from starting."""
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 64 else default
+
+
 #: The one scheduler of this process (every session of a Streamlit server shares it).
 SCHEDULER = Scheduler()
 
@@ -261,4 +273,4 @@ SCHEDULER = Scheduler()
 #: those already in go first. One slot, whatever the cores: the runs hold the GIL for most of
 #: their work, so a second one only halves the share of the light reruns (30 students on 2 cores:
 #: light p95 1.84-2.84 s with one slot, 2.97-4.05 s with two). ``DL101_HEAVY_RUNS`` sets the number.
-RUNS = Scheduler(slots=int(os.environ.get("DL101_HEAVY_RUNS", "1") or 1))
+RUNS = Scheduler(slots=slots_from_env("DL101_HEAVY_RUNS", 1))

@@ -94,7 +94,10 @@ def test_clicking_a_layer_in_the_overview_selects_it(page, streamlit_server):
     assert_no_exception(page)
     assert "Selected: inception4a.branch3" in page.inner_text("body")
     _open_tab(page, "Your photo")
-    assert "Strongest channels of inception4a.branch3" in page.inner_text("body")
+    # wait for this tab's own output (with two test workers its rerun can start after _open_tab's wait,
+    # and the overlay's caption once came after the text)
+    page.get_by_text("Strongest channels of inception4a.branch3").first.wait_for()
+    page.locator('[data-testid="stImageCaption"]', has_text="over the 224×224 crop").first.wait_for()
     # the overlay picker shows this selection's channel, the same one the overlay's caption names
     shown = _selectbox_text(page, "Map to overlay")
     captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()

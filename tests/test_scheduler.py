@@ -477,3 +477,11 @@ def test_a_run_gives_its_run_slot_back_when_it_starts_a_heavy_job():
     assert seen["still one"] == 1
     assert seen["training"] == ([], ["Lab 4: train & compare"])
     assert seen["after"] == ([], [], 0)
+
+
+def test_the_run_slot_count_comes_from_the_environment_and_a_typo_keeps_the_default(monkeypatch):
+    from lab.scheduler import slots_from_env
+
+    for raw, expected in (("3", 3), (" 2 ", 2), ("", 1), ("two", 1), ("0", 1), ("-1", 1), ("1e3", 1), ("999", 1)):
+        monkeypatch.setenv("DL101_HEAVY_RUNS", raw)
+        assert slots_from_env("DL101_HEAVY_RUNS", 1) == expected, raw
