@@ -187,7 +187,6 @@ if start:
             else f"Training: {done}/{total} run-epochs"
         )
         bar.progress(min(1.0, done / total), text=text)
-        ui.give_way()  # a pause point after every run's epoch: light reruns of other sessions go first
 
     def on_epoch(comparison: reg.Comparison, progress) -> None:
         # a key per epoch: the last live figure equals the Curves tab's one (duplicate-ID error otherwise)

@@ -22,6 +22,25 @@ def _hold(scheduler: Scheduler, owner: str, started: threading.Event, release: t
                 return
 
 
+@contextlib.contextmanager
+def _all_slots_taken(scheduler: Scheduler):
+    """Every slot of ``scheduler`` held by another session's job; yields the event that releases them."""
+    release = threading.Event()
+    holders = []
+    try:
+        for i in range(scheduler.slots):
+            started = threading.Event()
+            t = threading.Thread(target=_hold, args=(scheduler, f"other-{i}", started, release, []))
+            t.start()
+            holders.append(t)
+            assert started.wait(5)
+        yield release
+    finally:
+        release.set()
+        for t in holders:
+            t.join(5)
+
+
 def test_at_most_slots_jobs_run_and_the_rest_start_in_arrival_order():
     scheduler = Scheduler(slots=2)
     log: list[str] = []
@@ -141,24 +160,12 @@ def test_a_light_rerun_is_not_blocked_while_every_slot_runs_a_heavy_job():
     from lab.scheduler import SCHEDULER
     from tests.conftest import run_page
 
-    release = threading.Event()
-    holders = []
-    for i in range(SCHEDULER.slots):
-        started = threading.Event()
-        t = threading.Thread(target=_hold, args=(SCHEDULER, f"other-{i}", started, release, []))
-        t.start()
-        assert started.wait(5)
-        holders.append(t)
-    try:
+    with _all_slots_taken(SCHEDULER):
         at = run_page("app_pages/convolution.py", timeout=60)
         assert not at.exception
         at.run(timeout=60)  # a plain rerun over cached results
         assert not at.exception
         assert len(SCHEDULER.running()) == SCHEDULER.slots  # nobody took a slot
-    finally:
-        release.set()
-        for t in holders:
-            t.join(5)
 
 
 def _light_run(scheduler: Scheduler, inside: threading.Event, leave: threading.Event, log: list) -> None:
@@ -367,18 +374,8 @@ def full_run_slots():
     """Every slot of ``lab.scheduler.RUNS`` held by other sessions' heavy runs; ``release()`` frees them."""
     from lab.scheduler import RUNS
 
-    release = threading.Event()
-    holders = []
-    for i in range(RUNS.slots):
-        started = threading.Event()
-        t = threading.Thread(target=_hold, args=(RUNS, f"other-{i}", started, release, []))
-        t.start()
-        assert started.wait(5)
-        holders.append(t)
-    yield release
-    release.set()
-    for t in holders:
-        t.join(5)
+    with _all_slots_taken(RUNS) as release:
+        yield release
 
 
 def _wait_for_run_ticket(what: str, limit: float = 60) -> str:
@@ -410,16 +407,10 @@ def test_opening_a_lab_waits_for_a_run_slot_and_its_light_reruns_do_not(full_run
     assert not at.exception and "computing at" in " ".join(m.value for m in [*at.markdown, *at.caption])
     assert RUNS.waiting() == []
     # every slot taken again: a light rerun of the open lab goes straight through
-    again = threading.Event()
-    holder = threading.Thread(target=_hold, args=(RUNS, "another", threading.Event(), again, []))
-    holder.start()
-    try:
+    with _all_slots_taken(RUNS):
         at.sidebar.number_input[0].set_value(3).run()  # the seed: a rerun of the open page
         assert not at.exception
         assert RUNS.waiting() == []
-    finally:
-        again.set()
-        holder.join(5)
 
 
 def test_a_new_upload_waits_for_a_run_slot():
@@ -429,15 +420,7 @@ def test_a_new_upload_waits_for_a_run_slot():
     from tests.test_page_convolution import _jpeg
 
     at = run_page("app_pages/convolution.py", timeout=120)
-    release = threading.Event()
-    holders = []
-    for i in range(RUNS.slots):
-        started = threading.Event()
-        t = threading.Thread(target=_hold, args=(RUNS, f"other-{i}", started, release, []))
-        t.start()
-        assert started.wait(5)
-        holders.append(t)
-    try:
+    with _all_slots_taken(RUNS) as release:
         uploader = at.get("file_uploader")[0]
         uploader.set_value(("big.jpg", _jpeg(), "image/jpeg"))
         runner = threading.Thread(target=lambda: at.run(timeout=120))
@@ -447,10 +430,6 @@ def test_a_new_upload_waits_for_a_run_slot():
         runner.join(120)
         assert not at.exception
         assert "4000×3000 as uploaded" in " ".join(m.value for m in [*at.markdown, *at.caption])
-    finally:
-        release.set()
-        for t in holders:
-            t.join(5)
 
 
 def test_a_run_gives_its_run_slot_back_when_it_starts_a_heavy_job():
