@@ -165,6 +165,10 @@ tab_images, tab_sound, tab_train = st.tabs(
 )
 tab_slug = next((slug for slug, label in TABS.items() if label == st.session_state.get(TAB_KEY)), "images")
 st.session_state[f"_keep.{TAB_KEY}"] = tab_slug
+# A closed tab draws its controls and uploader (so their state, the link and an upload stay), not its
+# outputs: the photo grid, the sound's figures and players are built, sent and drawn only when they can be
+# seen (the spectrogram alone was a 0.75 MB message on every first load). Opening a tab reruns the page.
+# The regulariser tab is drawn whole: its training continues across reruns, whichever tab is open.
 
 MAX_CELL_PX = 384  # grid cells are shown at the preview's width; wider ones (panoramas) span the column
 CAPTIONS_KEY = f"{PAGE}.full_captions"
@@ -177,7 +181,8 @@ def _detail_view(config: A.PipelineConfig, result: A.Preview, encoded: list[byte
     options = list(range(len(encoded)))
     if st.session_state.get(DETAIL_KEY) not in options:
         st.session_state[DETAIL_KEY] = min(1, options[-1])
-    pick = st.selectbox(
+    pick = ui.sticky(
+        st.selectbox,
         "Look closer at",
         options,
         key=DETAIL_KEY,
@@ -240,115 +245,121 @@ with tab_images:
     config = A.PipelineConfig.from_values(pipeline_values)
     draw = int(st.session_state[DRAW_KEY])
     num_samples, side = int(preview_values["num_samples"]), int(preview_values["side"])
-    array = loaded.to_array()
-    digest = hashlib.sha256(array.tobytes() + str(array.shape).encode()).hexdigest()
-    image = _image_tensor(digest, array)
-    photo_file = f"{Path(loaded.name).stem}_dl101.png"
-    key = f"{digest}|{config!r}|{num_samples}|{side}|{seed}|{draw}"
-    try:
-        result = _preview(key, image, config, num_samples, side, seed, draw)
-    except (ValueError, RuntimeError) as err:  # a safety net: every setting in range is tested on tiny photos
-        result = None
-        right.error(
-            f"The pipeline could not run on this {array.shape[1]}×{array.shape[0]} photo: {err}\n\n"
-            "Switch off the last transform you turned on, or choose a larger preview size. "
-            "The sound and regulariser tabs still work.",
-            icon=":material/error:",
-        )
-
-    labels = None
-    if check_labels and result is not None:
-        if A.googlenet_available():
-            with st.spinner("GoogLeNet is looking at every sample…"):
-                original_t = A.to_tensor(result.original)
-                labels = _labels(key, [original_t, *result.tensors], info.device)
-        else:
-            st.info(
-                f"GoogLeNet's ImageNet weights are not in the torch hub cache (`{A.googlenet_checkpoint()}`), "
-                "and this lab never downloads. Skipping the label check. To enable it, run once with internet "
-                'access: `python -c "from torchvision.models import googlenet, GoogLeNet_Weights as W; '
-                'googlenet(weights=W.IMAGENET1K_V1)"`.',
-                icon=":material/cloud_off:",
+    ui.restore(CAPTIONS_KEY)  # the outputs' own widgets keep their state while the tab is closed
+    ui.restore(DETAIL_KEY)
+    if tab_slug == "images":
+        array = loaded.to_array()
+        digest = hashlib.sha256(array.tobytes() + str(array.shape).encode()).hexdigest()
+        image = _image_tensor(digest, array)
+        photo_file = f"{Path(loaded.name).stem}_dl101.png"
+        key = f"{digest}|{config!r}|{num_samples}|{side}|{seed}|{draw}"
+        try:
+            result = _preview(key, image, config, num_samples, side, seed, draw)
+        except (ValueError, RuntimeError) as err:  # a safety net: every setting in range is tested on tiny photos
+            result = None
+            right.error(
+                f"The pipeline could not run on this {array.shape[1]}×{array.shape[0]} photo: {err}\n\n"
+                "Switch off the last transform you turned on, or choose a larger preview size. "
+                "The sound and regulariser tabs still work.",
+                icon=":material/error:",
             )
 
-    if result is not None:
-        with right:
-            h, w = result.size
-            names = ", ".join(t.title for t in config.specs) or "nothing (every sample equals the original)"
-            st.caption(
-                f"**{num_samples} samples** at {w}×{h} px · pipeline: {names} · seeds {result.seeds[0]}…{result.seeds[-1]} "
-                f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
-            )
-            if max(h, w) > side:
+        labels = None
+        if check_labels and result is not None:
+            if A.googlenet_available():
+                with st.spinner("GoogLeNet is looking at every sample…"):
+                    original_t = A.to_tensor(result.original)
+                    labels = _labels(key, [original_t, *result.tensors], info.device)
+            else:
+                st.info(
+                    f"GoogLeNet's ImageNet weights are not in the torch hub cache (`{A.googlenet_checkpoint()}`), "
+                    "and this lab never downloads. Skipping the label check. To enable it, run once with internet "
+                    'access: `python -c "from torchvision.models import googlenet, GoogLeNet_Weights as W; '
+                    'googlenet(weights=W.IMAGENET1K_V1)"`.',
+                    icon=":material/cloud_off:",
+                )
+
+        if result is not None:
+            with right:
+                h, w = result.size
+                names = ", ".join(t.title for t in config.specs) or "nothing (every sample equals the original)"
                 st.caption(
-                    f"This photo is very elongated: its samples keep a short side of {min(h, w)} px, so they are "
-                    f"{max(h, w)} px long (more than the {side} px preview size) and shown across the column."
+                    f"**{num_samples} samples** at {w}×{h} px · pipeline: {names} · seeds {result.seeds[0]}…{result.seeds[-1]} "
+                    f"(draw {draw}) · drawn in {result.seconds * 1000:.0f} ms"
                 )
-            # One grid over the whole preview column: the original in the first cell, then the samples,
-            # as many to a row as fit (a wrapping flex row of fixed-width cells: narrow windows get fewer).
-            # Cells are shown at the preview's own width, so the preview size changes what you see.
-            verdicts = [""] * (num_samples + 1)
-            if labels:
-                verdicts = [f"{labels[0].name} ({labels[0].prob:.0%})"]
-                for lab in labels[1:]:
-                    same = "✓" if lab.index == labels[0].index else "✗"
-                    verdicts.append(f"{same} {lab.name} ({lab.prob:.0%})")
-            full = st.session_state.get(CAPTIONS_KEY, False)
-            cells = [(result.original, "**original**" + (f" · {verdicts[0]}" if labels else ""))]
-            for i, parts in enumerate(result.captions):
-                text = f"#{i + 1}"
-                if full:
-                    text += ": " + (" · ".join(parts) if parts else "unchanged")
+                if max(h, w) > side:
+                    st.caption(
+                        f"This photo is very elongated: its samples keep a short side of {min(h, w)} px, so they are "
+                        f"{max(h, w)} px long (more than the {side} px preview size) and shown across the column."
+                    )
+                # One grid over the whole preview column: the original in the first cell, then the samples,
+                # as many to a row as fit (a wrapping flex row of fixed-width cells: narrow windows get fewer).
+                # Cells are shown at the preview's own width, so the preview size changes what you see.
+                verdicts = [""] * (num_samples + 1)
                 if labels:
-                    text += f" · {verdicts[i + 1]}"
-                cells.append((result.samples[i], text))
-            encoded = _grid_jpegs(key, [img for img, _ in cells])
-            cell_width = w if w <= MAX_CELL_PX else "stretch"
-            with st.container(horizontal=True, wrap=True, gap="small", key=f"{PAGE}.grid"):
-                for data, (_, text) in zip(encoded, cells, strict=True):
-                    st.image(data, caption=text, width=cell_width)
-            st.toggle(
-                "Drawn parameters under every sample",
-                key=CAPTIONS_KEY,
-                help="Short notes under each cell (rot = rotation angle, b× c× s× = brightness, contrast and "
-                "saturation factors, h = hue shift). The table below says the same in words, one sample at a time.",
-            )
-            if labels:
-                kept = sum(lab.index == labels[0].index for lab in labels[1:])
-                st.metric(
-                    "Label survives", f"{kept}/{num_samples}", help="Samples whose top-1 class equals the original's."
+                    verdicts = [f"{labels[0].name} ({labels[0].prob:.0%})"]
+                    for lab in labels[1:]:
+                        same = "✓" if lab.index == labels[0].index else "✗"
+                        verdicts.append(f"{same} {lab.name} ({lab.prob:.0%})")
+                full = st.session_state.get(CAPTIONS_KEY, False)
+                cells = [(result.original, "**original**" + (f" · {verdicts[0]}" if labels else ""))]
+                for i, parts in enumerate(result.captions):
+                    text = f"#{i + 1}"
+                    if full:
+                        text += ": " + (" · ".join(parts) if parts else "unchanged")
+                    if labels:
+                        text += f" · {verdicts[i + 1]}"
+                    cells.append((result.samples[i], text))
+                encoded = _grid_jpegs(key, [img for img, _ in cells])
+                cell_width = w if w <= MAX_CELL_PX else "stretch"
+                with st.container(horizontal=True, wrap=True, gap="small", key=f"{PAGE}.grid"):
+                    for data, (_, text) in zip(encoded, cells, strict=True):
+                        st.image(data, caption=text, width=cell_width)
+                ui.sticky(
+                    st.toggle,
+                    "Drawn parameters under every sample",
+                    key=CAPTIONS_KEY,
+                    help="Short notes under each cell (rot = rotation angle, b× c× s× = brightness, contrast and "
+                    "saturation factors, h = hue shift). The table below says the same in words, one sample at a time.",
                 )
-            _detail_view(config, result, encoded, verdicts if labels else None)
-            with st.expander("What each transform does, and how to read the captions", icon=":material/help:"):
-                st.markdown(
-                    "Pick a sample under **Look closer** to see it large with what was drawn for it, in words. "
-                    "With *Drawn parameters under every sample* on, each cell lists the same in short: **crop 75% "
-                    "(1.75:1) @4%,8%** kept 75 % of the area in a window 1.75 times as wide as high, starting 4 % "
-                    "from the left and 8 % from the top; **rot** is the angle; **b× c× s×** are the brightness, "
-                    "contrast and saturation factors (×1 = unchanged) and **h** the hue shift in turns of the colour "
-                    "wheel; **no …** means that transform's probability did not fire."
+                if labels:
+                    kept = sum(lab.index == labels[0].index for lab in labels[1:])
+                    st.metric(
+                        "Label survives",
+                        f"{kept}/{num_samples}",
+                        help="Samples whose top-1 class equals the original's.",
+                    )
+                _detail_view(config, result, encoded, verdicts if labels else None)
+                with st.expander("What each transform does, and how to read the captions", icon=":material/help:"):
+                    st.markdown(
+                        "Pick a sample under **Look closer** to see it large with what was drawn for it, in words. "
+                        "With *Drawn parameters under every sample* on, each cell lists the same in short: **crop 75% "
+                        "(1.75:1) @4%,8%** kept 75 % of the area in a window 1.75 times as wide as high, starting 4 % "
+                        "from the left and 8 % from the top; **rot** is the angle; **b× c× s×** are the brightness, "
+                        "contrast and saturation factors (×1 = unchanged) and **h** the hue shift in turns of the colour "
+                        "wheel; **no …** means that transform's probability did not fire."
+                    )
+                    st.markdown("\n".join(f"- **{t.title}** (`v2.{t.v2_class}`): {t.note}" for t in A.TRANSFORMS))
+                ui.show_code(
+                    A.pipeline_code(
+                        config,
+                        result.size,
+                        image_size=tuple(image.shape[-2:]),
+                        num_samples=num_samples,
+                        first_seed=A.first_seed(seed, draw),
+                        path=photo_file,
+                    ),
+                    filename="augmentation_pipeline.py",
                 )
-                st.markdown("\n".join(f"- **{t.title}** (`v2.{t.v2_class}`): {t.note}" for t in A.TRANSFORMS))
-            ui.show_code(
-                A.pipeline_code(
-                    config,
-                    result.size,
-                    image_size=tuple(image.shape[-2:]),
-                    num_samples=num_samples,
-                    first_seed=A.first_seed(seed, draw),
-                    path=photo_file,
-                ),
-                filename="augmentation_pipeline.py",
-            )
-            st.download_button(
-                "Download the photo the code reads (PNG)",
-                _png(digest, array),
-                file_name=photo_file,
-                mime="image/png",
-                icon=":material/download:",
-                help="The photo exactly as this page uses it — upright, RGB, at most 1024 px a side — so the code "
-                "above reproduces the grid for your upload too.",
-            )
+                st.download_button(
+                    "Download the photo the code reads (PNG)",
+                    _png(digest, array),
+                    file_name=photo_file,
+                    mime="image/png",
+                    icon=":material/download:",
+                    help="The photo exactly as this page uses it — upright, RGB, at most 1024 px a side — so the code "
+                    "above reproduces the grid for your upload too.",
+                )
 
 
 # ============================================================== sound
@@ -379,49 +390,50 @@ with tab_sound:
         )
     sound_draw = int(st.session_state[SOUND_DRAW_KEY])
     noise_seed = seed * 1000 + sound_draw  # the generated signal keeps the page's seed; only the noise is redrawn
-    source_name = f"generated {sound_values['snd_signal']}"
-    x = au.make_signal(sound_values["snd_signal"], 2.0, seed=seed)
-    if upload is not None:
-        try:
-            shown = safe_text(upload.name, 60)  # user text; the messages (the loader's too) are Markdown
-            clip = au.load_wav(upload.getvalue(), shown)
-            x, source_name = clip.x, shown
-            for note in clip.notes:
-                left.info(note, icon=":material/info:")
-        except au.AudioInputError as err:
-            left.error(f"{err}\n\nUsing the generated signal instead.", icon=":material/music_off:")
-    audio_config = make_config(au.AudioConfig, sound_values)
-    sound_key = f"{hashlib.sha256(x.tobytes()).hexdigest()}|{audio_config!r}|{noise_seed}"
-    sound, wav_before, wav_after = _sound(sound_key, x, audio_config, noise_seed)
-    with right:
-        st.markdown(
-            f"**{source_name}**, {sound.before.size / sound.sr:.2f} s at {sound.sr} Hz → "
-            + "; ".join(sound.steps or ["no change"])
-        )
-        if sound.clipped > 0:
-            st.warning(
-                f"{sound.clipped:.1%} of the samples went beyond ±1 and were clipped for playback — lower the gain.",
-                icon=":material/warning:",
+    if tab_slug == "sound":  # its outputs only when open (see the tabs above)
+        source_name = f"generated {sound_values['snd_signal']}"
+        x = au.make_signal(sound_values["snd_signal"], 2.0, seed=seed)
+        if upload is not None:
+            try:
+                shown = safe_text(upload.name, 60)  # user text; the messages (the loader's too) are Markdown
+                clip = au.load_wav(upload.getvalue(), shown)
+                x, source_name = clip.x, shown
+                for note in clip.notes:
+                    left.info(note, icon=":material/info:")
+            except au.AudioInputError as err:
+                left.error(f"{err}\n\nUsing the generated signal instead.", icon=":material/music_off:")
+        audio_config = make_config(au.AudioConfig, sound_values)
+        sound_key = f"{hashlib.sha256(x.tobytes()).hexdigest()}|{audio_config!r}|{noise_seed}"
+        sound, wav_before, wav_after = _sound(sound_key, x, audio_config, noise_seed)
+        with right:
+            st.markdown(
+                f"**{source_name}**, {sound.before.size / sound.sr:.2f} s at {sound.sr} Hz → "
+                + "; ".join(sound.steps or ["no change"])
             )
-        play_before, play_after = st.columns(2)
-        play_before.caption("before")
-        play_before.audio(wav_before, format="audio/wav")
-        play_after.caption("after")
-        play_after.audio(wav_after, format="audio/wav")
-        waveform, spectrogram = _sound_figures(sound_key, sound.before, sound.after, sound.sr)
-        st.plotly_chart(waveform, width="stretch")
-        st.plotly_chart(spectrogram, width="stretch")
-        if audio_config.snd_noise != "none":
-            st.caption(f"Noise draw {sound_draw} (seed {noise_seed}): **Resample** draws another.")
-        ui.show_code(augment_code(audio_config, seed=noise_seed), filename="sound_augmentation.py")
-        st.download_button(
-            "Download the clip the code reads (before.wav)",
-            wav_before,
-            file_name="before.wav",
-            mime="audio/wav",
-            icon=":material/download:",
-            help="The 'before' sound exactly as this page uses it (16-bit, 16 kHz), so the code reproduces 'after'.",
-        )
+            if sound.clipped > 0:
+                st.warning(
+                    f"{sound.clipped:.1%} of the samples went beyond ±1 and were clipped for playback — lower the gain.",
+                    icon=":material/warning:",
+                )
+            play_before, play_after = st.columns(2)
+            play_before.caption("before")
+            play_before.audio(wav_before, format="audio/wav")
+            play_after.caption("after")
+            play_after.audio(wav_after, format="audio/wav")
+            waveform, spectrogram = _sound_figures(sound_key, sound.before, sound.after, sound.sr)
+            st.plotly_chart(waveform, width="stretch")
+            st.plotly_chart(spectrogram, width="stretch")
+            if audio_config.snd_noise != "none":
+                st.caption(f"Noise draw {sound_draw} (seed {noise_seed}): **Resample** draws another.")
+            ui.show_code(augment_code(audio_config, seed=noise_seed), filename="sound_augmentation.py")
+            st.download_button(
+                "Download the clip the code reads (before.wav)",
+                wav_before,
+                file_name="before.wav",
+                mime="audio/wav",
+                icon=":material/download:",
+                help="The 'before' sound exactly as this page uses it (16-bit, 16 kHz), so the code reproduces 'after'.",
+            )
 
 # ============================================================== regulariser
 with tab_train:

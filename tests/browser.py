@@ -50,6 +50,7 @@ __all__ = [
     "assert_fits",
     "assert_no_exception",
     "browser",
+    "browser_context",
     "fresh_server",
     "open_page",
     "page",
@@ -147,13 +148,22 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
+@pytest.fixture(scope="session")
+def browser_context(browser):
+    """One context per test session: its pages share the HTTP and compiled-code caches, so a page after
+    the first loads Streamlit's JavaScript without parsing it again (half the browser's CPU a test). Each
+    page is still its own Streamlit session (one WebSocket a page)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    p = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    p = browser_context.new_page()
     p.set_default_timeout(90_000)
     yield p
-    context.close()
+    p.close()
 
 
 def wait_for_script(page, timeout: float = 120_000) -> None:

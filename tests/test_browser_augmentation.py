@@ -98,7 +98,7 @@ def test_train_both_survives_a_click_elsewhere(page, streamlit_server):
     screenshot(page, "augmentation_training")
 
 
-def test_changing_the_seed_during_the_first_run_keeps_the_settings(browser):
+def test_changing_the_seed_during_the_first_run_keeps_the_settings(browser_context):
     """Issue 15 §2: a seed change while the page's first run was going reset sliders to their minimums.
 
     Cause (fixed in ``ui.widgets._widget``, which now passes the value as the widget's default): ``ui.controls``
@@ -111,8 +111,7 @@ def test_changing_the_seed_during_the_first_run_keeps_the_settings(browser):
     """
     with fresh_server() as url:
         for attempt in range(10):
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
+            page = browser_context.new_page()  # a new page is a new Streamlit session: its first run again
             page.set_default_timeout(90_000)
             try:
                 page.goto(f"{url}/augmentation?num_samples=7&rotate_deg=20", wait_until="domcontentloaded")
@@ -128,4 +127,4 @@ def test_changing_the_seed_during_the_first_run_keeps_the_settings(browser):
                 assert values[:4] == ["7", "0.50", "1.33", "20"], (attempt, values[:4])
                 assert "num_samples=7" in page.url and "rotate_deg=20" in page.url, page.url
             finally:
-                context.close()
+                page.close()

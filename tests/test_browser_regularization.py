@@ -93,11 +93,10 @@ def test_view_survives_training_and_the_first_widget_change(page, streamlit_serv
     assert page.get_by_text("settings changed since this run").count() == 1
 
 
-def test_seed_change_during_the_first_run_keeps_the_settings(browser, streamlit_server):
+def test_seed_change_during_the_first_run_keeps_the_settings(browser_context, streamlit_server):
     """Issue 15: changing the seed while the page's first run was going reset widgets / emptied the list."""
     for attempt, delay in enumerate((0, 100, 400)):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
+        page = browser_context.new_page()  # a new page is a new Streamlit session: its first run again
         page.set_default_timeout(120_000)
         try:
             # the bias experiment makes the first run long enough to interrupt it
@@ -114,7 +113,7 @@ def test_seed_change_during_the_first_run_keeps_the_settings(browser, streamlit_
             assert chips.count() == 4, (attempt, chips.count())
             assert f"seed={attempt + 11}" in page.url and "variants" not in page.url
         finally:
-            context.close()
+            page.close()
 
 
 def test_preset_shows_overfitting_and_dropout(page, streamlit_server):

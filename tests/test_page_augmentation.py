@@ -8,6 +8,12 @@ from lab import audio as au
 from tests.conftest import run_page
 
 SCRIPT = "app_pages/augmentation.py"
+#: The tabs' labels (``augmentation.tab`` holds the open one), by their name in the link.
+TABS = {
+    "images": ":material/photo_library: Images",
+    "sound": ":material/graphic_eq: Sound",
+    "train": ":material/model_training: As a regulariser",
+}
 
 
 class _Grid:
@@ -94,7 +100,7 @@ def test_label_check_without_weights_says_so_and_skips(monkeypatch, tmp_path):
 
 
 def test_sound_tab_plays_before_and_after_and_refuses_bad_uploads():
-    at = run_page(SCRIPT, query={"num_samples": "1"})
+    at = run_page(SCRIPT, query={"num_samples": "1", "tab": "sound"})
     assert len(at.get("audio")) == 2
     assert any("measured" in m.value for m in at.markdown)
     uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
@@ -114,7 +120,7 @@ def test_sound_upload_names_are_shown_literally():
         assert "](" not in message and ":red[" not in message and "**X**" not in message, message
         assert "\\[x\\]" in message, message
 
-    at = run_page(SCRIPT, query={"num_samples": "1"})
+    at = run_page(SCRIPT, query={"num_samples": "1", "tab": "sound"})
     uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
     uploader.set_value((name, b"ID3\x04\x00\x00" + b"\x00" * 64, "audio/wav")).run()
     assert not at.exception
@@ -189,7 +195,11 @@ def test_extreme_elastic_at_the_smallest_preview_draws_the_grid_and_every_tab():
     grid = _full_captions(at)
     assert len(grid.value) == 4 and all("elastic ≤" in c for c in grid.captions)
     assert any(b.label.startswith("Download the photo the code reads") for b in at.get("download_button"))
-    assert at.get("plotly_chart")  # the sound tab below still rendered
+    for tab in ("sound", "train"):  # the other tabs still work with these settings
+        at.session_state["augmentation.tab"] = TABS[tab]
+        at.run()
+        assert not at.exception and not at.error, (tab, [e.value for e in at.error])
+    assert len(at.get("image")) == 2  # the regulariser's example digits
 
 
 def test_a_cell_can_be_seen_large_with_its_parameters_as_a_table():
@@ -230,7 +240,7 @@ def test_the_open_tab_is_kept_in_the_link():
 
 
 def test_sound_tab_resamples_the_noise_and_shows_code_that_reproduces_it():
-    at = run_page(SCRIPT, query={"num_samples": "1", "seed": "2"})
+    at = run_page(SCRIPT, query={"num_samples": "1", "seed": "2", "tab": "sound"})
     snippet = next(c.value for c in at.code if "def add_noise" in c.value)
     assert any("before.wav" in b.label for b in at.get("download_button"))
     assert "seed=2000" in snippet  # sample-for-sample reproduction: tests/test_audio_code.py
@@ -260,3 +270,31 @@ def test_label_check_marks_each_cell_and_the_close_look(monkeypatch):
     assert any(m.label == "Label survives" and m.value == "2/3" for m in at.metric)
     table = at.table[0].value
     assert "GoogLeNet top-1" in set(table["transform"])
+
+
+def test_a_closed_tab_keeps_its_settings_and_upload_but_sends_no_outputs():
+    """Only the open tab's outputs are built and sent (the sound's spectrogram was 0.75 MB on every first load);
+    a closed tab still draws its controls and uploader, so nothing the student set or uploaded is lost."""
+    at = run_page(SCRIPT, query={"num_samples": "2", "snd_gain": "6"})
+    assert not at.exception
+    assert _grid(at).value and not at.get("audio") and not at.get("plotly_chart")  # images open: no sound outputs
+    _full_captions(at)  # a setting of the images tab's outputs…
+    at.selectbox(key="augmentation.detail").set_value(2).run()  # …and the close look at sample #2
+    uploader = next(u for u in at.get("file_uploader") if u.label.startswith("…or upload a WAV"))
+    uploader.set_value(("tone.wav", au.to_wav(au.make_signal("tone", 1.0)), "audio/wav")).run()
+    assert not at.get("audio")  # uploaded while the sound tab is closed: kept, not yet played
+
+    at.session_state["augmentation.tab"] = TABS["sound"]
+    at.run()
+    assert not at.exception
+    assert len(at.get("audio")) == 2 and len(at.get("plotly_chart")) == 2
+    assert not [im for im in at.get("image") if im.captions and im.captions[0].startswith("#")]  # no grid
+    assert any("tone\\.wav**, 1.00 s" in m.value for m in at.markdown)  # the upload is still there (1 s, not 2)
+    assert at.query_params["snd_gain"] == "6" and at.query_params["num_samples"] == "2"  # the link keeps both
+
+    at.session_state["augmentation.tab"] = TABS["images"]
+    at.run()
+    assert not at.exception and not at.get("audio")
+    grid = _grid(at)
+    assert len(grid.value) == 2 and all(": " in c for c in grid.captions)  # full captions still on
+    assert at.selectbox(key="augmentation.detail").value == 2
