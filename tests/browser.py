@@ -305,9 +305,10 @@ def write_photo(path: Path, size: tuple[int, int] = (1600, 1200)) -> Path:
     return Path(path)
 
 
-def screenshot(page, name: str) -> Path:
-    """Full-page screenshot into tests/artifacts/<name>.png (kept as a test artifact)."""
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Screenshot into tests/artifacts/<name>.png (kept as a test artifact): the full page, or
+    (``full_page=False``) the window only, which is already drawn and costs next to nothing."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
