@@ -168,8 +168,13 @@ def page(browser_context):
 
 def wait_for_script(page, timeout: float = 120_000) -> None:
     """Wait until the app's script run has finished (and has started at least once)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_timeout(300)  # let a rerun triggered by the last action begin
+    # let a rerun triggered by the last action begin: on as soon as it has, after 300 ms if none shows
+    # (none came, or it was over before we looked)
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_selector(RUNNING, timeout=300)
     page.wait_for_selector(FINISHED, timeout=timeout)
     page.wait_for_timeout(300)
 
@@ -212,8 +217,8 @@ def tall_screenshot(page, name: str, height: int = 3200) -> Path:
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": height})
     page.wait_for_timeout(400)
-    try:
-        return screenshot(page, name)
+    try:  # the window is the page here (Streamlit scrolls inside it): no second, full-page capture
+        return screenshot(page, name, full_page=False)
     finally:
         page.set_viewport_size(size)
 
